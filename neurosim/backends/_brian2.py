@@ -124,7 +124,9 @@ class Brian2Backend(Backend):
             if standalone:
                 b2.device.reinit()
                 b2.device.activate()
-                b2.reset_device("runtime")
+                from brian2.devices.device import reset_device
+
+                reset_device("runtime")
                 if tmp is not None:
                     tmp.cleanup()
             b2.prefs.codegen.target = old_target
