@@ -1,0 +1,217 @@
+"""Tests of the ``neurosim`` command and the experiment registry."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neurosim import experiments
+from neurosim.cli import main
+from neurosim.experiments import Experiment, ExperimentResult, get_experiment, list_experiments
+from neurosim.results import firing_rates, load
+
+NAME = "spiking-izhikevich"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick run through the CLI, shared by the tests that read its output."""
+    out = tmp_path_factory.mktemp("cli") / "out"
+    status = main(["run", NAME, "--quick", "--out", str(out), "--seed", "3"])
+    assert status == 0
+    return out
+
+
+def _one_line_error(capsys, *needles):
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "Traceback" not in captured.err
+    assert len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+# --------------------------------------------------------------------------------------------
+# list
+# --------------------------------------------------------------------------------------------
+def test_list_in_process(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert NAME in out
+    assert get_experiment(NAME).summary in out
+
+
+def test_python_m_neurosim_list(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "neurosim", "list"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert NAME in proc.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_list_imports_no_simulator(tmp_path):
+    code = ("import sys, io, contextlib\n"
+            "from neurosim.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['list']) == 0\n"
+            "import neurosim.results\n"
+            "heavy = [m for m in ('numba', 'brian2', 'xarray', 'matplotlib', 'torch')\n"
+            "         if m in sys.modules]\n"
+            "print(heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------------
+def test_run_writes_results_figures_and_report(quick_run):
+    names = sorted(p.name for p in quick_run.iterdir())
+    assert names == ["raster.png", "rates.png", "report.md", "results.nc"]
+    for png in ["raster.png", "rates.png"]:
+        assert (quick_run / png).read_bytes()[:8] == PNG_MAGIC
+    report = (quick_run / "report.md").read_text()
+    assert report.startswith(f"# {NAME}")
+    assert "Hz" in report and "raster.png" in report and "--seed 3" in report
+
+
+def test_run_results_have_plausible_spikes(quick_run):
+    ds = load(quick_run / "results.nc")
+    n, duration = ds.sizes["neuron"], ds.attrs["duration"]
+    assert n == 1000 and duration == 1000.0
+    assert ds.attrs["backend"] == "numba" and ds.attrs["random_state"] == "3"
+    assert ds.attrs["experiment"] == NAME and ds.attrs["experiment_quick"] == 1
+    rate = ds.sizes["spike"] / n / (duration * 1e-3)
+    assert 5.0 < rate < 15.0
+    rates = firing_rates(ds)
+    np.testing.assert_allclose(float(rates.mean()), rate)
+    np.testing.assert_allclose(ds.attrs["summary_rate_mean_hz"], rate)
+    exc = rates.values[ds["cell_type"].values == "exc"]
+    assert exc.size == 800
+    np.testing.assert_allclose(ds.attrs["summary_rate_exc_hz"], exc.mean())
+    assert 0.0 < ds.attrs["summary_isi_cv_mean"] < 2.0
+    assert ds["spike_time"].min() >= 0 and ds["spike_time"].max() < duration
+    assert json.loads(ds.attrs["network"])["n_exc"] == 800
+
+
+def test_run_refuses_non_empty_out(tmp_path, capsys):
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    assert main(["run", NAME, "--quick", "--out", str(tmp_path)]) == 2
+    _one_line_error(capsys, "not empty", "--overwrite")
+    assert keep.read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_run_refuses_out_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("mine")
+    assert main(["run", NAME, "--quick", "--out", str(target), "--overwrite"]) == 2
+    _one_line_error(capsys, "is a file")
+    assert target.read_text() == "mine"
+
+
+def test_run_overwrite_replaces_own_files_only(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "results.nc").write_text("stale")
+    assert main(["run", NAME, "--quick", "--out", str(tmp_path), "--overwrite"]) == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert load(tmp_path / "results.nc").sizes["neuron"] == 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_unknown_experiment(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "nope", "--quick"]) == 2
+    _one_line_error(capsys, "'nope'", NAME)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", NAME, "--backend", "nest"], "'nest'"),
+    (["run", NAME, "--seed", "-1"], "-1"),
+    (["run", NAME, "--seed", "abc"], "'abc'"),
+    (["frobnicate"], "'frobnicate'"),
+    ([], "command is required"),
+])
+def test_usage_errors(argv, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    _one_line_error(capsys, needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_and_version(capsys):
+    assert main(["--help"]) == 0
+    assert "demo" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert "neurosim" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------
+def test_demo_default_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = tmp_path / "neurosim-demo"
+    report = (out / "report.md").read_text()
+    for e in list_experiments():
+        assert (out / e.name / "results.nc").is_file()
+        assert (out / e.name / "report.md").is_file()
+        assert f"{e.name}/report.md" in report
+    assert (out / NAME / "raster.png").read_bytes()[:8] == PNG_MAGIC
+    assert main(["demo"]) == 2  # the folder is no longer empty
+
+
+# --------------------------------------------------------------------------------------------
+# registry
+# --------------------------------------------------------------------------------------------
+def _tiny(*, quick, backend, seed, progress):
+    import xarray as xr
+
+    ds = xr.Dataset({"x": ("i", np.arange(3.0))}, attrs={"quick": quick, "seed": seed})
+    return ExperimentResult(dataset=ds, figures={}, report="# tiny\n", metrics={"x": 1.0})
+
+
+def _broken(*, quick, backend, seed, progress):
+    raise ImportError("simulator missing")
+
+
+def test_registry(monkeypatch):
+    assert NAME in [e.name for e in list_experiments()]
+    with pytest.raises(ValueError, match=f"unknown experiment 'nope'.*{NAME}"):
+        get_experiment("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        experiments.register(Experiment(NAME, "again", _tiny))
+    with pytest.raises(ValueError, match="module:function"):
+        Experiment("bad", "bad", "no_colon")
+    with pytest.raises(TypeError, match="Experiment"):
+        experiments.register("tiny")
+    monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
+    experiments.register(Experiment("tiny", "a tiny one", _tiny))
+    assert get_experiment("tiny").run(quick=True, seed=5).dataset.attrs["seed"] == 5
+    lazy = Experiment("lazy", "lazy", "neurosim.experiments.spiking_izhikevich:run")
+    assert callable(lazy.load())
+
+
+def test_cli_runs_a_registered_experiment(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
+    experiments.register(Experiment("tiny", "a tiny one", _tiny))
+    experiments.register(Experiment("broken", "always fails", _broken))
+    assert main(["list"]) == 0
+    assert "a tiny one" in capsys.readouterr().out
+    assert main(["run", "tiny", "--out", str(tmp_path / "t"), "--seed", "7"]) == 0
+    ds = load(tmp_path / "t" / "results.nc")
+    assert ds.attrs["quick"] == 0 and ds.attrs["seed"] == 7  # bool attrs saved as int
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["report.md", "results.nc"]
+    capsys.readouterr()
+    assert main(["run", "broken", "--out", str(tmp_path / "b")]) == 1
+    _one_line_error(capsys, "simulator missing")
+    assert not (tmp_path / "b").exists()
