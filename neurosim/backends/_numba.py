@@ -95,6 +95,9 @@ class _Layout:
         for g in lif:
             self.v[rng_idx(g)] = g.v_init
         self.syn_decay = per_neuron(izh + lif, lambda g: syn_decay(g.tau_syn, dt))
+        # voltage jumps are ignored for this many steps after a spike (reset, refractoriness)
+        self.vblock = np.ones(N, dtype=np.int64)
+        self.vblock[:] = np.maximum(self.lif_ref, 1)
 
         # inputs
         self.I_const = np.zeros(N)
@@ -233,7 +236,7 @@ class _Layout:
             self.izh_vpeak,
             self.lif_lo, self.lif_hi, self.lif_decay, self.lif_vrest, self.lif_vreset,
             self.lif_vthresh, self.lif_ref,
-            self.syn_decay,
+            self.syn_decay, self.vblock,
             self.I_const, self.tv, self.tv_target, self.tv_ratio, self.noise_lo, self.noise_hi,
             self.noise_off, self.noise_mu, self.noise_std, self.zbuf,
             self.pois_lo, self.pois_hi, self.pois_p, self.sg_step, self.sg_gidx, self.sg_ptr,

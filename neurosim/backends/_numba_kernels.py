@@ -7,7 +7,8 @@ One time step, in Brian2's schedule order (so that both backends compute the sam
 3. integration (Brian2 ``groups``) with ``I = I_ext + I_syn``, then ``I_syn *= decay``;
 4. threshold, then reset (Brian2 ``thresholds``/``resets``; the reset is done at once, and voltage
    jumps that arrive at a neuron in the step it spiked are dropped, which is what Brian2's order
-   -- synapses before resets -- amounts to);
+   -- synapses before resets -- amounts to; jumps arriving during a LIF neuron's refractory
+   period are dropped too, as Brian2 does for variables marked ``(unless refractory)``);
 5. spike propagation (Brian2 ``synapses``): a homogeneous-delay pathway delivers the spikes of
    step ``n - delay`` event by event, in spike order (as Brian2's spike queue does); per-synapse
    delays go through a ring buffer that is added once per step.
@@ -116,7 +117,7 @@ def fill_uniform(out, state):
 
 @njit(cache=True)
 def _deliver(p, g_pre, n, pw_pre_start, pw_post_start, pw_target, pw_indptr_off, indptr_all,
-             pw_syn_off, indices_all, weights_all, v, I_syn, lastspike):
+             pw_syn_off, indices_all, weights_all, v, I_syn, lastspike, vblock):
     # Deliver, now, every synapse of neuron g_pre in pathway p. Views starting at 0 and unsigned
     # post indices let numba drop its negative-index checks from the inner loop.
     ip = pw_indptr_off[p] + g_pre - pw_pre_start[p]
@@ -132,9 +133,10 @@ def _deliver(p, g_pre, n, pw_pre_start, pw_post_start, pw_target, pw_indptr_off,
     else:
         target = v[post0:]
         last = lastspike[post0:]
+        block = vblock[post0:]
         for k in range(s1 - s0):
             tg = post[k]
-            if last[tg] != n:  # Brian2 resets after synapses: the jump is overwritten
+            if n - last[tg] >= block[tg]:  # v is clamped: spiked this step, or refractory
                 target[tg] += w[k]
 
 
@@ -180,8 +182,8 @@ def simulate(
     # neuron models: contiguous index ranges [lo, hi) per group, parameters as global arrays
     izh_lo, izh_hi, izh_a, izh_b, izh_c, izh_d, izh_vpeak,
     lif_lo, lif_hi, lif_decay, lif_vrest, lif_vreset, lif_vthresh, lif_ref,
-    # synaptic current decay per neuron (global array)
-    syn_decay,
+    # synaptic current decay per neuron; steps after a spike during which v ignores jumps
+    syn_decay, vblock,
     # inputs; noise entries are ranges [lo, hi) with mean/std from offset off
     I_const, tv, tv_target, tv_ratio, noise_lo, noise_hi, noise_off, noise_mu, noise_std, zbuf,
     # spike sources
@@ -295,7 +297,7 @@ def simulate(
                     if lo <= g < hi:
                         _deliver(p, g, n, pw_pre_start, pw_post_start, pw_target, pw_indptr_off,
                                  indptr_all, pw_syn_off, indices_all, weights_all, v, I_syn,
-                                 lastspike)
+                                 lastspike, vblock)
             else:
                 post0 = pw_post_start[p]
                 for k in range(ns):
@@ -311,7 +313,7 @@ def simulate(
                         if dl == 0:
                             if pw_target[p] == 0:
                                 I_syn[tg] += weights_all[s]
-                            elif lastspike[tg] != n:
+                            elif n - lastspike[tg] >= vblock[tg]:
                                 v[tg] += weights_all[s]
                         elif pw_target[p] == 0:
                             bufI[(n + dl) % Dhet, tg] += weights_all[s]
@@ -322,7 +324,7 @@ def simulate(
             for g in range(N):
                 I_syn[g] += bufI[b, g]
                 bufI[b, g] = 0.0
-                if lastspike[g] != n:
+                if n - lastspike[g] >= vblock[g]:
                     v[g] += bufV[b, g]
                 bufV[b, g] = 0.0
     return n_stop

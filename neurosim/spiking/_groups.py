@@ -126,7 +126,8 @@ class LIF(Group):
 
     integrated exactly over each step for the input held constant during the step. A spike when
     :math:`v \geq v_{thresh}`, then :math:`v \leftarrow v_{reset}` and the neuron is refractory
-    (``v`` clamped, no spikes) for ``t_ref`` ms.
+    for ``t_ref`` ms: ``v`` is clamped (not integrated, and voltage-jump synapses do not change
+    it, as for Brian2's ``(unless refractory)``) and it cannot spike.
 
     Parameters
     ----------
