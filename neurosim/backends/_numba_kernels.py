@@ -30,7 +30,7 @@ def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next_u64(state):
     s0 = state[0]
     s1 = state[1]
@@ -41,12 +41,12 @@ def _next_u64(state):
     return result
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next_double(state):
     return float(_next_u64(state) >> uint64(11)) * _TWO53_INV
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fill_normal(out, n, state, zig_k, zig_w, zig_f):
     """Fill ``out[:n]`` with standard normal numbers (ziggurat, about 2 ns each).
 
@@ -115,7 +115,7 @@ def fill_uniform(out, state):
         out[k] = _next_double(state)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deliver(p, g_pre, n, pw_pre_start, pw_post_start, pw_target, pw_indptr_off, indptr_all,
              pw_syn_off, indices_all, weights_all, v, I_syn, lastspike, vblock):
     # Deliver, now, every synapse of neuron g_pre in pathway p. Views starting at 0 and unsigned
@@ -140,7 +140,7 @@ def _deliver(p, g_pre, n, pw_pre_start, pw_post_start, pw_target, pw_indptr_off,
                 target[tg] += w[k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _izhikevich_step(lo, hi, n, dtf, v, u, I_syn, Iext, syn_decay, a, b, c, d, vpeak, lastspike,
                      spikes, ns):
     # Integrate in a branch-free loop the compiler vectorises, then threshold and reset. The loops
@@ -174,7 +174,7 @@ def _izhikevich_step(lo, hi, n, dtf, v, u, I_syn, Iext, syn_decay, a, b, c, d, v
     return ns
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate(
     n_start, n_stop, dtf,
     # state (global arrays, one entry per neuron or source)
