@@ -1,0 +1,73 @@
+"""Sphinx configuration of the neurosim documentation.
+
+Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html`` from the repository
+root. The package is documented as installed (``pip install -e ".[docs]"``): this file does not
+put the repository on ``sys.path``, because the ``decoding/`` and ``datasets/`` folders are
+installed as ``neurosim.decoding`` and ``neurosim.datasets`` and must not be imported as
+top-level packages.
+"""
+
+import os
+from datetime import date
+
+import matplotlib
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import neurosim  # noqa: E402
+
+# -- Project -------------------------------------------------------------------------------------
+
+project = "neurosim"
+author = "The neurosim developers"
+copyright = f"{date.today().year}, {author}"
+release = neurosim.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General -------------------------------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+default_role = "py:obj"
+
+# -- autodoc / autosummary / numpydoc ------------------------------------------------------------
+
+autosummary_generate = True
+autodoc_default_options = {"inherited-members": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# -- sphinx-gallery ------------------------------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "within_subsection_order": "FileNameSortKey",
+}
+
+# -- HTML ----------------------------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"neurosim {release}"
+html_static_path = []
+html_show_sourcelink = False
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
