@@ -119,6 +119,14 @@ def run(network, duration, dt=0.1, *, backend="numba", random_state=None, progre
     if n_steps < 1:
         raise ValueError(f"duration={duration} ms is shorter than one step of dt={dt} ms")
     network.validate()
+    built_for = network.meta.get("dt")
+    if built_for is not None and abs(float(built_for) - dt) > 1e-12 * dt:
+        import warnings
+
+        warnings.warn(
+            f"this network was built for dt={built_for} ms (its weights and noise are scaled "
+            f"for that step) but runs with dt={dt} ms", stacklevel=2,
+        )
     engine = get_backend(backend)
     engine.check(network)
     seed = random_state if isinstance(random_state, numbers.Integral) else None

@@ -92,8 +92,8 @@ def izhikevich_network(
     if not dt > 0:
         raise ValueError(f"dt must be > 0 ms, got {dt}")
     scale = float(weight_scale) / dt
-    noise_exc = noise_exc / np.sqrt(dt)
-    noise_inh = noise_inh / np.sqrt(dt)
+    std_exc = noise_exc / np.sqrt(dt)
+    std_inh = noise_inh / np.sqrt(dt)
 
     if p == 1.0:
         i = np.repeat(np.arange(n, dtype=np.int32), n)
@@ -106,7 +106,7 @@ def izhikevich_network(
         syn.w = _izh_weights(rng, syn.i, n_exc, w_exc, w_inh, scale)
     if noise is None:
         drive = GaussianNoise(neurons, std=np.concatenate(
-            [np.full(n_exc, float(noise_exc)), np.full(n_inh, float(noise_inh))]))
+            [np.full(n_exc, float(std_exc)), np.full(n_inh, float(std_inh))]))
     else:
         if noise_dt is None:
             raise ValueError("noise_dt (ms) is required when noise is given")
@@ -117,8 +117,11 @@ def izhikevich_network(
         parts.append(StateMonitor(neurons, ("v", "u"), record=record_v))
     meta = {
         "model": "izhikevich2003", "n": n, "n_exc": n_exc, "n_inh": n_inh, "p": float(p),
-        "w_exc": float(w_exc), "w_inh": float(w_inh), "weight_scale": scale,
+        "w_exc": float(w_exc), "w_inh": float(w_inh), "weight_scale": float(weight_scale),
         "noise_exc": float(noise_exc), "noise_inh": float(noise_inh), "delay_ms": float(delay),
+        # what the description holds after the dt scaling
+        "weight_multiplier": scale, "noise_std_exc_per_step": float(std_exc),
+        "noise_std_inh_per_step": float(std_inh),
         "noise": "backend" if noise is None else "array", "dt": float(dt),
     }
     return Network(*parts, meta=meta)

@@ -133,3 +133,9 @@ def test_izhikevich_builder():
     assert np.isclose(syn.w[syn.i < 400].mean(), 0.25 * 1000 / (500 * 0.1), rtol=0.05)
     with pytest.raises(ValueError, match=r"p must lie in \(0, 1\], got 1.5"):
         izhikevich_network(10, p=1.5)
+
+
+def test_running_with_another_dt_than_built_for_warns():
+    net = izhikevich_network(20, dt=0.5, random_state=0)
+    with pytest.warns(UserWarning, match="built for dt=0.5 ms .* runs with dt=1.0 ms"):
+        run(net, 5.0, dt=1.0)
