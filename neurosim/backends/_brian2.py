@@ -134,7 +134,12 @@ class Brian2Backend(Backend):
 
 def _build(b2, network, dt):
     from neurosim.spiking import (
-        LIF, ConstantInput, GaussianNoise, Izhikevich, PoissonGroup, SpikeGeneratorGroup,
+        LIF,
+        ConstantInput,
+        GaussianNoise,
+        Izhikevich,
+        PoissonGroup,
+        SpikeGeneratorGroup,
         TimedInput,
     )
 

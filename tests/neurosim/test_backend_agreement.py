@@ -11,8 +11,17 @@ from scipy import stats
 
 from neurosim.backends import run
 from neurosim.spiking import (
-    LIF, ConstantInput, Izhikevich, Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor,
-    Synapses, TimedInput, izhikevich_network, izhikevich_noise,
+    LIF,
+    ConstantInput,
+    Izhikevich,
+    Network,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+    TimedInput,
+    izhikevich_network,
+    izhikevich_noise,
 )
 
 pytest.importorskip("brian2")

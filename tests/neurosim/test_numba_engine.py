@@ -6,8 +6,18 @@ from scipy import stats
 
 from neurosim.backends import run
 from neurosim.spiking import (
-    LIF, ConstantInput, GaussianNoise, Izhikevich, Network, PoissonGroup, SpikeGeneratorGroup,
-    SpikeMonitor, StateMonitor, Synapses, TimedInput, izhikevich_network,
+    LIF,
+    ConstantInput,
+    GaussianNoise,
+    Izhikevich,
+    Network,
+    PoissonGroup,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+    TimedInput,
+    izhikevich_network,
 )
 
 

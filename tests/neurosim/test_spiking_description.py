@@ -5,8 +5,18 @@ import pytest
 
 from neurosim.backends import Backend, register_backend, run
 from neurosim.spiking import (
-    LIF, ConstantInput, GaussianNoise, Izhikevich, Network, PoissonGroup, SpikeGeneratorGroup,
-    SpikeMonitor, StateMonitor, Synapses, TimedInput, izhikevich_network,
+    LIF,
+    ConstantInput,
+    GaussianNoise,
+    Izhikevich,
+    Network,
+    PoissonGroup,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+    TimedInput,
+    izhikevich_network,
 )
 
 
