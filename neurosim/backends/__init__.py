@@ -103,8 +103,8 @@ def run(network, duration, dt=0.1, *, backend="numba", random_state=None, progre
     >>> from neurosim.backends import run
     >>> g = LIF(1, name="cell")
     >>> ds = run(Network(g, ConstantInput(g, 20.0), SpikeMonitor(g)), duration=100.0, dt=0.1)
-    >>> int(ds.sizes["spike"])
-    7
+    >>> ds.spike_time.values  # period t_ref + tau_m log(20 / (20 - 15)) = 15.86 ms
+    array([13.8, 29.6, 45.4, 61.2, 77. , 92.8])
     """
     from neurosim.spiking import Network
 

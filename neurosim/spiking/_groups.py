@@ -21,7 +21,7 @@ def _check_name(name):
 
 
 class Group:
-    """Base class of everything that has neurons (or spike sources) with indices ``0 .. n-1``."""
+    """Base class of neuron groups and spike sources (indices 0 to n - 1)."""
 
     #: state variables a StateMonitor can record
     state_variables: tuple[str, ...] = ()
