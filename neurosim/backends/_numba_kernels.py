@@ -108,13 +108,6 @@ def fill_normal(out, n, state, zig_k, zig_w, zig_f):
     state[1] = s1
 
 
-@njit(cache=True)
-def fill_uniform(out, state):
-    """Fill ``out`` with uniform numbers in [0, 1)."""
-    for k in range(out.size):
-        out[k] = _next_double(state)
-
-
 @njit(cache=True, inline="always")
 def _deliver(p, g_pre, n, pw_pre_start, pw_post_start, pw_target, pw_indptr_off, indptr_all,
              pw_syn_off, indices_all, weights_all, v, I_syn, lastspike, vblock):
