@@ -1,7 +1,34 @@
 """Brain decoders (PyTorch): BrainFLORA, MindBridge, BraInCoRL, HiSTN, and their shared trainer.
 
-Installed as :mod:`neurosim.decoding`. The decoders are not written yet; this subpackage is importable
-without Brian2 so that it works on machines where Brian2 cannot be installed.
+Installed as :mod:`neurosim.decoding`. Importing it is cheap and needs neither Brian2 nor torch:
+each public name is imported from its module when first used, so that the subpackage also works
+on machines where Brian2 cannot be installed.
 """
 
-__all__: list[str] = []
+import importlib
+
+# public name -> private module that defines it (one line per module; keep sorted by module)
+_LAZY = {
+    **dict.fromkeys(["Trainer"], "_trainer"),
+    **dict.fromkeys(["TorchRidgeCV", "LinearClassifier"], "baselines"),
+    **dict.fromkeys(["HiSTN"], "_histn"),
+    **dict.fromkeys(["BrainFLORA"], "_brainflora"),
+    **dict.fromkeys(["MindBridge"], "_mindbridge"),
+    **dict.fromkeys(["BraInCoRL"], "_braincorl"),
+}
+_SUBMODULES = ("metrics", "baselines")
+
+__all__ = sorted([*_LAZY, *_SUBMODULES])
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -132,6 +132,49 @@ _REGISTRY: dict[str, Experiment] = {
             "raster, rates, ISI CV",
             "neurosim.experiments.spiking_izhikevich:run",
         ),
+        Experiment(
+            "sparsey-digits",
+            "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
+            "capacity, accuracy, sequence recall",
+            "neurosim.experiments.sparsey_digits:run",
+        ),
+        Experiment(
+            "dendrites-theory",
+            "Ahmad & Hawkins (2016) SDR theory: false-match error vs synapses, n and NMDA threshold, "
+            "exact vs Monte Carlo",
+            "neurosim.experiments.dendrites_theory:run",
+        ),
+        Experiment(
+            "dendrites-continual",
+            "Active-dendrites network (Iyer et al. 2022) on permuted digits vs MLPs",
+            "neurosim.experiments.dendrites_continual:run",
+        ),
+        Experiment(
+            "continual-fastslow",
+            "Fast/slow-weight continual learner vs baselines, with per-iteration evaluation "
+            "(stability gap)",
+            "neurosim.experiments.continual_fastslow:run",
+        ),
+        Experiment(
+            "decode-histn",
+            "HiSTN EEG emotion decoding on simulated DREAMER-like data: smoothed vs one-hot labels",
+            "neurosim.experiments.decode_histn:run",
+        ),
+        Experiment(
+            "decode-brainflora",
+            "BrainFLORA EEG/MEG/fMRI to image-embedding retrieval on simulated THINGS-like data",
+            "neurosim.experiments.decode_brainflora:run",
+        ),
+        Experiment(
+            "decode-mindbridge",
+            "MindBridge cross-subject fMRI decoding and reset-tuning on simulated NSD-like data",
+            "neurosim.experiments.decode_mindbridge:run",
+        ),
+        Experiment(
+            "decode-braincorl",
+            "BraInCoRL in-context voxelwise encoding vs ridge on simulated NSD-like data",
+            "neurosim.experiments.decode_braincorl:run",
+        ),
     ]
 }
 
