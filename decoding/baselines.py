@@ -1,0 +1,407 @@
+"""Baselines every decoder is compared with: closed-form ridge (torch, GPU-capable), logistic regression.
+
+:class:`TorchRidgeCV` is ridge regression solved from one SVD per fold, with the penalty chosen per
+target by k-fold or leave-one-out cross-validation; it runs on the GPU when there is one.
+:class:`LinearClassifier` is a standardised logistic regression (scikit-learn), and
+:func:`band_power_features` turns EEG epochs into the log band powers such classifiers use.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["LinearClassifier", "TorchRidgeCV", "band_power_features"]
+
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
+DEFAULT_BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
+                 "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
+
+
+def _unwrap(X):
+    """torch tensor / xarray.DataArray -> numpy; anything else unchanged (sklearn validates it)."""
+    if hasattr(X, "detach") and hasattr(X, "cpu"):
+        X = X.detach().cpu()
+        return (X.double() if X.is_floating_point() else X).numpy()
+    if hasattr(X, "values") and hasattr(X, "dims"):
+        return X.values
+    return X
+
+
+def _wrap_like(X, values, name="target"):
+    """Return ``values`` as a DataArray with the first dim of ``X`` if ``X`` is a DataArray."""
+    if not (hasattr(X, "dims") and hasattr(X, "coords")):
+        return values
+    import xarray as xr
+
+    dim0 = X.dims[0]
+    coords = {k: c for k, c in X.coords.items() if c.dims == (dim0,)}
+    dims = (dim0,) if values.ndim == 1 else (dim0, name)
+    return xr.DataArray(values, dims=dims, coords=coords)
+
+
+class TorchRidgeCV(RegressorMixin, BaseEstimator):
+    r"""Ridge regression with the penalty chosen by cross-validation, closed form, in torch.
+
+    For each training fold the (centred) design matrix is decomposed once,
+    :math:`X = U S V^\top`, and the ridge solution for every penalty :math:`\alpha` is
+
+    .. math:: \hat W_\alpha = V \,\mathrm{diag}\!\left(\frac{s_j}{s_j^2+\alpha}\right) U^\top Y,
+
+    so all penalties cost one SVD. The penalty minimising the held-out squared error is chosen per
+    target (``alpha_per_target=True``, as in voxelwise encoding models) or jointly, and the model is
+    refitted on all samples. With ``cv=None`` the exact leave-one-out error
+    :math:`r_i / (1 - h_{ii})` is used instead of folds (as :class:`sklearn.linear_model.RidgeCV`).
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        Candidate penalties (positive).
+    cv : int | None | cross-validation splitter
+        Number of contiguous folds (as :class:`sklearn.model_selection.KFold`), None for efficient
+        leave-one-out, or an object with a ``split(X)`` method.
+    alpha_per_target : bool
+        Choose the penalty per target column (True) or one for all.
+    fit_intercept : bool
+        Fit an unpenalised intercept (centre X and Y).
+    device : None | str
+        None: CUDA if available, else CPU.
+    dtype : None | "float32" | "float64"
+        None: float64 on the CPU, float32 on CUDA.
+
+    Attributes
+    ----------
+    coef_ : numpy.ndarray, shape (n_targets, n_features) or (n_features,)
+    intercept_ : numpy.ndarray, shape (n_targets,) or float
+    alpha_ : numpy.ndarray, shape (n_targets,) or float
+        The chosen penalties.
+    cv_mse_ : numpy.ndarray, shape (n_alphas, n_targets)
+        Cross-validated mean squared error of every penalty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import TorchRidgeCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 5))
+    >>> Y = X @ rng.normal(size=(5, 3)) + 0.1 * rng.normal(size=(100, 3))
+    >>> ridge = TorchRidgeCV(device="cpu").fit(X, Y)
+    >>> ridge.coef_.shape, bool(ridge.score(X, Y) > 0.99)
+    ((3, 5), True)
+    """
+
+    def __init__(self, alphas=DEFAULT_ALPHAS, cv=5, alpha_per_target=True, fit_intercept=True,
+                 device=None, dtype=None):
+        self.alphas = alphas
+        self.cv = cv
+        self.alpha_per_target = alpha_per_target
+        self.fit_intercept = fit_intercept
+        self.device = device
+        self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _setup(self):
+        import torch
+
+        from ._trainer import resolve_device
+
+        device = resolve_device(self.device)
+        if self.dtype is None:
+            dtype = torch.float64 if device.type == "cpu" else torch.float32
+        elif self.dtype in ("float32", "float64"):
+            dtype = getattr(torch, self.dtype)
+        else:
+            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
+        alphas = np.atleast_1d(np.asarray(self.alphas, dtype=float))
+        if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) \
+                or np.any(alphas <= 0):
+            raise ValueError(f"alphas must be a non-empty 1-D sequence of positive numbers, "
+                             f"got {self.alphas!r}")
+        return torch, device, dtype, alphas
+
+    def _splits(self, n, X):
+        cv = self.cv
+        if cv is None:
+            return None
+        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+            if cv < 2 or cv > n:
+                raise ValueError(f"cv must be between 2 and n_samples={n}, got {cv}")
+            from sklearn.model_selection import KFold
+
+            return list(KFold(int(cv)).split(X))
+        if hasattr(cv, "split"):
+            return list(cv.split(X))
+        raise TypeError(f"cv must be an int, None or a splitter with split(X), got {cv!r}")
+
+    def fit(self, X, y):
+        """Fit the ridge model, choosing the penalty by cross-validation.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Design matrix (numpy, torch or xarray).
+        y : array-like, shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+
+        Returns
+        -------
+        self : TorchRidgeCV
+        """
+        from sklearn.utils.validation import validate_data
+
+        torch, device, dtype, alphas = self._setup()
+        Xn, Yn = validate_data(self, _unwrap(X), _unwrap(y), multi_output=True, y_numeric=True,
+                               dtype=np.float64)
+        self._y_1d = Yn.ndim == 1
+        Yn = Yn[:, None] if self._y_1d else Yn
+        n = Xn.shape[0]
+        Xt = torch.tensor(Xn, dtype=dtype, device=device)
+        Yt = torch.tensor(Yn, dtype=dtype, device=device)
+        a = torch.as_tensor(alphas, dtype=dtype, device=device)
+        splits = self._splits(n, Xn)
+        if splits is None:
+            err = self._loo_mse(torch, Xt, Yt, a)
+        else:
+            err = torch.zeros(len(alphas), Yt.shape[1], dtype=dtype, device=device)
+            for train, test in splits:
+                tr = torch.as_tensor(train, device=device)
+                te = torch.as_tensor(test, device=device)
+                err += self._fold_sse(torch, Xt[tr], Yt[tr], Xt[te], Yt[te], a)
+            err /= n
+        if self.alpha_per_target:
+            best = torch.argmin(err, dim=0)
+        else:
+            best = torch.full((Yt.shape[1],), int(torch.argmin(err.mean(dim=1))), device=device)
+        alpha_t = a[best]
+        x_mean, y_mean, U, s, Vt = self._svd(torch, Xt, Yt)
+        UtY = U.T @ (Yt - y_mean)
+        d = s[:, None] / (s[:, None] ** 2 + alpha_t[None, :])  # (r, t)
+        coef = (Vt.T @ (d * UtY)).T  # (t, p)
+        intercept = y_mean[0] - coef @ x_mean[0]
+        self.cv_mse_ = err.cpu().numpy()
+        coef, intercept = coef.cpu().numpy(), intercept.cpu().numpy()
+        alpha = alpha_t.cpu().numpy()
+        if self._y_1d:
+            self.coef_, self.intercept_, self.alpha_ = coef[0], float(intercept[0]), float(alpha[0])
+        else:
+            self.coef_, self.intercept_, self.alpha_ = coef, intercept, alpha
+        return self
+
+    def _svd(self, torch, X, Y):
+        if self.fit_intercept:
+            x_mean, y_mean = X.mean(dim=0, keepdim=True), Y.mean(dim=0, keepdim=True)
+        else:
+            x_mean = torch.zeros(1, X.shape[1], dtype=X.dtype, device=X.device)
+            y_mean = torch.zeros(1, Y.shape[1], dtype=Y.dtype, device=Y.device)
+        U, s, Vt = torch.linalg.svd(X - x_mean, full_matrices=False)
+        return x_mean, y_mean, U, s, Vt
+
+    def _fold_sse(self, torch, Xtr, Ytr, Xte, Yte, alphas):
+        x_mean, y_mean, U, s, Vt = self._svd(torch, Xtr, Ytr)
+        UtY = U.T @ (Ytr - y_mean)  # (r, t)
+        A = (Xte - x_mean) @ Vt.T  # (n_te, r)
+        R = Yte - y_mean
+        out = []
+        for alpha in alphas:
+            pred = A @ ((s / (s**2 + alpha))[:, None] * UtY)
+            out.append(((R - pred) ** 2).sum(dim=0))
+        return torch.stack(out)
+
+    def _loo_mse(self, torch, X, Y, alphas):
+        n = X.shape[0]
+        x_mean, y_mean, U, s, Vt = self._svd(torch, X, Y)
+        Yc = Y - y_mean
+        UtY = U.T @ Yc
+        U2 = U**2
+        out = []
+        for alpha in alphas:
+            shrink = s**2 / (s**2 + alpha)  # (r,)
+            h = U2 @ shrink + (1.0 / n if self.fit_intercept else 0.0)  # leverage, (n,)
+            resid = Yc - U @ (shrink[:, None] * UtY)
+            out.append(((resid / (1.0 - h)[:, None]) ** 2).mean(dim=0))
+        return torch.stack(out)
+
+    def predict(self, X):
+        """Predict the targets.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Samples (numpy, torch or xarray; a DataArray gives a DataArray with its first dim).
+
+        Returns
+        -------
+        y : numpy.ndarray | xarray.DataArray, shape (n_samples,) or (n_samples, n_targets)
+        """
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self, "coef_")
+        Xn = validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
+        return _wrap_like(X, Xn @ np.asarray(self.coef_).T + self.intercept_)
+
+
+class LinearClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression on standardised features: the linear baseline for classification.
+
+    A :class:`sklearn.pipeline.Pipeline` of :class:`~sklearn.preprocessing.StandardScaler` (when
+    ``standardize``) and :class:`~sklearn.linear_model.LogisticRegression` (multinomial, L2).
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 penalty strength.
+    standardize : bool
+        Z-score each feature with the training mean and standard deviation first.
+    class_weight : None | "balanced" | dict
+        As in :class:`~sklearn.linear_model.LogisticRegression`.
+    max_iter : int
+        Maximum solver iterations.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+    coef_ : numpy.ndarray, shape (n_classes, n_features) (1 row for 2 classes)
+    intercept_ : numpy.ndarray
+    pipeline_ : sklearn.pipeline.Pipeline
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import LinearClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = (X[:, 0] + 0.1 * rng.normal(size=200) > 0).astype(int)
+    >>> bool(LinearClassifier().fit(X, y).score(X, y) > 0.9)
+    True
+    """
+
+    def __init__(self, C=1.0, standardize=True, class_weight=None, max_iter=1000):
+        self.C = C
+        self.standardize = standardize
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def fit(self, X, y):
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Features.
+        y : array-like, shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : LinearClassifier
+        """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        Xn, y = validate_data(self, _unwrap(X), _unwrap(y), dtype=np.float64)
+        check_classification_targets(y)
+        steps = [StandardScaler()] if self.standardize else []
+        steps.append(LogisticRegression(C=self.C, class_weight=self.class_weight,
+                                        max_iter=self.max_iter))
+        self.pipeline_ = make_pipeline(*steps).fit(Xn, y)
+        clf = self.pipeline_[-1]
+        self.classes_, self.coef_, self.intercept_ = clf.classes_, clf.coef_, clf.intercept_
+        self.n_iter_ = clf.n_iter_
+        return self
+
+    def _check_X(self, X):
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self, "pipeline_")
+        return validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
+
+    def decision_function(self, X):
+        """Class scores (logits), shape (n_samples, n_classes) or (n_samples,) for 2 classes."""
+        Xn = self._check_X(X)
+        return self.pipeline_.decision_function(Xn)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        Xn = self._check_X(X)
+        return _wrap_like(X, self.pipeline_.predict_proba(Xn), name="class")
+
+    def predict(self, X):
+        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input)."""
+        Xn = self._check_X(X)
+        return _wrap_like(X, self.pipeline_.predict(Xn))
+
+
+def band_power_features(X, sfreq, bands=None, *, log=True):
+    """Log band power per channel and band (Welch), the classic EEG-emotion feature set.
+
+    Parameters
+    ----------
+    X : array-like, shape (..., n_channels, n_times)
+        Epochs (numpy, torch, xarray or :class:`mne.Epochs`).
+    sfreq : float
+        Sampling frequency in Hz.
+    bands : dict of str to (float, float) | None
+        Frequency bands in Hz, default delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45
+        (bands above the Nyquist frequency are an error).
+    log : bool
+        Return ``log10`` of the power.
+
+    Returns
+    -------
+    features : numpy.ndarray, shape (..., n_channels * n_bands)
+        Channel-major: the bands of channel 0, then of channel 1, ...
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding.baselines import band_power_features
+    >>> t = np.arange(256) / 128.0
+    >>> x = np.sin(2 * np.pi * 10 * t)[None, None]  # a 10 Hz sine: alpha band
+    >>> int(np.argmax(band_power_features(x, 128.0)[0]))
+    2
+    """
+    from scipy.signal import welch
+
+    if hasattr(X, "get_data") and hasattr(X, "info"):  # mne.Epochs
+        sfreq = X.info["sfreq"] if sfreq is None else sfreq
+        X = X.get_data()
+    if hasattr(X, "detach"):
+        X = X.detach().cpu().double().numpy()
+    elif hasattr(X, "values") and hasattr(X, "dims"):
+        X = X.values
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim < 2:
+        raise ValueError(f"X must be (..., n_channels, n_times), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or inf values")
+    if not isinstance(sfreq, numbers.Real) or not sfreq > 0:
+        raise ValueError(f"sfreq must be a positive number, got {sfreq!r}")
+    bands = DEFAULT_BANDS if bands is None else dict(bands)
+    nyq = sfreq / 2
+    for name, (lo, hi) in bands.items():
+        if not 0 <= lo < hi <= nyq:
+            raise ValueError(f"band {name!r} = ({lo}, {hi}) Hz must satisfy 0 <= low < high <= "
+                             f"Nyquist ({nyq} Hz)")
+    n_times = X.shape[-1]
+    freqs, psd = welch(X, fs=sfreq, nperseg=min(n_times, int(round(sfreq))), axis=-1)
+    df = freqs[1] - freqs[0]
+    out = []
+    for lo, hi in bands.values():
+        sel = (freqs >= lo) & (freqs < hi)
+        if not sel.any():
+            raise ValueError(f"no frequency bin in band ({lo}, {hi}) Hz at resolution {df:g} Hz")
+        out.append(psd[..., sel].sum(axis=-1) * df)
+    power = np.stack(out, axis=-1)  # (..., ch, band)
+    if log:
+        power = np.log10(np.maximum(power, np.finfo(float).tiny))
+    return power.reshape(*power.shape[:-2], -1)
