@@ -1,0 +1,42 @@
+"""Sparsey: single-trial episodic memory with sparse distributed codes (Rinkus 2014, 2017).
+
+A *mac* (macrocolumn) holds ``Q`` competitive modules (CMs) of ``K`` binary cells; a code is one
+active cell per CM. The Code Selection Algorithm (CSA) chooses a code so that similar inputs get
+overlapping codes, with a noise that shrinks as the input's familiarity grows, and binary
+Hebbian learning stores it in one presentation.
+
+- :class:`SparseyMemory`: the estimator (fit / partial_fit / transform / predict / score,
+  sequences with :meth:`~SparseyMemory.learn_sequence` and
+  :meth:`~SparseyMemory.recall_sequence`), a hierarchy of :class:`Level` s of macs whose
+  receptive fields tile the input, run by numba kernels.
+- :func:`csa_step` and the functions it calls, one per step of the CSA, in plain numpy.
+- :func:`code_intersection`, :func:`codes_to_sparse`: work with codes stored as
+  ``(n_items, Q)`` winner indices.
+
+``import neurosim.sparsey`` does not import numba: the kernels load when first used.
+"""
+
+from ._codes import code_intersection, codes_to_sparse
+from ._csa import (
+    CSAParams,
+    CSAStep,
+    choose_winners,
+    cm_probabilities,
+    csa_step,
+    expansivity,
+    global_familiarity,
+    hebbian_update,
+    input_sums,
+    local_familiarity,
+    normalize_sums,
+    win_likelihood,
+)
+from ._hierarchy import Level, tile_receptive_fields
+from ._memory import SparseyMemory
+
+__all__ = [
+    "CSAParams", "CSAStep", "Level", "SparseyMemory", "choose_winners", "cm_probabilities",
+    "code_intersection", "codes_to_sparse", "csa_step", "expansivity", "global_familiarity",
+    "hebbian_update", "input_sums", "local_familiarity", "normalize_sums",
+    "tile_receptive_fields", "win_likelihood",
+]
