@@ -11,12 +11,12 @@ Hebbian learning stores it in one presentation.
   receptive fields tile the input, run by numba kernels.
 - :func:`csa_step` and the functions it calls, one per step of the CSA, in plain numpy.
 - :func:`code_intersection`, :func:`codes_to_sparse`: work with codes stored as
-  ``(n_items, Q)`` winner indices.
+  ``(n_items, Q)`` winner indices; :func:`level_encode`: a sparse binary code of grey levels.
 
 ``import neurosim.sparsey`` does not import numba: the kernels load when first used.
 """
 
-from ._codes import code_intersection, codes_to_sparse
+from ._codes import code_intersection, codes_to_sparse, level_encode
 from ._csa import (
     CSAParams,
     CSAStep,
@@ -37,6 +37,6 @@ from ._memory import SparseyMemory
 __all__ = [
     "CSAParams", "CSAStep", "Level", "SparseyMemory", "choose_winners", "cm_probabilities",
     "code_intersection", "codes_to_sparse", "csa_step", "expansivity", "global_familiarity",
-    "hebbian_update", "input_sums", "local_familiarity", "normalize_sums",
+    "hebbian_update", "input_sums", "level_encode", "local_familiarity", "normalize_sums",
     "tile_receptive_fields", "win_likelihood",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._utils import check_size
 
-__all__ = ["code_intersection", "codes_to_sparse"]
+__all__ = ["code_intersection", "codes_to_sparse", "level_encode"]
 
 
 def _check_codes(name, codes):
@@ -81,3 +81,50 @@ def codes_to_sparse(codes, K):
     cols = cms * K + codes[rows, cms]
     data = np.ones(rows.size, dtype=np.int8)
     return sparse.csr_array((data, (rows, cols)), shape=(n, Q * K))
+
+
+def level_encode(X, n_levels=4, *, vmax=None):
+    """Sparse binary code of grey levels: one unit per (feature, intensity level), zero silent.
+
+    Feature values in ``(0, vmax]`` are cut into ``n_levels`` equal bins and each non-zero value
+    activates the unit of its bin, so an image of ``n`` pixels becomes ``n * n_levels`` binary
+    inputs of which at most ``n`` are active. Sparsey needs sparse inputs (the papers
+    skeletonise MNIST); plain thresholding of small digits gives dense ones.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_items, ...)
+        Non-negative grey levels.
+    n_levels : int
+        Intensity bins, >= 1.
+    vmax : float | None
+        Largest value (the top of the last bin); None uses ``X.max()``.
+
+    Returns
+    -------
+    codes : ndarray of uint8, shape (n_items, ..., n_levels)
+        Binary; reshape to ``(n_items, -1)`` for :class:`SparseyMemory` and give it
+        ``input_shape=codes.shape[1:]``.
+
+    Examples
+    --------
+    >>> from neurosim.sparsey import level_encode
+    >>> level_encode([[0, 4, 16]], n_levels=4, vmax=16)
+    array([[[0, 0, 0, 0],
+            [1, 0, 0, 0],
+            [0, 0, 0, 1]]], dtype=uint8)
+    """
+    n_levels = check_size("n_levels", n_levels)
+    X = np.asarray(X, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinite values")
+    if X.size and X.min() < 0:
+        raise ValueError(f"X must be non-negative grey levels, got a minimum of {X.min()!r}")
+    vmax = float(X.max(initial=0.0)) if vmax is None else float(vmax)
+    if not np.isfinite(vmax) or vmax <= 0:
+        raise ValueError(f"vmax must be a positive number, got {vmax!r}")
+    level = np.ceil(np.clip(X, 0.0, vmax) / vmax * n_levels).astype(np.int64)  # 0: silent
+    out = np.zeros(X.shape + (n_levels,), dtype=np.uint8)
+    on = level > 0
+    out[on, level[on] - 1] = 1
+    return out

@@ -63,6 +63,11 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         :math:`u(i)/\\sqrt{n f(i)}` with :math:`f(i)` the afferents cell ``i`` has learned, which
         stops cells that learned many inputs from matching every input (needed for dense inputs
         such as digits, where ``"input"`` makes all codes collapse onto such cells).
+    readout : {"nearest", "linear"}
+        Label readout of :meth:`predict`: the label of the stored item whose code has the
+        largest intersection with the retrieved code (``"nearest"``), or a logistic regression
+        (:class:`sklearn.linear_model.LogisticRegression`) fitted on the stored codes' cells
+        (``"linear"``).
     top_down : bool
         In sequences (:meth:`learn_sequence`), also use top-down (D) input from the parent mac's
         previous code. Horizontal (H) input from each mac's own previous code is always used in
@@ -126,7 +131,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
     def __init__(self, Q=20, K=10, *, hidden_levels=(), input_shape=None, binarize=None,
                  min_active=1, g_min=0.1, gamma=2.0, chi=100.0, sigmoid_slope=20.0,
                  sigmoid_center=0.75, exponent_u=1.0, exponent_h=1.0, exponent_d=1.0,
-                 match="input", top_down=False, random_state=None):
+                 match="input", readout="nearest", top_down=False, random_state=None):
         self.Q = Q
         self.K = K
         self.hidden_levels = hidden_levels
@@ -142,6 +147,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.exponent_h = exponent_h
         self.exponent_d = exponent_d
         self.match = match
+        self.readout = readout
         self.top_down = top_down
         self.random_state = random_state
 
@@ -160,6 +166,8 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         min_active = check_size("min_active", self.min_active)
         if not isinstance(self.top_down, (bool, np.bool_)):
             raise TypeError(f"top_down must be a bool, got {self.top_down!r}")
+        if self.readout not in ("nearest", "linear"):
+            raise ValueError(f"readout must be 'nearest' or 'linear', got {self.readout!r}")
         if self.match not in ("input", "cosine"):
             raise ValueError(f"match must be 'input' or 'cosine', got {self.match!r}")
         self._params = np.append(self._csa_params().as_array(), float(self.match == "cosine"))
@@ -181,6 +189,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self._rng = check_random_state(self.random_state)
         self._prev_code = np.full(layout.total_q, -1, np.int32)
         self._postings = None
+        self._linear = None
 
     def _check_fitted(self):
         if not hasattr(self, "codes_"):
@@ -249,6 +258,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
             self.labels_ = y.copy() if self.labels_ is None else np.concatenate([self.labels_, y])
             self.classes_ = np.unique(self.labels_)
         self._postings = None
+        self._linear = None
 
     def _run(self, Xb, *, learn, temporal, recall, resets):
         """Run the sequential kernel over ``Xb``; return (top codes, top G)."""
@@ -447,7 +457,21 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self._check_fitted()
         if self.labels_ is None:
             raise ValueError("predict needs labels: fit (or partial_fit) with y")
-        best, _ = self.nearest_stored(self.transform(X))
+        codes = self.transform(X)
+        if self.readout == "linear":
+            from sklearn.linear_model import LogisticRegression
+
+            from ._codes import codes_to_sparse
+
+            K = self.levels_[-1].K
+            if self._linear is None:
+                if self.classes_.size < 2:
+                    raise ValueError("the linear readout needs at least 2 classes among the "
+                                     f"stored labels, got {self.classes_.tolist()}")
+                self._linear = LogisticRegression(max_iter=2000).fit(
+                    codes_to_sparse(self.codes_, K), self.labels_)
+            return self._linear.predict(codes_to_sparse(codes, K))
+        best, _ = self.nearest_stored(codes)
         return self.labels_[best]
 
     def score(self, X, y):
