@@ -3,6 +3,11 @@
 Installed as :mod:`neurosim.datasets`; never as a top-level ``datasets`` package, which would shadow
 Hugging Face's package of the same name.
 
+* ``load_*`` read the public data sets in their real on-disk formats with no network: NSD
+  (:func:`load_nsd`, and the derived MindEye2/BraInCoRL files), THINGS-EEG2, THINGS-MEG,
+  THINGS-fMRI, DREAMER, MNIST/Fashion-MNIST and precomputed stimulus embeddings.
+* ``fetch_*`` download openly available files into the data home (:func:`get_data_home`) with
+  pooch: checksums where known, atomic renames, resumable transfers, clear offline errors.
 * ``make_*`` generate simulated data sets (no download) in the structure of the real ones, with the
   ground truth that produced them: :func:`make_fmri_visual` (NSD-like fMRI), :func:`make_eeg_things`
   and :func:`make_meg_things` (THINGS-EEG2/MEG-like), :func:`make_eeg_emotion` (DREAMER-like).
@@ -13,16 +18,44 @@ Importing this package is light: torch, MNE and nilearn are imported by the func
 """
 
 from ._base import get_data_home
+from ._dreamer import load_dreamer
+from ._embeddings import load_embeddings, save_embeddings
+from ._mnist import fetch_mnist, load_mnist, read_idx
+from ._nsd import (
+    fetch_nsd,
+    load_nsd,
+    load_nsd_braincorl,
+    load_nsd_expdesign,
+    load_nsd_images,
+    load_nsd_mindeye2,
+)
 from ._simulated_eeg import make_eeg_things, make_meg_things
 from ._simulated_emotion import make_eeg_emotion
 from ._simulated_fmri import make_fmri_visual
+from ._things import fetch_things_eeg2, load_things_eeg2, load_things_fmri, load_things_meg
 from ._torch import as_torch_dataset
 
 __all__ = [
     "as_torch_dataset",
+    "fetch_mnist",
+    "fetch_nsd",
+    "fetch_things_eeg2",
     "get_data_home",
+    "load_dreamer",
+    "load_embeddings",
+    "load_mnist",
+    "load_nsd",
+    "load_nsd_braincorl",
+    "load_nsd_expdesign",
+    "load_nsd_images",
+    "load_nsd_mindeye2",
+    "load_things_eeg2",
+    "load_things_fmri",
+    "load_things_meg",
     "make_eeg_emotion",
     "make_eeg_things",
     "make_fmri_visual",
     "make_meg_things",
+    "read_idx",
+    "save_embeddings",
 ]
