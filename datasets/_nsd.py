@@ -17,6 +17,7 @@ __all__ = [
 
 NSD_URL = "https://natural-scenes-dataset.s3.amazonaws.com/"
 TRIALS_PER_SESSION = 750
+N_IMAGES = 73000
 BETA_SCALE = 300.0  # betas are stored as int16 percent signal change x 300
 N_SESSIONS = {1: 40, 2: 40, 3: 32, 4: 30, 5: 40, 6: 32, 7: 40, 8: 30}
 EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
@@ -149,6 +150,7 @@ def load_nsd(
     betas="betas_fithrf_GLMdenoise_RR",
     roi="nsdgeneral",
     average_repeats=False,
+    embeddings=None,
 ):
     """Load NSD single-trial betas of one subject within an ROI, with the experimental design.
 
@@ -174,22 +176,29 @@ def load_nsd(
     average_repeats : bool
         Average the repetitions of each image: one row per image (sorted by ``nsdId``), with
         coordinate ``n_averaged``.
+    embeddings : array-like | xarray.DataArray | None
+        Stimulus embeddings of all 73,000 images, (73000, n_features) in ``nsdId`` order (e.g. from
+        :func:`load_embeddings`), added as ``embedding`` (stimulus, feature) float32 - the decoders'
+        targets, as in :func:`make_fmri_visual`.
 
     Returns
     -------
     data : xarray.Dataset
         ``betas`` (trial, voxel) float32 in percent signal change; trial coordinates ``stimulus``
         (0-based 73k ``nsdId``), ``subject_image`` (0-based index into the subject's 10,000),
-        ``session`` (1-based), ``trial_in_session``, ``repeat`` (0-based presentation count of the
-        image over the whole experiment) and ``shared`` (one of the shared 1,000 images: the test set
-        by convention); voxel coordinates ``i``, ``j``, ``k`` (grid indices) and ``x``, ``y``, ``z``
-        (mm, the ROI file's affine, subject-native space); attrs ``subject``, ``affine``.
+        ``session`` (1-based), ``trial_in_session`` and ``repeat`` (0-based presentation count of
+        the image over the whole experiment); on the ``stimulus`` dimension (all 73,000 images,
+        position = ``nsdId``) ``shared`` (the shared 1,000 images, the test set by convention) and
+        ``stimulus_id``, plus ``embedding`` when given - the structure of :func:`make_fmri_visual`;
+        voxel coordinates ``i``, ``j``, ``k`` (grid indices) and ``x``, ``y``, ``z`` (mm, the ROI
+        file's affine, subject-native space); attrs ``subject``, ``affine``.
 
     Examples
     --------
     >>> from neurosim.datasets import load_nsd
     >>> ds = load_nsd("~/neurosim_data/nsd", subject=1, sessions=[1])  # doctest: +SKIP
-    >>> train = ds.isel(trial=~ds.shared.values)  # doctest: +SKIP
+    >>> is_test = ds.shared.values[ds.stimulus.values]  # doctest: +SKIP
+    >>> train = ds.isel(trial=~is_test)  # doctest: +SKIP
     """
     import xarray as xr
 
@@ -249,6 +258,8 @@ def load_nsd(
         repeat_all[t] = seen.get(im, 0)
         seen[im] = repeat_all[t] + 1
     betas_f = np.concatenate(blocks).astype(np.float32) / BETA_SCALE
+    shared = np.zeros(N_IMAGES, dtype=bool)
+    shared[design["sharedix"]] = True
     ijk = np.argwhere(mask)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     ds = xr.Dataset(
@@ -259,7 +270,8 @@ def load_nsd(
             "session": ("trial", trial_idx // TRIALS_PER_SESSION + 1),
             "trial_in_session": ("trial", trial_idx % TRIALS_PER_SESSION),
             "repeat": ("trial", repeat_all[trial_idx]),
-            "shared": ("trial", subj_img < 1000),
+            "shared": ("stimulus", shared),
+            "stimulus_id": ("stimulus", np.arange(N_IMAGES)),
             "i": ("voxel", ijk[:, 0]),
             "j": ("voxel", ijk[:, 1]),
             "k": ("voxel", ijk[:, 2]),
@@ -281,18 +293,24 @@ def load_nsd(
         ids, inverse, counts = np.unique(nsd_id, return_inverse=True, return_counts=True)
         sums = np.zeros((len(ids), betas_f.shape[1]), dtype=np.float64)
         np.add.at(sums, inverse, betas_f)
-        first = np.array([np.flatnonzero(inverse == u)[0] for u in range(len(ids))])
+        first = np.unique(nsd_id, return_index=True)[1]
         ds = xr.Dataset(
             {"betas": (("trial", "voxel"), (sums / counts[:, None]).astype(np.float32), {"units": "%"})},
             coords={
                 "stimulus": ("trial", ids),
                 "subject_image": ("trial", subj_img[first]),
-                "shared": ("trial", subj_img[first] < 1000),
                 "n_averaged": ("trial", counts),
-                **{c: ds[c] for c in ("i", "j", "k", "x", "y", "z")},
+                **{c: ds[c] for c in ("shared", "stimulus_id", "i", "j", "k", "x", "y", "z")},
             },
             attrs=ds.attrs,
         )
+    if embeddings is not None:
+        emb = np.asarray(embeddings, dtype=np.float32)
+        if emb.ndim != 2 or emb.shape[0] != N_IMAGES:
+            raise ValueError(
+                f"embeddings must be ({N_IMAGES}, n_features) in nsdId order, got {emb.shape}"
+            )
+        ds["embedding"] = (("stimulus", "feature"), emb)
     return ds
 
 

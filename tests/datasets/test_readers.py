@@ -143,7 +143,9 @@ def test_nsd_betas_round_trip(nsd_root, fmt):
     subj_img = truth["order"][750 + t]
     np.testing.assert_array_equal(ds.subject_image, subj_img)
     np.testing.assert_array_equal(ds.stimulus, truth["subjectim"][0, subj_img])
-    np.testing.assert_array_equal(ds.shared, subj_img < 1000)
+    # shared: on the stimulus dimension (nsdId), like make_fmri_visual; the subject's first 1,000 images
+    np.testing.assert_array_equal(ds.shared.values[ds.stimulus.values], subj_img < 1000)
+    assert ds.shared.sum() == 1000 and np.all(ds.shared.values[truth["shared"]])
     assert set(np.unique(ds.session)) == {2} and ds.trial_in_session[-1] == 749
     # repeat counts presentations over the whole experiment (sessions 1 and 2)
     first = truth["order"][:1500]
@@ -160,9 +162,20 @@ def test_nsd_all_sessions_and_average(nsd_root):
     np.testing.assert_array_equal(avg.stimulus, ids)
     np.testing.assert_array_equal(avg.n_averaged, counts)
     k = int(np.argmax(counts))
+    assert avg.betas.dims == ("trial", "voxel") and avg.sizes["stimulus"] == 73000
     np.testing.assert_allclose(
         avg.betas.values[k], ds.betas.values[ds.stimulus.values == ids[k]].mean(0), rtol=1e-5
     )
+
+
+def test_nsd_with_embeddings_feeds_the_decoders_layout(nsd_root):
+    root, _ = nsd_root
+    emb = np.random.default_rng(0).normal(size=(73000, 3)).astype(np.float32)
+    ds = load_nsd(root, subject=1, sessions=[1], embeddings=emb)
+    assert ds.embedding.dims == ("stimulus", "feature")
+    np.testing.assert_array_equal(ds.embedding.values[ds.stimulus.values], emb[ds.stimulus.values])
+    with pytest.raises(ValueError, match="embeddings must be"):
+        load_nsd(root, subject=1, sessions=[1], embeddings=emb[:10])
 
 
 def test_nsd_images(nsd_root):
