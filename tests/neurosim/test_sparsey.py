@@ -448,3 +448,28 @@ def test_sequences_through_a_hierarchy(digits, top_down):
     np.testing.assert_array_equal(index, 50 + np.arange(4))
     assert np.all(overlap == 20)
     assert mem.weights_h_.any() and (mem.weights_d_.any() == top_down)
+
+
+# --------------------------------------------------------------------------------------------
+# experiment
+# --------------------------------------------------------------------------------------------
+def test_experiment_quick():
+    from neurosim.experiments import get_experiment
+
+    result = get_experiment("sparsey-digits").run(quick=True, seed=0)
+    m = result.metrics
+    assert m["similarity_rho"] >= 0.8
+    assert m["recall_exact_low_load"] >= 0.95
+    assert m["accuracy"] > m["accuracy_rp_codes"] + 0.1 and m["accuracy"] > m["accuracy_rp_q"]
+    assert m["accuracy"] > 7 * m["chance"]
+    assert m["sequence_recall"] == 1.0
+    assert 50 < m["capacity_load"] <= 400
+    ds = result.dataset
+    assert ds.sizes["load"] == 5 and ds.sizes["pair"] == 100
+    np.testing.assert_allclose(ds["accuracy"].sel(classifier="sparsey_nearest"), m["accuracy"])
+    assert ds.attrs["summary_similarity_rho"] == m["similarity_rho"]
+    assert set(result.figures) == {"similarity", "capacity", "accuracy", "sequences"}
+    assert "Spearman" in result.report
+    with pytest.raises(ValueError, match="dataset must be"):
+        get_experiment("sparsey-digits").load()(quick=True, backend="numba", seed=0,
+                                                 progress=False, dataset="cifar")
