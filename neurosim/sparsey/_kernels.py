@@ -55,24 +55,28 @@ def _process_item(x, buf, n_in, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_acti
                 acc[c] = 0
             for a in range(n_a):
                 row = wu_ptr[m] + active[a] * QK
+                w = wu[row:row + QK]  # a contiguous slice: numba vectorises this loop
                 for c in range(QK):
-                    acc[c] += wu[row + c]
+                    acc[c] += w[c]
             f0 = out_off[m] - n_in
             for c in range(QK):
                 if cosine:
                     f = fanin[f0 + c]
-                    V[c] *= (acc[c] / math.sqrt(n_a * (f if f > 0 else 1))) ** e_u
+                    x = acc[c] / math.sqrt(n_a * (f if f > 0 else 1))
                 else:
-                    V[c] *= (acc[c] / n_a) ** e_u
+                    x = acc[c] / n_a
+                V[c] *= x if e_u == 1.0 else x ** e_u
         if has_h:
             for c in range(QK):
                 acc[c] = 0
             for q in range(Q):
                 row = wh_ptr[m] + (q * K + prev_code[qo + q]) * QK
+                w = wh[row:row + QK]
                 for c in range(QK):
-                    acc[c] += wh[row + c]
+                    acc[c] += w[c]
             for c in range(QK):
-                V[c] *= (acc[c] / Q) ** e_h
+                x = acc[c] / Q
+                V[c] *= x if e_h == 1.0 else x ** e_h
         if has_d:
             PQ = Qs[p]
             PK = Ks[p]
@@ -80,10 +84,12 @@ def _process_item(x, buf, n_in, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_acti
                 acc[c] = 0
             for q in range(PQ):
                 row = wd_ptr[m] + (q * PK + prev_code[q_off[p] + q]) * QK
+                w = wd[row:row + QK]
                 for c in range(QK):
-                    acc[c] += wd[row + c]
+                    acc[c] += w[c]
             for c in range(QK):
-                V[c] *= (acc[c] / PQ) ** e_d
+                x = acc[c] / PQ
+                V[c] *= x if e_d == 1.0 else x ** e_d
         # global familiarity and expansivity
         G = 0.0
         for q in range(Q):
@@ -173,7 +179,7 @@ def run_sequential(X, resets, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_active
         max_qk = max(max_qk, Qs[m] * Ks[m])
     active = np.empty(max_rf, np.int64)
     V = np.empty(max_qk, np.float64)
-    acc = np.empty(max_qk, np.int64)
+    acc = np.empty(max_qk, np.int32)
     for i in range(n):
         if resets[i]:
             for j in range(prev_code.size):
@@ -203,7 +209,7 @@ def retrieve_parallel(X, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_active, par
         buf = np.zeros(size, np.uint8)
         active = np.empty(max_rf, np.int64)
         V = np.empty(max_qk, np.float64)
-        acc = np.empty(max_qk, np.int64)
+        acc = np.empty(max_qk, np.int32)
         prev = np.full(total_q, -1, np.int32)
         unif = np.zeros(total_q, np.float64)
         for i in range(ch, n, n_chunks):
