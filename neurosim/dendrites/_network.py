@@ -367,7 +367,8 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.decision_function(X, context).argmax(axis=1)]
+        scores = self.decision_function(X, context)
+        return self.classes_[scores.argmax(axis=1)]
 
 
 class ActiveDendritesClassifier(_ContextClassifier):

@@ -1,0 +1,284 @@
+"""Dendritic neurons and layers (numpy), the active-dendrites network (torch), and experiments."""
+
+import doctest
+import importlib
+import math
+
+import numpy as np
+import pytest
+
+from neurosim.dendrites import (
+    DendriticLayer,
+    DendriticNeuron,
+    false_match_probability,
+    false_negative_probability,
+)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for these tiny networks (much faster on a busy machine)."""
+    pytest.importorskip("torch")
+    from neurosim.experiments.dendrites_continual import single_thread
+
+    with single_thread():
+        yield
+
+
+def _random_patterns(rng, n_samples, n, a):
+    X = np.zeros((n_samples, n), dtype=bool)
+    idx = np.argsort(rng.random((n_samples, n)), axis=1)[:, :a]
+    np.put_along_axis(X, idx, True, axis=1)
+    return X
+
+
+# --------------------------------------------------------------------------------------------
+# binary dendritic neuron: the theory's setting
+# --------------------------------------------------------------------------------------------
+def test_neuron_false_match_rate_matches_theory():
+    rng = np.random.default_rng(0)
+    n, a, s, theta = 200, 20, 10, 3
+    p = false_match_probability(n, a, s, theta)
+    trials = 4000
+    hits = 0
+    for i in range(20):  # a fresh neuron (segment) per block, as the formula averages segments
+        neuron = DendriticNeuron(n, n_synapses=s, theta=theta, random_state=i)
+        neuron.learn(_random_patterns(rng, 1, n, a)[0])
+        hits += neuron.predict(_random_patterns(rng, trials // 20, n, a)).sum()
+    assert abs(hits / trials - p) <= 3 * math.sqrt(p * (1 - p) / trials)
+
+
+def test_neuron_noise_false_negatives_match_theory():
+    rng = np.random.default_rng(1)
+    n, a, s, theta, v = 1000, 40, 20, 12, 16
+    pattern = _random_patterns(rng, 1, n, a)[0]
+    neuron = DendriticNeuron(n, n_synapses=s, theta=theta, random_state=0)
+    assert neuron.learn(pattern) == 0
+    assert neuron.predict(pattern).tolist() == [True]
+    assert neuron.segment_overlaps(pattern).tolist() == [[s]]
+    active, inactive = np.flatnonzero(pattern), np.flatnonzero(~pattern)
+    trials = 4000
+    noisy = np.repeat(pattern[None], trials, axis=0)
+    for t in range(trials):  # move v active cells to random inactive cells
+        off = rng.choice(active, v, replace=False)
+        on = rng.choice(inactive, v, replace=False)
+        noisy[t, off], noisy[t, on] = False, True
+    miss = 1.0 - neuron.predict(noisy).mean()
+    p = false_negative_probability(a, s, theta, v)
+    assert 0.01 < p < 0.5
+    assert abs(miss - p) <= 3 * math.sqrt(p * (1 - p) / trials)
+
+
+def test_neuron_several_segments_and_errors():
+    rng = np.random.default_rng(2)
+    patterns = _random_patterns(rng, 5, 500, 30)
+    neuron = DendriticNeuron(500, n_synapses=15, theta=8, random_state=3)
+    for i, pat in enumerate(patterns):
+        assert neuron.learn(pat) == i
+    assert neuron.segments_.shape == (5, 15)
+    assert neuron.predict(patterns).all()
+    assert np.all(patterns[np.arange(5)[:, None], neuron.segments_])
+    with pytest.raises(ValueError, match="needs at least n_synapses=15"):
+        neuron.learn(_random_patterns(rng, 1, 500, 10)[0])
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 500\)"):
+        neuron.predict(np.zeros(499))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        neuron.predict(np.full(500, 0.5))
+    with pytest.raises(ValueError, match="theta must be <= n_synapses"):
+        DendriticNeuron(100, n_synapses=5, theta=6)
+    with pytest.raises(ValueError, match="n_synapses must be <= n_inputs"):
+        DendriticNeuron(10, n_synapses=11, theta=2)
+    with pytest.raises(TypeError, match="n_inputs must be an integer"):
+        DendriticNeuron(10.5)
+
+
+def test_layer_context_gates_winners():
+    rng = np.random.default_rng(4)
+    layer = DendriticLayer(200, 30, 1000, k=10, n_synapses=16, theta=8, random_state=0)
+    ctx_a, ctx_b = _random_patterns(rng, 2, 1000, 40)
+    neurons_a = rng.choice(200, 15, replace=False)
+    neurons_b = rng.choice(np.setdiff1d(np.arange(200), neurons_a), 5, replace=False)
+    layer.learn_context(ctx_a, neurons_a)
+    layer.learn_context(ctx_b, neurons_b)
+    assert layer.n_segments_.sum() == 20
+    X = rng.standard_normal((50, 30))
+    drive = X @ layer.weights_.T
+    # context A: 15 predicted neurons >= k: the winners are the 10 predicted ones with most drive
+    out = layer.forward(X, ctx_a)
+    assert out.sum(axis=1).tolist() == [10] * 50
+    assert np.all(out[:, np.setdiff1d(np.arange(200), neurons_a)] == 0)
+    for i in range(50):
+        best = neurons_a[np.argsort(-drive[i, neurons_a])[:10]]
+        assert set(np.flatnonzero(out[i])) == set(best.tolist())
+    # context B: 5 predicted neurons, all win; 5 more by drive
+    out = layer.forward(X, ctx_b)
+    assert np.all(out[:, neurons_b])
+    # an unknown context predicts nothing: plain k-WTA on the drive
+    ctx_c = _random_patterns(rng, 1, 1000, 40)[0]
+    assert not layer.depolarized(ctx_c).any()
+    out = layer.forward(X, ctx_c)
+    np.testing.assert_array_equal(np.sort(np.flatnonzero(out[0])), np.sort(np.argsort(
+        -drive[0])[:10]))
+    with pytest.raises(ValueError, match="k must be <= n_neurons"):
+        DendriticLayer(5, 3, 100, k=6)
+    with pytest.raises(ValueError, match="neurons must be indices"):
+        layer.learn_context(ctx_a, [200])
+    with pytest.raises(ValueError, match="context has 2 rows for 50 inputs"):
+        layer.forward(X, np.vstack([ctx_a, ctx_b]))
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch network: API and errors (small, fast)
+# --------------------------------------------------------------------------------------------
+def _two_tasks(rng):
+    X = rng.random((120, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    return [(X, y), (np.ascontiguousarray(X[:, ::-1] + 2.0), y)]
+
+
+def test_network_api_determinism_and_clone(one_thread):
+    from sklearn.base import clone
+
+    from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
+
+    rng = np.random.default_rng(0)
+    tasks = _two_tasks(rng)
+    preds = []
+    for _ in range(2):
+        clf = ActiveDendritesClassifier(hidden_sizes=(16,), n_segments=2, kw_percent_on=0.5,
+                                        n_epochs=2, random_state=3)
+        for X, y in tasks:
+            clf.partial_fit(X, y, classes=[0, 1])
+        preds.append(clf.decision_function(tasks[0][0]))
+    np.testing.assert_array_equal(preds[0], preds[1])
+    assert clf.prototypes_.shape == (2, 6) and clf.n_tasks_seen_ == 2
+    np.testing.assert_allclose(clf.prototypes_[1], tasks[1][0].mean(axis=0), rtol=1e-6)
+    assert clf.predict_task(tasks[1][0]).tolist() == [1] * 120
+    proba = clf.predict_proba(tasks[0][0])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(clf.predict(tasks[0][0])) <= {0, 1}
+    # a given context overrides the inferred one
+    with_ctx = clf.decision_function(tasks[0][0], context=clf.prototypes_[0])
+    np.testing.assert_allclose(with_ctx, preds[0], rtol=1e-5)
+    c = clone(clf)
+    assert c.get_params() == clf.get_params() and not hasattr(c, "module_")
+    # masked weights stay masked and are not counted
+    layer = clf.module_.layers[0].linear
+    assert np.all(layer.weight.detach().numpy()[layer.mask.numpy() == 0] == 0)
+    n_total = sum(p.numel() for p in clf.module_.parameters())
+    assert clf.n_parameters_ == n_total - int((layer.mask == 0).sum())
+    mlp = ContextMLPClassifier(hidden_sizes=(16,), context_input=True, n_epochs=1,
+                               random_state=0).fit(*tasks[0])
+    assert mlp.module_.hidden[0].in_features == 12 and mlp.score(*tasks[0]) > 0.4
+
+
+def test_network_bad_input(one_thread):
+    from sklearn.exceptions import NotFittedError
+
+    from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
+
+    X = np.random.default_rng(0).random((20, 4))
+    y = np.arange(20) % 2
+    with pytest.raises(NotFittedError):
+        ActiveDendritesClassifier().predict(X)
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        ActiveDendritesClassifier(hidden_sizes=()).fit(X, y)
+    with pytest.raises(ValueError, match="kw_percent_on"):
+        ActiveDendritesClassifier(kw_percent_on=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="n_segments"):
+        ActiveDendritesClassifier(n_segments=0).fit(X, y)
+    with pytest.raises(ValueError, match="weight_sparsity"):
+        ActiveDendritesClassifier(weight_sparsity=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="learning_rate"):
+        ContextMLPClassifier(learning_rate=-1).fit(X, y)
+    with pytest.raises(ValueError, match="n_epochs"):
+        ContextMLPClassifier(n_epochs=0).fit(X, y)
+    with pytest.raises(TypeError, match="context_input"):
+        ContextMLPClassifier(context_input="yes").fit(X, y)
+    with pytest.raises(ValueError, match="2-d"):
+        ContextMLPClassifier().fit(X[0], y[:1])
+    with pytest.raises(ValueError, match="NaN"):
+        ContextMLPClassifier().fit(np.full((4, 4), np.nan), y[:4])
+    with pytest.raises(ValueError, match="one label per row"):
+        ContextMLPClassifier().fit(X, y[:5])
+    clf = ContextMLPClassifier(hidden_sizes=(4,), n_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        clf.predict(X[:, :3])
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X, y + 5)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            ContextMLPClassifier(device="cuda").fit(X, y)
+
+
+@pytest.mark.gpu
+def test_network_on_cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from neurosim.dendrites import ActiveDendritesClassifier
+
+    rng = np.random.default_rng(0)
+    (X, y), _ = _two_tasks(rng)
+    clf = ActiveDendritesClassifier(hidden_sizes=(32,), n_segments=2, kw_percent_on=0.25,
+                                    n_epochs=30, learning_rate=1e-2, device="cuda",
+                                    random_state=0).fit(X, y)
+    assert next(clf.module_.parameters()).is_cuda
+    assert clf.score(X, y) > 0.9
+
+
+# --------------------------------------------------------------------------------------------
+# experiments (quick): the numbers the issue asks for
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def continual_quick():
+    pytest.importorskip("torch")
+    from neurosim.experiments.dendrites_continual import run
+
+    return run(quick=True, seed=0)
+
+
+def test_dendrites_beat_mlp_on_permuted_digits(continual_quick):
+    m = continual_quick.metrics
+    # 10 permuted-digit tasks, learned in sequence: the plain MLP forgets, dendrites much less
+    assert m["acc_dendritic"] > m["acc_mlp"] + 0.10
+    assert m["acc_mlp"] < 0.5
+    assert m["acc_dendritic"] > 0.45
+    assert m["task_inference_acc"] == 1.0
+    ds = continual_quick.dataset
+    assert ds["accuracy"].dims == ("model", "trained", "task")
+    assert ds["accuracy"].shape == (3, 10, 10)
+    acc = ds["accuracy"].sel(model="mlp").values
+    assert acc[-1, -1] > 0.8  # it learns each new task...
+    assert acc[-1, 0] < acc[0, 0] - 0.3  # ...and forgets the first
+    np.testing.assert_allclose(ds["final_accuracy"].sel(model="dendritic").mean(),
+                               m["acc_dendritic"])
+    assert set(continual_quick.figures) == {"accuracy"}
+    assert "| dendritic |" in continual_quick.report
+
+
+def test_dendrites_theory_experiment():
+    from neurosim.experiments.dendrites_theory import run
+
+    result = run(quick=True, seed=0)
+    m = result.metrics
+    assert m["n_mc_within_3se"] == m["n_mc_cases"] >= 15
+    assert m["error_s24_theta12"] == pytest.approx(8.37584522709849e-13, rel=1e-9)
+    assert m["median_error_theta8"] == pytest.approx(3.33e-8, rel=5e-3)
+    ds = result.dataset
+    assert np.all(np.diff(ds["median_error_vs_theta"].values) < 0)
+    assert np.all(np.diff(ds["false_negative_vs_theta"].values) > 0)
+    assert np.all(np.diff(ds["error_vs_union"].values) > 0)
+    assert ds["error_vs_n"].sel(active="n/2").min() > 0.5  # dense: no improvement with n
+    assert set(result.figures) == {"predictions", "monte_carlo"}
+
+
+@pytest.mark.parametrize("name", ["neurosim.dendrites._neuron", "neurosim.dendrites._network",
+                                  "neurosim.experiments.dendrites_theory",
+                                  "neurosim.experiments.dendrites_continual"])
+def test_docstring_examples(name, one_thread):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.failed == 0
