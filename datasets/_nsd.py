@@ -459,16 +459,17 @@ def load_nsd_mindeye2(path, *, trials=None, key="betas"):
         d = f[key]
         if d.ndim != 2:
             raise ValueError(f"{path.name}[{key!r}] must be (trials, voxels), got shape {d.shape}")
-        if trials is None:
-            rows = np.arange(d.shape[0])
-        elif isinstance(trials, slice):
-            rows = np.arange(d.shape[0])[trials]
+        if trials is None or isinstance(trials, slice):
+            sl = slice(None) if trials is None else trials
+            rows = np.arange(d.shape[0])[sl]
+            values = d[sl] if sl.step in (None, 1) else d[()][sl]  # contiguous: one hyperslab read
         else:
-            rows = np.asarray(trials, dtype=np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= d.shape[0]):
-            raise ValueError(f"trials must lie in 0..{d.shape[0] - 1}")
-        uniq, inverse = np.unique(rows, return_inverse=True)
-        values = d[uniq][inverse].astype(np.float32)
+            rows = np.asarray(trials, dtype=np.int64).ravel()
+            if rows.size and (rows.min() < 0 or rows.max() >= d.shape[0]):
+                raise ValueError(f"trials must lie in 0..{d.shape[0] - 1}")
+            uniq, inverse = np.unique(rows, return_inverse=True)
+            values = d[uniq][inverse]
+        values = np.asarray(values, dtype=np.float32)
     return xr.Dataset(
         {"betas": (("trial", "voxel"), values)},
         coords={"global_trial": ("trial", rows)},

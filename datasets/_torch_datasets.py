@@ -58,9 +58,19 @@ class ArrayDataset(_Base):
     dataset, opened lazily once per process (h5py handles cannot cross ``fork``).
     """
 
-    def __init__(self, source, y=None, *, dtype=torch.float32, transform=None, target_transform=None):
+    def __init__(
+        self,
+        source,
+        y=None,
+        *,
+        dtype=torch.float32,
+        transform=None,
+        target_transform=None,
+        cache_bytes=1 << 20,
+    ):
         super().__init__(y, dtype, transform, target_transform)
         self._source = source
+        self._cache_bytes = int(cache_bytes)
         self._handle = None
         self._pid = None
         arr = self._array()
@@ -76,7 +86,9 @@ class ArrayDataset(_Base):
             import h5py
 
             path, key = self._source
-            self._file = h5py.File(path, "r")
+            # an explicit chunk cache: recent HDF5 releases default to 8 MiB per open file, which
+            # adds up when a subject's 40 session files are open together
+            self._file = h5py.File(path, "r", rdcc_nbytes=self._cache_bytes)
             self._handle = self._file[key]
             self._pid = os.getpid()
         return self._handle

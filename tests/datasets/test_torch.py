@@ -100,6 +100,12 @@ def test_numpy_memmap_hdf5_netcdf_are_read_lazily(tmp_path, fmri):
     assert int(a[5][1]) == 5
     h = as_torch_dataset(str(tmp_path / "betas.hdf5"), x="betas")
     np.testing.assert_array_equal(h[3][0].numpy(), (arr[3] * 300).astype(np.int16))
+    # an explicit 1 MiB chunk cache per open file (HDF5's own default may be 8 MiB)
+    assert h._file.id.get_access_plist().get_cache()[2] == 1 << 20
+    (tmp_path / "copy.hdf5").write_bytes((tmp_path / "betas.hdf5").read_bytes())  # not open yet
+    small = as_torch_dataset(str(tmp_path / "copy.hdf5"), x="betas", h5_cache_bytes=4096)
+    small[0]
+    assert small._file.id.get_access_plist().get_cache()[2] == 4096
     # the h5py handle is not pickled (DataLoader workers reopen the file)
     h2 = pickle.loads(pickle.dumps(h))
     assert h2._handle is None and np.array_equal(h2[3][0], h[3][0])
