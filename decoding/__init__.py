@@ -13,8 +13,9 @@ _LAZY = {
     **dict.fromkeys(["TorchRidgeCV", "LinearClassifier"], "baselines"),
     **dict.fromkeys(["HiSTN"], "_histn"),
     **dict.fromkeys(["BrainFLORA"], "_brainflora"),
-    **dict.fromkeys(["MindBridge"], "_mindbridge"),
-    **dict.fromkeys(["BraInCoRL"], "_braincorl"),
+    **dict.fromkeys(["MindBridge", "reset_tune", "mindbridge_batches", "soft_clip_loss"],
+                    "_mindbridge"),
+    **dict.fromkeys(["BraInCoRL", "braincorl_tasks"], "_braincorl"),
 }
 _SUBMODULES = ("metrics", "baselines")
 

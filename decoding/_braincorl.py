@@ -1,0 +1,449 @@
+"""BraInCoRL (Yu et al., NeurIPS 2025): in-context learning of voxelwise encoders.
+
+For one voxel, a transformer reads a set of (image embedding, response) pairs and writes the
+voxel's linear encoding model ``(w, b)``; the response to any new image ``x`` is ``w . x + b``.
+Tokens carry no position, so the output does not depend on the order of the context; learnable
+register tokens are prepended and token 0 is read out; attention queries are scaled by the log of
+the sequence length so that attention stays sharp for long contexts. The model is meta-trained over
+voxels and subjects with random context sizes (:func:`braincorl_tasks`), and then encodes a new
+subject's voxels from a few images, without gradient steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["BraInCoRL", "braincorl_tasks"]
+
+# embedding dim / internal dim / layers of the reference code's presets
+_PRESETS = {
+    "CLIP": {"embedding_dim": 512, "d_model": 560, "n_layers": 20},
+    "DINO": {"embedding_dim": 768, "d_model": 800, "n_layers": 20},
+    "SIGLIP": {"embedding_dim": 1152, "d_model": 1200, "n_layers": 20},
+}
+
+
+class _ResidualBlock(nn.Module):
+    """Pre-norm residual block (LayerNorm -> LeakyReLU -> Linear, twice) with a linear bypass."""
+
+    def __init__(self, d_in, d_out, d_hidden, dropout):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.LayerNorm(d_in), nn.LeakyReLU(0.1), nn.Dropout(dropout), nn.Linear(d_in, d_hidden),
+            nn.LayerNorm(d_hidden), nn.LeakyReLU(0.1), nn.Dropout(dropout),
+            nn.Linear(d_hidden, d_out),
+        )
+        self.bypass = nn.Identity() if d_in == d_out else nn.Linear(d_in, d_out)
+
+    def forward(self, x):
+        return self.block(x) + self.bypass(x)
+
+
+class _SwiGLUBlock(nn.Module):
+    """Pre-norm self-attention with log-length query scaling, then a SwiGLU feed-forward."""
+
+    def __init__(self, d_model, n_heads, ffn_dim, dropout):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ffn_in = nn.Linear(d_model, 2 * ffn_dim)
+        self.ffn_out = nn.Linear(ffn_dim, d_model)
+
+    def forward(self, x):
+        h = self.norm1(x)
+        scale = math.log(x.shape[1])  # log of the number of tokens (context + registers)
+        x = x + self.drop(self.attn(scale * h, h, h, need_weights=False)[0])
+        a, b = self.ffn_in(self.norm2(x)).chunk(2, dim=-1)
+        return x + self.ffn_out(F.silu(a) * b)
+
+
+class BraInCoRL(nn.Module):
+    """In-context transformer that writes voxelwise linear encoders (BraInCoRL, Yu et al. 2025).
+
+    Parameters
+    ----------
+    embedding_dim : int
+        Dimension ``E`` of the image embeddings (512 for CLIP in the paper).
+    d_model : int
+        Internal token width (560 for CLIP).
+    n_layers : int
+        Attention blocks (20 in the paper).
+    n_heads : int
+        Attention heads (10); must divide ``d_model``.
+    ffn_dim : int
+        Hidden width of the SwiGLU feed-forward (2048).
+    n_registers : int
+        Learnable register tokens prepended to the context (4); the first one is read out.
+    hidden_dim : int | None
+        Hidden width of the input and output residual blocks (default ``2 * d_model``).
+    dropout : float
+        Dropout everywhere (0 in the presets, 0.5 in the paper's training script).
+    standardize : bool
+        Standardise each voxel's context responses (mean 0, std 1 over its context) before
+        tokenising, and map the written encoder back to response units
+        (:math:`w \\leftarrow \\sigma w`, :math:`b \\leftarrow \\sigma b + \\mu`). This makes
+        the model equivariant to the responses' offset and scale (voxels and data sets differ
+        in both); the reference code feeds raw betas (``standardize=False``).
+    random_state : int | numpy.random.Generator | None
+        Seeds the parameter initialisation.
+
+    Notes
+    -----
+    Input contract: ``context_embeddings`` ``(n_voxels, S, E)`` float (unit-norm rows in the
+    paper), ``context_responses`` ``(n_voxels, S)``, ``query_embeddings`` ``(n_voxels, Q, E)``;
+    the batch dimension is voxels. Each context token is ``[x_i, y_i]`` mapped to ``d_model`` by a
+    residual block; there is no positional encoding. The read-out gives ``E + 1`` numbers per voxel:
+    the encoder weights ``w`` and bias ``b``; predictions are ``w . x + b``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurosim.decoding import BraInCoRL
+    >>> model = BraInCoRL(embedding_dim=8, d_model=16, n_layers=1, n_heads=2, ffn_dim=32)
+    >>> pred, params = model(torch.randn(3, 10, 8), torch.randn(3, 10), torch.randn(3, 4, 8))
+    >>> tuple(pred.shape), tuple(params.shape)
+    ((3, 4), (3, 9))
+    """
+
+    def __init__(self, embedding_dim=512, *, d_model=560, n_layers=20, n_heads=10, ffn_dim=2048,
+                 n_registers=4, hidden_dim=None, dropout=0.0, standardize=True, random_state=0):
+        super().__init__()
+        from neurosim._utils import check_positive, check_size
+
+        from ._mindbridge import _seed_from
+
+        self.embedding_dim = check_size("embedding_dim", embedding_dim)
+        self.d_model = check_size("d_model", d_model)
+        self.n_layers = check_size("n_layers", n_layers)
+        self.n_heads = check_size("n_heads", n_heads)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"n_heads ({n_heads}) must divide d_model ({d_model})")
+        self.ffn_dim = check_size("ffn_dim", ffn_dim)
+        self.n_registers = check_size("n_registers", n_registers)
+        self.hidden_dim = 2 * self.d_model if hidden_dim is None else check_size("hidden_dim",
+                                                                                 hidden_dim)
+        if not 0 <= check_positive("dropout", dropout, allow_zero=True) < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.standardize = bool(standardize)
+        self.random_state = random_state
+        e, d = self.embedding_dim, self.d_model
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_seed_from(random_state))
+            self.tokenizer = _ResidualBlock(e + 1, d, self.hidden_dim, self.dropout)
+            self.registers = nn.Parameter(torch.randn(1, self.n_registers, d) / math.sqrt(d + 1))
+            self.input_dropout = nn.Dropout(self.dropout)
+            self.blocks = nn.ModuleList(_SwiGLUBlock(d, self.n_heads, self.ffn_dim, self.dropout)
+                                        for _ in range(self.n_layers))
+            self.readout = _ResidualBlock(d, e + 1, self.hidden_dim, self.dropout)
+
+    @classmethod
+    def from_preset(cls, name, **kwargs):
+        """The reference code's architecture presets: ``"CLIP"``, ``"DINO"``, ``"SIGLIP"``.
+
+        Parameters
+        ----------
+        name : str
+        **kwargs
+            Override any constructor argument.
+
+        Returns
+        -------
+        model : BraInCoRL
+        """
+        if name not in _PRESETS:
+            raise ValueError(f"unknown preset {name!r}; expected one of {sorted(_PRESETS)}")
+        return cls(**{**_PRESETS[name], **kwargs})
+
+    def get_config(self):
+        """Return the constructor arguments as a dict.
+
+        Returns
+        -------
+        config : dict
+        """
+        return {"embedding_dim": self.embedding_dim, "d_model": self.d_model,
+                "n_layers": self.n_layers, "n_heads": self.n_heads, "ffn_dim": self.ffn_dim,
+                "n_registers": self.n_registers, "hidden_dim": self.hidden_dim,
+                "dropout": self.dropout, "standardize": self.standardize,
+                "random_state": self.random_state if isinstance(self.random_state, int) else None}
+
+    @classmethod
+    def from_config(cls, config):
+        """Build a model from :meth:`get_config`'s dict.
+
+        Parameters
+        ----------
+        config : dict
+
+        Returns
+        -------
+        model : BraInCoRL
+        """
+        return cls(**config)
+
+    def save(self, path):
+        """Save configuration and weights to ``path`` (:func:`torch.save`).
+
+        Parameters
+        ----------
+        path : str | pathlib.Path
+        """
+        torch.save({"class": type(self).__name__, "config": self.get_config(),
+                    "state_dict": self.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path, *, map_location="cpu"):
+        """Load a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str | pathlib.Path
+        map_location : str | torch.device
+
+        Returns
+        -------
+        model : BraInCoRL
+        """
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        if not isinstance(ckpt, dict) or ckpt.get("class") != cls.__name__:
+            raise ValueError(f"{path} is not a {cls.__name__} checkpoint written by save()")
+        model = cls.from_config(ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+        return model
+
+    # ------------------------------------------------------------------------------------------
+    def _check_context(self, context_embeddings, context_responses):
+        x, y = context_embeddings, context_responses
+        if x.ndim != 3:
+            raise ValueError("context_embeddings must have shape (n_voxels, n_context, "
+                             f"embedding_dim), got {tuple(x.shape)}")
+        if x.shape[-1] != self.embedding_dim:
+            raise ValueError(f"embedding dim {x.shape[-1]} does not match the model's "
+                             f"embedding_dim={self.embedding_dim}")
+        if x.shape[1] == 0:
+            raise ValueError("the context is empty (0 images); give at least one in-context image")
+        if y.shape != x.shape[:2]:
+            raise ValueError(f"context_responses must have shape {tuple(x.shape[:2])}, got "
+                             f"{tuple(y.shape)}")
+
+    def encoder_parameters(self, context_embeddings, context_responses):
+        """Write each voxel's linear encoder from its context.
+
+        Parameters
+        ----------
+        context_embeddings : torch.Tensor, shape (n_voxels, n_context, embedding_dim)
+        context_responses : torch.Tensor, shape (n_voxels, n_context)
+
+        Returns
+        -------
+        params : torch.Tensor, shape (n_voxels, embedding_dim + 1)
+            Weights ``w`` (first ``embedding_dim`` columns) and bias ``b`` (last column).
+        """
+        self._check_context(context_embeddings, context_responses)
+        y = context_responses.to(self.registers.dtype)
+        if self.standardize:
+            mean = y.mean(dim=1, keepdim=True)
+            std = y.std(dim=1, unbiased=False, keepdim=True)
+            std = torch.where(std > 0, std, torch.ones_like(std))
+            y = (y - mean) / std
+        tokens = torch.cat([context_embeddings.to(y.dtype), y.unsqueeze(-1)], dim=-1)
+        h = self.tokenizer(tokens)
+        h = torch.cat([self.registers.expand(len(h), -1, -1), h], dim=1)
+        h = self.input_dropout(h)
+        for block in self.blocks:
+            h = block(h)
+        params = self.readout(h[:, 0])
+        if self.standardize:  # back to response units: y = std * (w.x + b) + mean
+            params = params * std
+            params = torch.cat([params[:, :-1], params[:, -1:] + mean], dim=1)
+        return params
+
+    def forward(self, context_embeddings, context_responses, query_embeddings):
+        """Predict the responses to query images from the context.
+
+        Parameters
+        ----------
+        context_embeddings : torch.Tensor, shape (n_voxels, n_context, embedding_dim)
+        context_responses : torch.Tensor, shape (n_voxels, n_context)
+        query_embeddings : torch.Tensor, shape (n_voxels, n_query, embedding_dim)
+
+        Returns
+        -------
+        pred : torch.Tensor, shape (n_voxels, n_query)
+        params : torch.Tensor, shape (n_voxels, embedding_dim + 1)
+        """
+        params = self.encoder_parameters(context_embeddings, context_responses)
+        if query_embeddings.ndim != 3 or query_embeddings.shape[-1] != self.embedding_dim \
+                or len(query_embeddings) != len(params):
+            raise ValueError(f"query_embeddings must have shape ({len(params)}, n_query, "
+                             f"{self.embedding_dim}), got {tuple(query_embeddings.shape)}")
+        pred = torch.einsum("vqe,ve->vq", query_embeddings.to(params.dtype), params[:, :-1])
+        return pred + params[:, -1:], params
+
+    def training_step(self, batch):
+        """MSE on the query responses (the reference ``pmse`` loss), for the Trainer.
+
+        Parameters
+        ----------
+        batch : dict of str to torch.Tensor
+            ``context_embeddings``, ``context_responses``, ``query_embeddings``,
+            ``query_responses`` (see :func:`braincorl_tasks`).
+
+        Returns
+        -------
+        loss : torch.Tensor
+        """
+        pred, _ = self(batch["context_embeddings"], batch["context_responses"],
+                       batch["query_embeddings"])
+        return F.mse_loss(pred, batch["query_responses"].to(pred.dtype))
+
+    @torch.no_grad()
+    def fit_voxels(self, embeddings, responses, *, batch_size=256):
+        """Encoders of many voxels that share one set of in-context images (no gradient steps).
+
+        Parameters
+        ----------
+        embeddings : array-like, shape (n_context, embedding_dim)
+            The in-context images' embeddings.
+        responses : array-like, shape (n_context, n_voxels)
+            Each voxel's responses to them.
+        batch_size : int
+            Voxels per forward pass.
+
+        Returns
+        -------
+        weights : numpy.ndarray, shape (n_voxels, embedding_dim)
+        bias : numpy.ndarray, shape (n_voxels,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = BraInCoRL(embedding_dim=4, d_model=8, n_layers=1, n_heads=2, ffn_dim=8)
+        >>> w, b = model.fit_voxels(np.ones((6, 4)), np.zeros((6, 3)))
+        >>> w.shape, b.shape
+        ((3, 4), (3,))
+        """
+        x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
+        y = torch.as_tensor(np.asarray(responses, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.embedding_dim:
+            raise ValueError(f"embeddings must have shape (n_context, {self.embedding_dim}) to "
+                             f"match the model's embedding_dim, got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError("the context is empty (0 images); give at least one in-context image")
+        if y.ndim != 2 or y.shape[0] != x.shape[0]:
+            raise ValueError(f"responses must have shape ({x.shape[0]}, n_voxels), got "
+                             f"{tuple(y.shape)}")
+        device = self.registers.device
+        was_training = self.training
+        self.eval()
+        try:
+            x = x.to(device)
+            out = []
+            for i in range(0, y.shape[1], batch_size):
+                yy = y[:, i:i + batch_size].T.to(device)
+                out.append(self.encoder_parameters(x.expand(len(yy), -1, -1), yy).float().cpu())
+        finally:
+            self.train(was_training)
+        params = torch.cat(out).numpy() if out else np.zeros((0, self.embedding_dim + 1),
+                                                             np.float32)
+        return params[:, :-1], params[:, -1]
+
+
+def braincorl_tasks(embeddings, responses, *, min_context=30, max_context=500, n_query=100,
+                    voxels_per_batch=64, steps_per_epoch=100):
+    """Meta-training task stream for :class:`BraInCoRL` (callable form for the Trainer).
+
+    Each batch takes one training subject (in rotation), ``voxels_per_batch`` random voxels of it,
+    one context size drawn uniformly in ``[min_context, max_context]`` for the whole batch, and, per
+    voxel, that many random context images plus ``n_query`` other random query images.
+
+    Parameters
+    ----------
+    embeddings : dict of str to array, each (n_images_s, embedding_dim)
+        Per subject, the embeddings of the images it saw.
+    responses : dict of str to array, each (n_images_s, n_voxels_s)
+        Per subject, each voxel's (repeat-averaged) response to those images.
+    min_context, max_context : int
+        Range of context sizes (30-500 in the paper's script).
+    n_query : int
+        Query images per voxel (100).
+    voxels_per_batch : int
+        Voxels per batch (64).
+    steps_per_epoch : int
+        Batches per epoch.
+
+    Returns
+    -------
+    train : callable
+        ``train(epoch, generator) -> list of dict batches`` with ``context_embeddings``
+        (V, S, E), ``context_responses`` (V, S), ``query_embeddings`` (V, Q, E),
+        ``query_responses`` (V, Q).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> tasks = braincorl_tasks({"s1": rng.normal(size=(50, 4))}, {"s1": rng.normal(size=(50, 7))},
+    ...                         min_context=5, max_context=10, n_query=3, voxels_per_batch=2,
+    ...                         steps_per_epoch=2)
+    >>> batch = tasks(0, None)[0]
+    >>> tuple(batch["query_responses"].shape)
+    (2, 3)
+    """
+    from neurosim._utils import check_size
+
+    if not isinstance(embeddings, Mapping) or not embeddings:
+        raise TypeError("embeddings must be a non-empty dict of subject -> array")
+    if not isinstance(responses, Mapping) or set(responses) != set(embeddings):
+        raise ValueError("responses must be a dict with the same subjects as embeddings")
+    min_context = check_size("min_context", min_context)
+    max_context = check_size("max_context", max_context)
+    if max_context < min_context:
+        raise ValueError(f"max_context ({max_context}) must be >= min_context ({min_context})")
+    n_query = check_size("n_query", n_query)
+    voxels_per_batch = check_size("voxels_per_batch", voxels_per_batch)
+    steps_per_epoch = check_size("steps_per_epoch", steps_per_epoch)
+    subjects = list(embeddings)
+    data = {}
+    dim = None
+    for s in subjects:
+        x = torch.as_tensor(np.asarray(embeddings[s], dtype=np.float32))
+        y = torch.as_tensor(np.asarray(responses[s], dtype=np.float32))
+        if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
+            raise ValueError(f"subject {s!r}: embeddings (n_images, E) and responses "
+                             f"(n_images, n_voxels) must match, got {tuple(x.shape)} and "
+                             f"{tuple(y.shape)}")
+        if dim is not None and x.shape[1] != dim:
+            raise ValueError(f"subject {s!r}: embedding dim {x.shape[1]} differs from {dim}")
+        dim = x.shape[1]
+        if len(x) < max_context + n_query:
+            raise ValueError(f"subject {s!r} has {len(x)} images, fewer than max_context + "
+                             f"n_query = {max_context + n_query}")
+        data[s] = (x, y)
+
+    def train(epoch, generator):
+        batches = []
+        for step in range(steps_per_epoch):
+            s = subjects[(epoch * steps_per_epoch + step) % len(subjects)]
+            x, y = data[s]
+            n_ctx = int(torch.randint(min_context, max_context + 1, (1,), generator=generator))
+            vox = torch.randint(y.shape[1], (voxels_per_batch,), generator=generator)
+            order = torch.rand(voxels_per_batch, len(x), generator=generator).argsort(dim=1)
+            ctx, qry = order[:, :n_ctx], order[:, n_ctx:n_ctx + n_query]
+            batches.append({
+                "context_embeddings": x[ctx], "context_responses": y[ctx, vox[:, None]],
+                "query_embeddings": x[qry], "query_responses": y[qry, vox[:, None]],
+            })
+        return batches
+
+    return train
+

@@ -1,0 +1,724 @@
+"""MindBridge (Wang et al., CVPR 2024): one model for cross-subject fMRI decoding.
+
+Each subject's voxel vector (its own length) is aggregated to a fixed size by adaptive max pooling,
+mapped by a per-subject *embedder* (residual low-rank adapter + linear layer) into a shared space,
+passed through a shared residual MLP *translator* and projected by shared *heads* onto the target
+embedding spaces (token grids such as CLIP ViT-L/14's 257 x 768 image and 77 x 768 text hidden
+states, or single vectors). Per-subject *builders* map the shared space back to the pooled fMRI;
+the cycle loss ``MSE(e_a, embedder_b(builder_b(e_a)))`` ties subjects together. A new subject is
+added by *reset-tuning* (:func:`reset_tune`): fresh embedder and builder, everything else frozen.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["MindBridge", "reset_tune", "soft_clip_loss", "mindbridge_batches"]
+
+_POOL_TYPES = ("max", "avg")
+
+
+def soft_clip_loss(pred, target, temperature=0.005):
+    """SoftCLIP contrastive loss (MindEye / MindBridge) between predictions and targets.
+
+    Both are flattened per row and L2-normalised. The soft labels are the softmax of the targets'
+    own similarities, so near-duplicate targets are not pushed apart:
+
+    .. math::
+
+        L = -\\frac{1}{2B}\\sum_i \\sum_j \\operatorname{softmax}_j\\!\\left(
+        \\frac{t_i \\cdot t_j}{\\tau}\\right)\\left[\\log\\operatorname{softmax}_j\\!\\left(
+        \\frac{p_i \\cdot t_j}{\\tau}\\right) + \\log\\operatorname{softmax}_j\\!\\left(
+        \\frac{p_j \\cdot t_i}{\\tau}\\right)\\right]
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape (batch, ...)
+        Predicted and target embeddings (any trailing shape, flattened).
+    temperature : float
+        Softmax temperature :math:`\\tau` (0.005 in MindBridge).
+
+    Returns
+    -------
+    loss : torch.Tensor
+        Scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = torch.eye(4)
+    >>> float(soft_clip_loss(t, t, temperature=0.01)) < 1e-6
+    True
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} "
+                         f"and {tuple(target.shape)}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    p = F.normalize(pred.reshape(len(pred), -1).float(), dim=-1)
+    t = F.normalize(target.reshape(len(target), -1).float(), dim=-1)
+    soft = (t @ t.T / temperature).softmax(-1)
+    logits = p @ t.T / temperature
+    loss_fwd = -(logits.log_softmax(-1) * soft).sum(-1).mean()
+    loss_bwd = -(logits.T.log_softmax(-1) * soft).sum(-1).mean()
+    return (loss_fwd + loss_bwd) / 2
+
+
+class _Adapter(nn.Module):
+    """Residual low-rank adapter: ``x + up(dropout(relu(down(x))))``, LoRA initialisation."""
+
+    def __init__(self, dim, rank, dropout=0.0):
+        super().__init__()
+        self.down = nn.Linear(dim, rank)
+        self.up = nn.Linear(rank, dim)
+        self.dropout = nn.Dropout(dropout)
+        nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.down.bias)
+        nn.init.zeros_(self.up.weight)  # starts as the identity
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x):
+        return x + self.up(self.dropout(F.relu(self.down(x))))
+
+
+class _ResMLP(nn.Module):
+    """Residual MLP: blocks of Linear -> LayerNorm -> GELU -> Dropout, each with a skip."""
+
+    def __init__(self, dim, n_blocks, dropout):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.GELU(), nn.Dropout(dropout))
+            for _ in range(n_blocks)
+        )
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = x + block(x)
+        return x
+
+
+def _check_subjects(subjects, n_voxels):
+    if isinstance(subjects, str) or not isinstance(subjects, Sequence):
+        raise TypeError(f"subjects must be a sequence of str, got {subjects!r}")
+    subjects = list(subjects)
+    if not subjects:
+        raise ValueError("subjects must not be empty")
+    for s in subjects:
+        if not isinstance(s, str) or not s or "." in s:
+            raise ValueError(f"subject ids must be non-empty str without '.', got {s!r}")
+    if len(set(subjects)) != len(subjects):
+        raise ValueError(f"subject ids must be unique, got {subjects}")
+    if isinstance(n_voxels, Mapping):
+        missing = [s for s in subjects if s not in n_voxels]
+        if missing:
+            raise ValueError(f"n_voxels has no entry for subjects {missing}")
+        n_voxels = [n_voxels[s] for s in subjects]
+    elif isinstance(n_voxels, numbers.Integral):
+        n_voxels = [n_voxels] * len(subjects)
+    else:
+        n_voxels = list(n_voxels)
+        if len(n_voxels) != len(subjects):
+            raise ValueError(f"n_voxels must have one entry per subject ({len(subjects)}), "
+                             f"got {len(n_voxels)}")
+    out = {}
+    for s, n in zip(subjects, n_voxels):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n_voxels for subject {s!r} must be a positive int, got {n!r}")
+        out[s] = int(n)
+    return out
+
+
+def _check_heads(heads):
+    if not isinstance(heads, Mapping) or not heads:
+        raise ValueError(f"heads must be a non-empty dict of name -> shape, got {heads!r}")
+    out = {}
+    for name, shape in heads.items():
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"head names must be non-empty str without '.', got {name!r}")
+        shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+        if not shape or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
+                            for d in shape):
+            raise ValueError(f"head {name!r}: shape must be positive ints, e.g. (257, 768) or "
+                             f"(768,), got {heads[name]!r}")
+        out[name] = tuple(int(d) for d in shape)
+    return out
+
+
+def _seed_from(random_state):
+    from neurosim._utils import check_random_state
+
+    return int(check_random_state(random_state).integers(2**62))
+
+
+class MindBridge(nn.Module):
+    """MindBridge: cross-subject fMRI decoder onto embedding spaces (Wang et al., 2024).
+
+    Parameters
+    ----------
+    subjects : sequence of str
+        Subject ids (e.g. ``["subj01", "subj02"]``); one embedder and one builder each.
+    n_voxels : dict of str to int | sequence of int | int
+        Each subject's voxel count (the length of its input vectors).
+    pool_size : int
+        Length after adaptive pooling (8192 in the paper).
+    pool_type : {"max", "avg"}
+        Adaptive max pooling (the paper's "biologically-inspired aggregation") or average pooling.
+    hidden_dim : int
+        Width of the shared space (2048 in the paper).
+    adapter_rank : int
+        Bottleneck of the residual low-rank adapters (128 in the paper).
+    n_blocks : int
+        Residual blocks of the shared translator (4 in the paper).
+    heads : dict of str to tuple of int
+        Output heads, name -> shape of one target: ``{"image": (257, 768), "text": (77, 768)}``
+        (the paper's CLIP ViT-L/14 hidden states, the default) or e.g. ``{"image": (64,)}``.
+    embedder_dropout, translator_dropout : float
+        Dropout of the embedders (0.5) and of the translator blocks (0.15).
+    temperature : float
+        SoftCLIP temperature (0.005).
+    mse_mult, rec_mult, cyc_mult : float
+        Weights of the MSE on embeddings (1e4 in the paper, for targets normalised by the CLS-token
+        norm), of the pooled-fMRI reconstruction loss and of the cycle loss (1 and 1 in the
+        paper's bridge and adapt runs).
+    random_state : int | numpy.random.Generator | None
+        Seeds the parameter initialisation.
+
+    Attributes
+    ----------
+    subjects : list of str
+    n_voxels : dict of str to int
+    adapt_target : str | None
+        Set by :func:`reset_tune`: the cycle loss then always maps source subjects onto it.
+
+    Notes
+    -----
+    Input contract: raw voxel vectors are ``float`` tensors of shape ``(batch, n_voxels[s])``
+    for one subject ``s`` (:meth:`forward`, :meth:`predict`); training batches
+    (:meth:`training_step`) carry *pooled* vectors ``(batch, pool_size)`` of several subjects with
+    an integer ``subject`` index, as built by :func:`mindbridge_batches` (pooling on the data side,
+    as in the reference code). Outputs have shape ``(batch, *heads[name])``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurosim.decoding import MindBridge
+    >>> model = MindBridge(["subj01", "subj02"], {"subj01": 300, "subj02": 250}, pool_size=128,
+    ...                    hidden_dim=32, adapter_rank=8, n_blocks=2, heads={"image": (4, 16)})
+    >>> out = model(torch.randn(5, 300), "subj01")
+    >>> tuple(out["image"].shape)
+    (5, 4, 16)
+    """
+
+    def __init__(self, subjects, n_voxels, *, pool_size=8192, pool_type="max", hidden_dim=2048,
+                 adapter_rank=128, n_blocks=4, heads=None, embedder_dropout=0.5,
+                 translator_dropout=0.15, temperature=0.005, mse_mult=1e4, rec_mult=1.0,
+                 cyc_mult=1.0, random_state=0):
+        super().__init__()
+        from neurosim._utils import check_positive, check_size
+
+        self.n_voxels = _check_subjects(subjects, n_voxels)
+        self.subjects = list(self.n_voxels)
+        self.pool_size = check_size("pool_size", pool_size)
+        if pool_type not in _POOL_TYPES:
+            raise ValueError(f"pool_type must be one of {_POOL_TYPES}, got {pool_type!r}")
+        self.pool_type = pool_type
+        self.hidden_dim = check_size("hidden_dim", hidden_dim)
+        self.adapter_rank = check_size("adapter_rank", adapter_rank)
+        self.n_blocks = check_size("n_blocks", n_blocks, minimum=0)
+        self.heads = _check_heads({"image": (257, 768), "text": (77, 768)} if heads is None
+                                  else heads)
+        for name, p in [("embedder_dropout", embedder_dropout),
+                        ("translator_dropout", translator_dropout)]:
+            if not 0 <= check_positive(name, p, allow_zero=True) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {p!r}")
+        self.embedder_dropout = float(embedder_dropout)
+        self.translator_dropout = float(translator_dropout)
+        self.temperature = check_positive("temperature", temperature)
+        self.mse_mult = check_positive("mse_mult", mse_mult, allow_zero=True)
+        self.rec_mult = check_positive("rec_mult", rec_mult, allow_zero=True)
+        self.cyc_mult = check_positive("cyc_mult", cyc_mult, allow_zero=True)
+        self.random_state = random_state
+        self.adapt_target = None
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_seed_from(random_state))
+            self.embedder = nn.ModuleDict({s: self._new_embedder() for s in self.subjects})
+            self.builder = nn.ModuleDict({s: self._new_builder() for s in self.subjects})
+            self.translator = _ResMLP(self.hidden_dim, self.n_blocks, self.translator_dropout)
+            self.head = nn.ModuleDict({
+                name: nn.Linear(self.hidden_dim, math.prod(shape))
+                for name, shape in self.heads.items()
+            })
+
+    # ------------------------------------------------------------------------------------------
+    # construction
+    # ------------------------------------------------------------------------------------------
+    def _new_embedder(self):
+        p, h = self.pool_size, self.hidden_dim
+        return nn.Sequential(_Adapter(p, self.adapter_rank), nn.Linear(p, h), nn.LayerNorm(h),
+                             nn.GELU(), nn.Dropout(self.embedder_dropout))
+
+    def _new_builder(self):
+        p, h = self.pool_size, self.hidden_dim
+        return nn.Sequential(nn.Linear(h, p), nn.LayerNorm(p), nn.GELU(),
+                             _Adapter(p, self.adapter_rank))
+
+    def get_config(self):
+        """Return the constructor arguments as a dict (see :meth:`from_config`).
+
+        Returns
+        -------
+        config : dict
+        """
+        return {
+            "subjects": list(self.subjects), "n_voxels": dict(self.n_voxels),
+            "pool_size": self.pool_size, "pool_type": self.pool_type,
+            "hidden_dim": self.hidden_dim, "adapter_rank": self.adapter_rank,
+            "n_blocks": self.n_blocks, "heads": {k: list(v) for k, v in self.heads.items()},
+            "embedder_dropout": self.embedder_dropout,
+            "translator_dropout": self.translator_dropout, "temperature": self.temperature,
+            "mse_mult": self.mse_mult, "rec_mult": self.rec_mult, "cyc_mult": self.cyc_mult,
+            "random_state": self.random_state if isinstance(self.random_state, int) else None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Build a model from :meth:`get_config`'s dict.
+
+        Parameters
+        ----------
+        config : dict
+            Constructor arguments.
+
+        Returns
+        -------
+        model : MindBridge
+        """
+        return cls(**config)
+
+    def save(self, path):
+        """Save configuration, weights and ``adapt_target`` to ``path`` (:func:`torch.save`).
+
+        Parameters
+        ----------
+        path : str | pathlib.Path
+        """
+        torch.save({"class": type(self).__name__, "config": self.get_config(),
+                    "adapt_target": self.adapt_target, "state_dict": self.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path, *, map_location="cpu"):
+        """Load a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str | pathlib.Path
+        map_location : str | torch.device
+            Passed to :func:`torch.load`.
+
+        Returns
+        -------
+        model : MindBridge
+        """
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        if not isinstance(ckpt, dict) or ckpt.get("class") != cls.__name__:
+            raise ValueError(f"{path} is not a {cls.__name__} checkpoint written by save()")
+        model = cls.from_config(ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.adapt_target = ckpt.get("adapt_target")
+        return model
+
+    # ------------------------------------------------------------------------------------------
+    # forward
+    # ------------------------------------------------------------------------------------------
+    def _check_subject(self, subject):
+        if subject not in self.n_voxels:
+            raise ValueError(f"unknown subject {subject!r}; this model knows {self.subjects} "
+                             "(add one with reset_tune)")
+        return subject
+
+    def pool(self, x, subject):
+        """Aggregate one subject's voxel vectors to ``pool_size`` values by adaptive pooling.
+
+        Parameters
+        ----------
+        x : torch.Tensor | numpy.ndarray, shape (..., n_voxels[subject])
+        subject : str
+
+        Returns
+        -------
+        pooled : torch.Tensor, shape (..., pool_size)
+        """
+        self._check_subject(subject)
+        x = torch.as_tensor(x)
+        if not torch.is_floating_point(x):
+            raise TypeError(f"voxel vectors must be floating point, got {x.dtype}")
+        n = self.n_voxels[subject]
+        if x.ndim < 1 or x.shape[-1] != n:
+            raise ValueError(f"subject {subject!r} has {n} voxels, got voxel vectors of shape "
+                             f"{tuple(x.shape)}")
+        lead = x.shape[:-1]
+        flat = x.reshape(-1, 1, n)
+        pool = F.adaptive_max_pool1d if self.pool_type == "max" else F.adaptive_avg_pool1d
+        return pool(flat, self.pool_size).reshape(*lead, self.pool_size)
+
+    def _heads(self, e):
+        h = self.translator(e)
+        return {name: self.head[name](h).reshape(len(h), *shape)
+                for name, shape in self.heads.items()}
+
+    def forward(self, x, subject):
+        """Decode one subject's voxel vectors.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_voxels[subject])
+            Raw (unpooled) voxel vectors.
+        subject : str
+
+        Returns
+        -------
+        out : dict of str to torch.Tensor
+            Per head, shape ``(batch, *heads[name])``.
+        """
+        pooled = self.pool(x, subject).to(self._device(), torch.float32)
+        return self._heads(self.embedder[subject](pooled))
+
+    def _device(self):
+        return next(self.parameters()).device
+
+    def training_step(self, batch):
+        """Loss of one multi-subject batch (used by :class:`~neurosim.decoding.Trainer`).
+
+        Parameters
+        ----------
+        batch : dict of str to torch.Tensor
+            ``"voxels"`` (batch, pool_size) pooled fMRI, ``"subject"`` (batch,) int index into
+            :attr:`subjects`, and one target tensor per head, ``(batch, *heads[name])``.
+
+        Returns
+        -------
+        loss : torch.Tensor
+        logs : dict of str to float
+            The loss terms: ``clip_<head>``, ``mse_<head>``, ``rec``, ``cyc``.
+        """
+        out, rec, cyc = self._forward_batch(batch["voxels"], batch["subject"])
+        loss = 0.0
+        logs = {}
+        for name in self.heads:
+            target = batch[name].to(out[name].dtype)
+            clip = soft_clip_loss(out[name], target, self.temperature)
+            mse = F.mse_loss(out[name], target)
+            loss = loss + clip + self.mse_mult * mse
+            logs[f"clip_{name}"], logs[f"mse_{name}"] = float(clip.detach()), float(mse.detach())
+        if self.rec_mult > 0:
+            rec_loss = F.mse_loss(rec, batch["voxels"].to(rec.dtype))
+            loss = loss + self.rec_mult * rec_loss
+            logs["rec"] = float(rec_loss.detach())
+        if self.cyc_mult > 0 and cyc is not None:
+            loss = loss + self.cyc_mult * cyc
+            logs["cyc"] = float(cyc.detach())
+        return loss, logs
+
+    def _forward_batch(self, voxels, subject_index):
+        """Embed each subject's rows, rebuild them, cycle between two subjects, decode all."""
+        subject_index = torch.as_tensor(subject_index).long()
+        if voxels.ndim != 2 or voxels.shape[1] != self.pool_size:
+            raise ValueError(f"pooled voxels must have shape (batch, {self.pool_size}), got "
+                             f"{tuple(voxels.shape)}")
+        present = torch.unique(subject_index).tolist()
+        if min(present) < 0 or max(present) >= len(self.subjects):
+            raise ValueError(f"subject indices must be in [0, {len(self.subjects)}), got "
+                             f"{present}")
+        e = voxels.new_empty(len(voxels), self.hidden_dim, dtype=torch.float32)
+        rec = voxels.new_empty(len(voxels), self.pool_size, dtype=torch.float32)
+        embedded = {}
+        for i in present:
+            rows = subject_index == i
+            s = self.subjects[i]
+            e_i = self.embedder[s](voxels[rows].float())
+            embedded[s] = e_i
+            e = e.index_put((rows,), e_i.to(e.dtype))
+            if self.rec_mult > 0:
+                r_i = self.builder[s](e_i)
+                rec = rec.index_put((rows,), r_i.to(rec.dtype))
+        cyc = None
+        names = [self.subjects[i] for i in present]
+        if len(names) >= 2 and self.cyc_mult > 0:
+            if self.adapt_target is not None and self.adapt_target in names:
+                b = self.adapt_target
+                sources = [s for s in names if s != b]
+                a = sources[int(torch.randint(len(sources), (1,)))]
+            else:
+                a_i, b_i = torch.randperm(len(names))[:2].tolist()
+                a, b = names[a_i], names[b_i]
+            e_a = embedded[a]
+            cyc = F.mse_loss(self.embedder[b](self.builder[b](e_a)), e_a)
+        return self._heads(e), rec, cyc
+
+    # ------------------------------------------------------------------------------------------
+    # inference
+    # ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, x, subject, *, batch_size=256):
+        """Predicted embeddings for one subject's voxel vectors (eval mode, no gradients).
+
+        Parameters
+        ----------
+        x : numpy.ndarray | torch.Tensor, shape (n_samples, n_voxels[subject])
+        subject : str
+        batch_size : int
+
+        Returns
+        -------
+        out : dict of str to numpy.ndarray
+            Per head, shape ``(n_samples, *heads[name])``, float32.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+            if x.ndim != 2:
+                raise ValueError(f"x must be 2-D (n_samples, n_voxels), got shape {tuple(x.shape)}")
+            chunks = [self(x[i:i + batch_size], subject) for i in range(0, len(x), batch_size)]
+        finally:
+            self.train(was_training)
+        return {name: torch.cat([c[name] for c in chunks]).float().cpu().numpy()
+                for name in self.heads}
+
+    def score(self, x, subject, target, *, head=None, k_way=None, random_state=0):
+        """Forward top-1 retrieval accuracy of the predicted embeddings.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape (n_samples, n_voxels[subject])
+        subject : str
+        target : numpy.ndarray, shape (n_samples, *heads[head])
+            The true embeddings, row ``i`` for sample ``i``.
+        head : str | None
+            Which head (default: the first).
+        k_way : int | None
+            Among ``k_way - 1`` random distractors (None: among all targets).
+        random_state : int | None
+            Seeds the distractor draws.
+
+        Returns
+        -------
+        accuracy : float
+        """
+        from .metrics import retrieval_accuracy
+
+        head = next(iter(self.heads)) if head is None else head
+        if head not in self.heads:
+            raise ValueError(f"unknown head {head!r}; this model has {list(self.heads)}")
+        pred = self.predict(x, subject)[head].reshape(len(x), -1)
+        target = np.asarray(target, dtype=np.float32).reshape(len(target), -1)
+        return float(retrieval_accuracy(pred, target, k_way=k_way, top=1,
+                                        random_state=random_state))
+
+    def generate(self, x, subject, generator, **kwargs):
+        """Feed predicted embeddings to a user-supplied image generator.
+
+        MindBridge reconstructs images by conditioning a diffusion model (Versatile Diffusion in
+        the paper: ``text_image_ratio=0.5``, ``guidance=5``, 8 samples per brain, ``img2img``
+        strength 0.85) on the predicted CLIP image (257 x 768) and text (77 x 768) tokens. neurosim
+        ships no generator: pass your own callable; it receives one keyword argument per head,
+        ``<head>_embeds``, as float32 tensors of shape ``(batch, *heads[head])``, plus ``kwargs``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray | torch.Tensor, shape (n_samples, n_voxels[subject])
+        subject : str
+        generator : callable
+            E.g. a wrapper around ``diffusers.VersatileDiffusionDualGuidedPipeline`` that turns
+            ``image_embeds`` and ``text_embeds`` into images.
+        **kwargs
+            Passed to ``generator``.
+
+        Returns
+        -------
+        result
+            Whatever ``generator`` returns.
+        """
+        if not callable(generator):
+            raise TypeError(f"generator must be callable, got {type(generator).__name__}")
+        pred = self.predict(x, subject)
+        return generator(**{f"{k}_embeds": torch.from_numpy(v) for k, v in pred.items()}, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# reset-tuning
+# ----------------------------------------------------------------------------------------------
+def reset_tune(model, subject, n_voxels, *, random_state=0):
+    """Prepare a trained multi-subject model for a new subject (MindBridge reset-tuning).
+
+    Builds a model with the new subject added, copies every trained weight, gives the new subject a
+    freshly initialised embedder and builder (the "reset"), freezes everything else
+    (``requires_grad=False``) and sets ``adapt_target`` so that the cycle loss synthesises the new
+    subject's fMRI from the source subjects' batches. Train it on batches that mix source and
+    target subjects (:func:`mindbridge_batches` with ``target=subject``).
+
+    Parameters
+    ----------
+    model : MindBridge | str | pathlib.Path
+        The trained source model, or a checkpoint written by :meth:`MindBridge.save`.
+    subject : str
+        The new subject's id (must not be one of the source subjects).
+    n_voxels : int
+        Its voxel count.
+    random_state : int | numpy.random.Generator | None
+        Seeds the new embedder and builder.
+
+    Returns
+    -------
+    model : MindBridge
+        A new model; only ``embedder[subject]`` and ``builder[subject]`` are trainable.
+
+    Examples
+    --------
+    >>> from neurosim.decoding import MindBridge, reset_tune
+    >>> src = MindBridge(["a", "b"], 100, pool_size=64, hidden_dim=16, adapter_rank=4,
+    ...                  n_blocks=1, heads={"image": (8,)})
+    >>> new = reset_tune(src, "c", 120)
+    >>> sorted({n.split(".")[0] + "." + n.split(".")[1]
+    ...         for n, p in new.named_parameters() if p.requires_grad})
+    ['builder.c', 'embedder.c']
+    """
+    if not isinstance(model, MindBridge):
+        model = MindBridge.load(model)
+    if subject in model.n_voxels:
+        raise ValueError(f"subject {subject!r} is already in the model ({model.subjects}); "
+                         "reset-tuning adds a new subject")
+    config = model.get_config()
+    config["subjects"] = [*model.subjects, subject]
+    config["n_voxels"] = {**model.n_voxels, subject: n_voxels}
+    config["random_state"] = random_state
+    new = MindBridge.from_config(config)
+    source_state = model.state_dict()
+    new_state = new.state_dict()
+    for key, value in source_state.items():
+        if new_state[key].shape != value.shape:  # cannot happen for one config; kept as a guard
+            raise ValueError(f"checkpoint parameter {key} has shape {tuple(value.shape)}, "
+                             f"expected {tuple(new_state[key].shape)}")
+    missing, unexpected = new.load_state_dict(source_state, strict=False)
+    assert not unexpected and all(k.split(".")[1] == subject for k in missing)
+    for name, p in new.named_parameters():
+        parts = name.split(".")
+        p.requires_grad_(parts[0] in ("embedder", "builder") and parts[1] == subject)
+    new.adapt_target = subject
+    return new
+
+
+# ----------------------------------------------------------------------------------------------
+# batches
+# ----------------------------------------------------------------------------------------------
+def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, length=None):
+    """Build the batch stream of MindBridge training for :meth:`neurosim.decoding.Trainer.fit`.
+
+    Voxel vectors are pooled once (on the data side, as in the reference code). Each step
+    concatenates ``batch_size`` samples of every subject (bridge training) or, with ``target``, a
+    batch of the target subject and a batch of one source subject, rotating through the sources
+    (reset-tuning). An epoch is one pass over the largest (bridge) or the target (adapt) subject.
+
+    Parameters
+    ----------
+    model : MindBridge
+        Supplies the subject order and the pooling.
+    voxels : dict of str to array, each (n_samples_s, n_voxels[s])
+        Training fMRI per subject (single trials).
+    targets : dict of str to dict of str to array
+        Per subject, per head, ``(n_samples_s, *heads[head])`` target embeddings.
+    batch_size : int
+        Samples per subject per step (50 in the paper).
+    target : str | None
+        The reset-tuned subject, or None for bridge training over all subjects in ``voxels``.
+    length : int | None
+        Use only the first ``length`` samples of the target subject (the paper's ``--length``).
+
+    Returns
+    -------
+    train : callable
+        ``train(epoch, generator) -> list of dict batches`` (``"voxels"``, ``"subject"`` and one
+        tensor per head), the callable form accepted by the Trainer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import MindBridge, mindbridge_batches
+    >>> m = MindBridge(["a", "b"], [30, 20], pool_size=16, hidden_dim=8, adapter_rank=2,
+    ...                n_blocks=1, heads={"image": (4,)})
+    >>> rng = np.random.default_rng(0)
+    >>> vox = {"a": rng.normal(size=(10, 30)), "b": rng.normal(size=(10, 20))}
+    >>> tgt = {s: {"image": rng.normal(size=(10, 4))} for s in vox}
+    >>> batches = mindbridge_batches(m, vox, tgt, batch_size=5)(0, None)
+    >>> len(batches), tuple(batches[0]["voxels"].shape)
+    (2, (10, 16))
+    """
+    from neurosim._utils import check_size
+
+    batch_size = check_size("batch_size", batch_size)
+    if not isinstance(voxels, Mapping) or not voxels:
+        raise TypeError("voxels must be a non-empty dict of subject -> array")
+    pooled, tgts = {}, {}
+    for s, x in voxels.items():
+        model._check_subject(s)
+        x = np.asarray(x, dtype=np.float32)
+        if s not in targets:
+            raise ValueError(f"targets has no entry for subject {s!r}")
+        t = {}
+        for name, shape in model.heads.items():
+            if name not in targets[s]:
+                raise ValueError(f"targets[{s!r}] has no {name!r} head")
+            arr = np.asarray(targets[s][name], dtype=np.float32)
+            if arr.shape != (len(x), *shape):
+                raise ValueError(f"targets[{s!r}][{name!r}] must have shape "
+                                 f"{(len(x), *shape)}, got {arr.shape}")
+            t[name] = torch.from_numpy(arr)
+        if s == target and length is not None:
+            length = check_size("length", length)
+            x, t = x[:length], {k: v[:length] for k, v in t.items()}
+        pooled[s] = model.pool(torch.from_numpy(x), s)
+        tgts[s] = t
+    if target is not None:
+        if target not in pooled:
+            raise ValueError(f"target {target!r} is not among the subjects of voxels "
+                             f"({list(pooled)})")
+        sources = [s for s in pooled if s != target]
+        if not sources:
+            raise ValueError("reset-tuning needs at least one source subject besides the target")
+    index = {s: model.subjects.index(s) for s in pooled}
+
+    def _take(s, idx):
+        return ({"voxels": pooled[s][idx],
+                 "subject": torch.full((len(idx),), index[s], dtype=torch.long)}
+                | {k: v[idx] for k, v in tgts[s].items()})
+
+    def _cat(parts):
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+    def train(epoch, generator):
+        perms = {s: torch.randperm(len(x), generator=generator) for s, x in pooled.items()}
+        if target is None:
+            n_steps = max(1, max(len(x) for x in pooled.values()) // batch_size)
+        else:
+            n_steps = max(1, len(pooled[target]) // batch_size)
+        batches = []
+        for step in range(n_steps):
+            names = list(pooled) if target is None else [sources[step % len(sources)], target]
+            parts = []
+            for s in names:
+                perm = perms[s]
+                start = (step * batch_size) % max(1, len(perm) - batch_size + 1)
+                idx = perm[start:start + batch_size]
+                parts.append(_take(s, idx))
+            batches.append(_cat(parts))
+        return batches
+
+    return train

@@ -1,0 +1,272 @@
+"""Tests of MindBridge: pooling, adapters, losses, cycle, reset-tuning and the reset-tuning claim."""
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+import torch
+from neurosim.decoding import (
+    MindBridge,
+    Trainer,
+    _mindbridge,
+    mindbridge_batches,
+    reset_tune,
+    soft_clip_loss,
+)
+
+SMALL = {"pool_size": 16, "hidden_dim": 8, "adapter_rank": 2, "n_blocks": 1,
+         "heads": {"image": (3, 4)}}
+
+
+def _small(subjects=("a", "b"), n_voxels=(30, 20), **kw):
+    return MindBridge(list(subjects), list(n_voxels), **{**SMALL, **kw})
+
+
+def _data(model, n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    vox = {s: rng.normal(size=(n, model.n_voxels[s])).astype("float32") for s in model.subjects}
+    tgt = {s: {k: rng.normal(size=(n, *shape)).astype("float32")
+               for k, shape in model.heads.items()} for s in model.subjects}
+    return vox, tgt
+
+
+# ----------------------------------------------------------------------------------------------
+# building blocks
+# ----------------------------------------------------------------------------------------------
+def test_adaptive_max_pooling_matches_windows():
+    model = _small(n_voxels=(10, 7), pool_size=4)
+    x = torch.arange(10.0)[None].repeat(2, 1) * torch.tensor([[1.0], [-1.0]])
+    pooled = model.pool(x, "a")
+    # adaptive windows [floor(i n / P), ceil((i + 1) n / P)) for n = 10, P = 4
+    windows = [(math.floor(i * 10 / 4), math.ceil((i + 1) * 10 / 4)) for i in range(4)]
+    expected = [[max(row[lo:hi]) for lo, hi in windows] for row in x.tolist()]
+    assert pooled.tolist() == expected
+    assert pooled[0].tolist() == [2.0, 4.0, 7.0, 9.0]
+    # fewer voxels than pool size: windows repeat voxels, max of one voxel
+    assert model.pool(torch.arange(7.0), "b").shape == (4,)
+    avg = _small(n_voxels=(10, 7), pool_size=5, pool_type="avg").pool(torch.arange(10.0), "a")
+    assert avg.tolist() == [0.5, 2.5, 4.5, 6.5, 8.5]
+
+
+def test_adapter_starts_as_identity_and_is_low_rank():
+    ad = _mindbridge._Adapter(12, 3)
+    x = torch.randn(5, 12)
+    assert torch.equal(ad(x), x)
+    assert ad.down.weight.shape == (3, 12) and ad.up.weight.shape == (12, 3)
+    with torch.no_grad():
+        ad.up.weight.normal_()
+    delta = ad(x) - x
+    assert torch.linalg.matrix_rank(delta) <= 3
+
+
+def test_architecture_and_parameter_count():
+    model = _small()
+    p, h, r = 16, 8, 2
+    adapter = 2 * p * r + r + p
+    embedder = adapter + p * h + h + 2 * h
+    builder = h * p + p + 2 * p + adapter
+    translator = h * h + h + 2 * h
+    head = h * 12 + 12
+    n = sum(q.numel() for q in model.parameters())
+    assert n == 2 * (embedder + builder) + translator + head
+    out = model(torch.randn(4, 30), "a")
+    assert set(out) == {"image"} and out["image"].shape == (4, 3, 4)
+
+
+def test_paper_size_estimate():
+    """Heads ~525.6 M parameters, ~37.8 M per subject (reference notes, derived)."""
+    h, p, r = 2048, 8192, 128
+    head = h * 257 * 768 + 257 * 768 + h * 77 * 768 + 77 * 768
+    assert abs(head / 1e6 - 525.6) < 0.1
+    adapter = 2 * p * r + r + p
+    per_subject = (adapter + p * h + h + 2 * h) + (h * p + p + 2 * p + adapter)
+    assert abs(per_subject / 1e6 - 37.8) < 0.1
+
+
+def test_soft_clip_loss_matches_hand_computation():
+    rng = np.random.default_rng(0)
+    p, t = rng.normal(size=(5, 6)), rng.normal(size=(5, 6))
+    pn = p / np.linalg.norm(p, axis=1, keepdims=True)
+    tn = t / np.linalg.norm(t, axis=1, keepdims=True)
+    temp = 0.1
+
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    soft = np.exp(log_softmax(tn @ tn.T / temp))
+    logits = pn @ tn.T / temp
+    expected = 0.5 * (-(log_softmax(logits) * soft).sum(1).mean()
+                      - (log_softmax(logits.T) * soft).sum(1).mean())
+    got = soft_clip_loss(torch.tensor(p), torch.tensor(t), temperature=temp)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    # orthogonal targets predicted exactly: near zero; shuffled predictions: large
+    eye = torch.eye(6)
+    assert float(soft_clip_loss(eye, eye, 0.01)) < 1e-6
+    assert float(soft_clip_loss(eye[[1, 0, 2, 3, 4, 5]], eye, 0.01)) > 30
+    # scale invariance (normalised inside)
+    assert float(soft_clip_loss(3 * torch.tensor(p), torch.tensor(t), temp)) == pytest.approx(
+        expected, rel=1e-5)
+
+
+def test_training_step_losses_and_cycle():
+    model = _small(subjects=("a", "b", "c"), n_voxels=(30, 20, 25), mse_mult=2.0)
+    vox, tgt = _data(model)
+    batch = mindbridge_batches(model, vox, tgt, batch_size=4)(0, torch.Generator().manual_seed(0))[0]
+    assert batch["voxels"].shape == (12, 16) and batch["subject"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    model.eval()  # no dropout: the loss is a function of the batch
+    loss, logs = model.training_step(batch)
+    assert set(logs) == {"clip_image", "mse_image", "rec", "cyc"}
+    expected = logs["clip_image"] + 2.0 * logs["mse_image"] + logs["rec"] + logs["cyc"]
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
+    # the cycle term is MSE(e_a, embedder_b(builder_b(e_a))) for the chosen pair
+    torch.manual_seed(1)
+    names = ["a", "b", "c"]
+    a_i, b_i = torch.randperm(3)[:2].tolist()
+    a, b = names[a_i], names[b_i]
+    e_a = model.embedder[a](batch["voxels"][batch["subject"] == a_i])
+    cyc = torch.nn.functional.mse_loss(model.embedder[b](model.builder[b](e_a)), e_a)
+    torch.manual_seed(1)
+    assert model.training_step(batch)[1]["cyc"] == pytest.approx(float(cyc.detach()), rel=1e-6)
+    # one subject in the batch: no cycle; rec_mult = cyc_mult = 0: neither term
+    single = {k: v[:4] for k, v in batch.items()}
+    assert "cyc" not in model.training_step(single)[1]
+    plain = _small(subjects=("a", "b", "c"), n_voxels=(30, 20, 25), rec_mult=0, cyc_mult=0)
+    assert set(plain.training_step(batch)[1]) == {"clip_image", "mse_image"}
+
+
+def test_same_seed_same_model():
+    a, b, c = _small(random_state=3), _small(random_state=3), _small(random_state=4)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_reset_tune_freezes_all_but_the_new_subject(tmp_path):
+    source = _small()
+    vox, tgt = _data(source)
+    Trainer(max_epochs=2, lr=1e-2, device="cpu").fit(
+        source, mindbridge_batches(source, vox, tgt, batch_size=4))
+    path = tmp_path / "bridge.pt"
+    source.save(path)
+    tuned = reset_tune(path, "new", 40, random_state=1)
+    assert tuned.subjects == ["a", "b", "new"] and tuned.adapt_target == "new"
+    trainable = {n for n, p in tuned.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("embedder.new.", "builder.new.")) for n in trainable)
+    src_state = source.state_dict()
+    before = {k: v.clone() for k, v in tuned.state_dict().items()}
+    assert all(torch.equal(before[k], v) for k, v in src_state.items())
+    rng = np.random.default_rng(5)
+    vox["new"] = rng.normal(size=(12, 40)).astype("float32")
+    tgt["new"] = {"image": rng.normal(size=(12, 3, 4)).astype("float32")}
+    batches = mindbridge_batches(tuned, vox, tgt, batch_size=4, target="new")
+    first = batches(0, torch.Generator().manual_seed(0))
+    # each step: one source subject (rotating) + the target
+    assert [sorted(set(b["subject"].tolist())) for b in first] == [[0, 2], [1, 2], [0, 2]]
+    Trainer(max_epochs=2, lr=1e-2, device="cpu").fit(tuned, batches)
+    after = tuned.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed and all(k.startswith(("embedder.new.", "builder.new.")) for k in changed)
+    assert "embedder.new.1.weight" in changed and "builder.new.0.weight" in changed
+
+
+def test_save_load_predict_and_generator(tmp_path):
+    model = _small()
+    x = np.random.default_rng(0).normal(size=(7, 20)).astype("float32")
+    pred = model.predict(x, "b")
+    assert pred["image"].shape == (7, 3, 4) and pred["image"].dtype == np.float32
+    model.save(tmp_path / "m.pt")
+    loaded = MindBridge.load(tmp_path / "m.pt")
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.predict(x, "b")["image"], pred["image"])
+
+    seen = {}
+
+    def generator(image_embeds, guidance):
+        seen["shape"], seen["guidance"] = tuple(image_embeds.shape), guidance
+        return "images"
+
+    assert model.generate(x, "b", generator, guidance=5) == "images"
+    assert seen == {"shape": (7, 3, 4), "guidance": 5}
+    with pytest.raises(TypeError, match="callable"):
+        model.generate(x, "b", None)
+
+
+def test_score_is_forward_top1_retrieval():
+    model = _small(heads={"image": (4,)})
+    x = np.random.default_rng(0).normal(size=(6, 30)).astype("float32")
+    pred = model.predict(x, "a")["image"]
+    assert model.score(x, "a", pred) == 1.0
+    assert model.score(x, "a", pred[::-1].copy()) < 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input
+# ----------------------------------------------------------------------------------------------
+def test_bad_input():
+    model = _small()
+    with pytest.raises(ValueError, match="unknown subject 'zz'"):
+        model(torch.randn(2, 30), "zz")
+    with pytest.raises(ValueError, match="subject 'a' has 30 voxels"):
+        model(torch.randn(2, 20), "a")
+    with pytest.raises(TypeError, match="floating point"):
+        model.pool(torch.ones(2, 30, dtype=torch.int64), "a")
+    with pytest.raises(ValueError, match="unique"):
+        MindBridge(["a", "a"], 10, **SMALL)
+    with pytest.raises(ValueError, match="no entry for subjects"):
+        MindBridge(["a", "b"], {"a": 10}, **SMALL)
+    with pytest.raises(ValueError, match="pool_type"):
+        MindBridge(["a"], 10, **{**SMALL, "pool_type": "median"})
+    with pytest.raises(ValueError, match="head 'image'"):
+        MindBridge(["a"], 10, **{**SMALL, "heads": {"image": (0, 3)}})
+    with pytest.raises(ValueError, match="already in the model"):
+        reset_tune(model, "a", 30)
+    vox, tgt = _data(model)
+    tgt["a"]["image"] = tgt["a"]["image"][:, :2]
+    with pytest.raises(ValueError, match=r"targets\['a'\]\['image'\] must have shape"):
+        mindbridge_batches(model, vox, tgt)
+    vox, tgt = _data(model)
+    with pytest.raises(ValueError, match="at least one source"):
+        mindbridge_batches(model, {"a": vox["a"]}, tgt, target="a")
+    with pytest.raises(ValueError, match="not a MindBridge checkpoint"):
+        torch.save({"foo": 1}, "/tmp/neurosim_not_a_ckpt.pt")
+        MindBridge.load("/tmp/neurosim_not_a_ckpt.pt")
+
+
+def test_head_dims_must_match_checkpoint(tmp_path):
+    model = _small()
+    torch.save({"class": "MindBridge", "config": {**model.get_config(),
+                                                  "heads": {"image": [3, 5]}},
+                "state_dict": model.state_dict()}, tmp_path / "bad.pt")
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        MindBridge.load(tmp_path / "bad.pt")
+
+
+# ----------------------------------------------------------------------------------------------
+# the method's claim on simulated data
+# ----------------------------------------------------------------------------------------------
+def test_reset_tuning_beats_scratch_at_smallest_budget():
+    """Experiment decode-mindbridge (quick): reset-tuning > from scratch with 30 target trials."""
+    from neurosim.experiments import get_experiment
+
+    result = get_experiment("decode-mindbridge").run(quick=True, seed=0)
+    m = result.metrics
+    curve = result.dataset
+    smallest = int(curve["budget"].min())
+    # the bridge decodes its source subjects well above chance (1/100)
+    assert m["source_top1_mean"] > 0.3
+    # reset-tuning with the smallest budget beats the single-subject model trained from scratch
+    assert m[f"top1_reset_{smallest}"] > m[f"top1_scratch_{smallest}"] + 0.05
+    two_way = curve["two_way"].sel(budget=smallest)
+    assert float(two_way.sel(training="reset_tuning")) > float(two_way.sel(training="from_scratch"))
+    assert m[f"top1_reset_{smallest}"] > 5 * curve.attrs["chance_top1"]
+    assert set(result.figures) == {"reset_tuning"}
+    assert result.report.startswith("# decode-mindbridge")
+
+
+def test_docstring_examples():
+    for module in (_mindbridge,):
+        failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE
+                                    | doctest.ELLIPSIS)
+        assert failed == 0
