@@ -101,10 +101,13 @@ class _ActiveDendritesNet(torch.nn.Module):
         self.kwinners = torch.nn.ModuleList(kws)
         self.output = _SparseLinear(prev, n_out, 1.0, in_density, generator)
 
-    def forward(self, x, context):
+    def features(self, x, context):
         for layer, kw in zip(self.layers, self.kwinners):
             x = kw(layer(x, context))
-        return self.output(x)
+        return x
+
+    def forward(self, x, context):
+        return self.output(self.features(x, context))
 
 
 class _MLPNet(torch.nn.Module):
@@ -116,12 +119,15 @@ class _MLPNet(torch.nn.Module):
             _SparseLinear(a, b, 1.0, 1.0, generator) for a, b in zip(sizes[:-1], sizes[1:]))
         self.output = _SparseLinear(sizes[-1], n_out, 1.0, 1.0, generator)
 
-    def forward(self, x, context):
+    def features(self, x, context):
         if self.dim_context:
             x = torch.cat([x, context.expand(x.shape[0], -1)], dim=1)
         for layer in self.hidden:
             x = torch.relu(layer(x))
-        return self.output(x)
+        return x
+
+    def forward(self, x, context):
+        return self.output(self.features(x, context))
 
 
 def _adam(params, lr):
@@ -134,7 +140,11 @@ def _adam(params, lr):
 
 
 def _standardize(ctx):
-    """Zero mean, unit variance along the last axis (float32, contiguous)."""
+    """Zero mean, unit variance along the last axis (float32, contiguous).
+
+    The dendrites see standardised prototypes: a raw mean image is mostly a common positive
+    offset, which makes every task's segment responses alike.
+    """
     ctx = np.asarray(ctx, dtype=np.float32)
     sd = ctx.std(axis=-1, keepdims=True)
     return np.ascontiguousarray((ctx - ctx.mean(axis=-1, keepdims=True)) / np.maximum(sd, 1e-6))
@@ -297,20 +307,8 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         d = ((X[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(axis=2)
         return d.argmin(axis=1)
 
-    def decision_function(self, X, context=None):
-        """Class scores (logits) of each sample.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-            Inputs.
-        context : array_like of shape (n_features,) or (n_samples, n_features) | None
-            Context vectors; None gives each sample its nearest stored prototype.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes)
-        """
+    def _apply(self, method, X, context):
+        """Run ``module_.<method>(x, c)`` on ``X``, grouping samples that share a context."""
         check_is_fitted(self, "module_")
         X = self._check_X(X, reset=False)
         if context is None:
@@ -320,19 +318,54 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
             ctx = self._check_X(ctx, reset=False)
         ctx = _standardize(ctx)
         device = next(self.module_.parameters()).device
+        fn = getattr(self.module_, method)
         self.module_.eval()
-        # samples that share a context are run together, with the context computed once
         uniq, inverse = np.unique(ctx, axis=0, return_inverse=True)
-        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float32)
+        out = None
         with torch.no_grad():
             for i, c in enumerate(uniq):
                 rows = np.flatnonzero(inverse.ravel() == i)
                 cb = torch.from_numpy(np.ascontiguousarray(c[None, :])).to(device)
                 for start in range(0, rows.size, 4096):
                     r = rows[start:start + 4096]
-                    xb = torch.from_numpy(X[r]).to(device)
-                    out[r] = self.module_(xb, cb).cpu().numpy()
+                    res = fn(torch.from_numpy(X[r]).to(device), cb).cpu().numpy()
+                    if out is None:
+                        out = np.empty((X.shape[0], res.shape[1]), dtype=np.float32)
+                    out[r] = res
         return out
+
+    def decision_function(self, X, context=None):
+        """Class scores (logits) of each sample.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Inputs.
+        context : array_like of shape (n_features,) or (n_samples, n_features) | None
+            Context vectors, in input units like the prototypes; None gives each sample its
+            nearest stored prototype.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes)
+        """
+        return self._apply("forward", X, context)
+
+    def transform(self, X, context=None):
+        """Activity of the last hidden layer (after k-WTA or ReLU) for each sample.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Inputs.
+        context : array_like | None
+            As in :meth:`decision_function`.
+
+        Returns
+        -------
+        hidden : ndarray of shape (n_samples, hidden_sizes[-1])
+        """
+        return self._apply("features", X, context)
 
     def predict_proba(self, X, context=None):
         """Class probabilities (softmax of :meth:`decision_function`).
