@@ -48,8 +48,9 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
         ``baseline`` (subject, trial, channel, baseline_time) float32 in volts (the Emotiv
         amplifier's DC offset of a few mV is kept as recorded: high-pass filter or subtract the mean
         before use), ``valence``, ``arousal``, ``dominance`` (subject, trial) int 1-5, ``age``
-        (subject) and ``gender`` (subject), coordinates ``subject`` (``"S01"``...), ``trial``,
-        ``channel``, ``time``, ``baseline_time`` (s); attrs ``sfreq`` (128), ``film_samples``.
+        (subject), ``gender`` (subject) and ``film_samples`` (subject, trial; each film's full
+        length), coordinates ``subject`` (``"S01"``...), ``trial``, ``channel``, ``time``,
+        ``baseline_time`` (s); attrs ``sfreq`` (128), ``duration``.
 
     Examples
     --------
