@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._simulated_eeg import eeg_positions
 from ._simulated_emotion import DREAMER_CHANNELS
 
 __all__ = ["load_dreamer"]
@@ -49,7 +50,8 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
         amplifier's DC offset of a few mV is kept as recorded: high-pass filter or subtract the mean
         before use), ``valence``, ``arousal``, ``dominance`` (subject, trial) int 1-5, ``age``
         (subject), ``gender`` (subject) and ``film_samples`` (subject, trial; each film's full
-        length), coordinates ``subject`` (``"S01"``...), ``trial``, ``channel``, ``time``,
+        length), coordinates ``subject`` (``"S01"``...), ``trial``, ``channel``, ``ch_pos``
+        (channel, xyz; m, standard 10-20 positions), ``time``,
         ``baseline_time`` (s); attrs ``sfreq`` (128), ``duration``.
 
     Examples
@@ -141,6 +143,11 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
             "subject": [f"S{s + 1:02d}" for s in subjects],
             "trial": np.arange(n_trials),
             "channel": list(DREAMER_CHANNELS),
+            "ch_pos": (
+                ("channel", "xyz"),
+                eeg_positions(tuple(DREAMER_CHANNELS)),
+                {"units": "m", "coord_frame": "head", "source": "standard 10-20 montage"},
+            ),
             "time": ("time", np.arange(n_t) / sfreq, {"units": "s"}),
             "baseline_time": ("baseline_time", np.arange(n_b) / sfreq, {"units": "s"}),
         },

@@ -68,6 +68,19 @@ def _free_orientation_gain(info, sphere, rr, r0):
     return gain.reshape(gain.shape[0], len(rr), 3)
 
 
+@functools.lru_cache(maxsize=8)
+def eeg_positions(names):
+    """Head-frame positions (m) of 10-20/10-10 channel ``names`` (a tuple); NaN for unknown names."""
+    import mne
+
+    info = mne.create_info(list(names), 100.0, "eeg")
+    info.set_montage(_standard_montage(), on_missing="ignore", verbose=False)
+    pos = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float64)
+    pos[~np.isfinite(pos).all(1) | (np.abs(pos).sum(1) == 0)] = np.nan
+    pos.setflags(write=False)
+    return pos
+
+
 @functools.lru_cache(maxsize=4)
 def _eeg_forward(layout):
     """Channel names, positions and the free-orientation gain (channel, position, 3) of a layout."""

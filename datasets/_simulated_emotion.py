@@ -4,6 +4,8 @@ import numpy as np
 
 from neurosim._utils import check_positive, check_random_state, check_size
 
+from ._simulated_eeg import eeg_positions
+
 __all__ = ["make_eeg_emotion", "DREAMER_CHANNELS"]
 
 #: Emotiv EPOC channel order used by DREAMER
@@ -105,7 +107,8 @@ def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, rand
         ``eeg`` (subject, trial, channel, time) float32 in volts; ``baseline`` (subject, trial,
         channel, baseline_time) float32 in volts (61 s); ``valence``, ``arousal``, ``dominance``
         (subject, trial) int 1-5; coordinates ``subject`` (``"S01"``...), ``trial`` (0-based),
-        ``channel``, ``time`` and ``baseline_time`` (s); ground truth as variables
+        ``channel``, ``ch_pos`` (channel, xyz; m, head frame of the standard 10-20 montage),
+        ``time`` and ``baseline_time`` (s); ground truth as variables
         ``alpha_asymmetry`` (subject, trial; the simulated :math:`\ln g_{\alpha,R} - \ln g_{\alpha,L}`),
         ``beta_gain``, ``gamma_gain``, ``theta_gain`` (subject, trial), ``aperiodic_exponent`` and
         ``alpha_frequency`` (subject); attr ``sfreq``.
@@ -206,6 +209,11 @@ def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, rand
             "subject": [f"S{i + 1:02d}" for i in range(n_subjects)],
             "trial": np.arange(n_trials),
             "channel": list(DREAMER_CHANNELS),
+            "ch_pos": (
+                ("channel", "xyz"),
+                eeg_positions(tuple(DREAMER_CHANNELS)),
+                {"units": "m", "coord_frame": "head"},
+            ),
             "time": ("time", np.arange(n_t) / sfreq, {"units": "s"}),
             "baseline_time": ("baseline_time", np.arange(n_b) / sfreq, {"units": "s"}),
         },

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ._fetch import RemoteFile, fetch_files
+from ._simulated_eeg import eeg_positions
 
 __all__ = ["load_things_eeg2", "fetch_things_eeg2", "load_things_meg", "load_things_fmri"]
 
@@ -63,8 +64,9 @@ def load_things_eeg2(root, subjects=(1,), split="train"):
     data : xarray.Dataset
         ``eeg`` (subject, image, repetition, channel, time) float32 (MVNN-whitened, arbitrary units);
         coordinates ``subject`` (``"sub-01"``...), ``image`` (row in the file), ``repetition``,
-        ``channel``, ``time`` (s) and ``concept`` (image; 0-based, from ``image_metadata.npy`` when
-        present, else ``image // 10`` for train and ``image`` for test, the files' ordering), and
+        ``channel``, ``ch_pos`` (channel, xyz; m, standard 10-20 positions), ``time`` (s) and
+        ``concept`` (image; 0-based, from ``image_metadata.npy`` when present, else ``image // 10``
+        for train and ``image`` for test, the files' ordering), and
         ``image_file`` (image) when the metadata are present; attrs ``sfreq``, ``split``.
 
     Examples
@@ -119,6 +121,11 @@ def load_things_eeg2(root, subjects=(1,), split="train"):
         "image": np.arange(n_img),
         "repetition": np.arange(arrays[0].shape[1]),
         "channel": ch_names,
+        "ch_pos": (
+            ("channel", "xyz"),
+            eeg_positions(tuple(ch_names)),
+            {"units": "m", "coord_frame": "head", "source": "standard 10-20 montage"},
+        ),
         "time": ("time", times, {"units": "s"}),
     }
     meta_path = root / "image_metadata.npy"
@@ -228,7 +235,8 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
         ``meg`` (subject, image, repetition, channel, time) float32 in the files' units (tesla, or
         z-scores after the official baseline normalisation), NaN where a subject has fewer
         repetitions; coordinates ``subject`` (``"P1"``...), ``image`` (0-based row of
-        ``image_paths.csv``), ``repetition``, ``channel``, ``time`` (s); attrs ``sfreq``, ``split``.
+        ``image_paths.csv``), ``repetition``, ``channel``, ``ch_pos`` (channel, xyz; sensor positions
+        from the file, m, device frame), ``time`` (s); attrs ``sfreq``, ``split``.
 
     Examples
     --------
@@ -297,6 +305,9 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
                 seen[im] = r + 1
                 out[s, pos[im], r] = x
     sfreq = per_subject[0][0].info["sfreq"] / int(decim)
+    info = per_subject[0][0].info
+    loc = {ch["ch_name"]: ch["loc"][:3] for ch in info["chs"]}
+    ch_pos = np.array([loc[c] for c in ch_names], dtype=np.float64)
     return xr.Dataset(
         {"meg": (("subject", "image", "repetition", "channel", "time"), out)},
         coords={
@@ -304,6 +315,7 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
             "image": images - 1,
             "repetition": np.arange(n_rep),
             "channel": list(ch_names),
+            "ch_pos": (("channel", "xyz"), ch_pos, {"units": "m", "coord_frame": "meg device"}),
             "time": ("time", times, {"units": "s"}),
         },
         attrs={

@@ -83,6 +83,10 @@ def test_dreamer_round_trip(dreamer_mat):
         assert ds[name].dtype.kind == "i"
     np.testing.assert_array_equal(ds.film_samples[0], [f.shape[0] for f in truth["films"][0]])
     assert list(ds.age.values) == ["25", "25"]
+    assert ds.ch_pos.shape == (14, 3) and np.isfinite(ds.ch_pos).all()
+    # AF3 is left and anterior, O2 right and posterior (head frame: x right, y anterior)
+    af3, o2 = ds.ch_pos.sel(channel="AF3").values, ds.ch_pos.sel(channel="O2").values
+    assert af3[0] < 0 < af3[1] and o2[1] < 0 < o2[0]
     one = load_dreamer(path.parent, duration=None, subjects=[1])  # folder path; shortest film kept
     assert one.sizes["subject"] == 1 and one.sizes["time"] == min(
         f.shape[0] for s in truth["films"] for f in s
@@ -240,6 +244,7 @@ def test_things_eeg2_official(things_eeg2_root):
     assert list(ds.subject.values) == ["sub-01", "sub-02"]
     np.testing.assert_array_equal(ds.concept, np.repeat(np.arange(3), 10))  # '00001_x' -> 0
     assert ds.concept_name.values[10] == "concept1"
+    assert np.isfinite(ds.ch_pos).all() and float(ds.ch_pos.sel(channel="Oz")[1]) < -0.08
     te = load_things_eeg2(root, subjects=2, split="test")
     assert te.eeg.shape == (1, 5, 80, 17, 100)
     np.testing.assert_allclose(te.eeg.values[0], data[2, "test"], rtol=1e-6)
@@ -304,6 +309,7 @@ def test_things_meg(things_meg_root):
     reps = np.flatnonzero(events == 102)
     np.testing.assert_allclose(te.meg.values[0, 1], data[reps][..., ::2], rtol=1e-6)
     assert 999998 not in te.image.values  # catch trials dropped
+    assert te.ch_pos.shape == (8, 3)
     with pytest.raises(FileNotFoundError, match="ds004212"):
         load_things_meg(root, subjects=[2])
 
