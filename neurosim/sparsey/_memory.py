@@ -22,6 +22,18 @@ def _kernels():
     return _kernels
 
 
+def _postings(codes, K):
+    """Inverted index of stored codes: the items holding cell ``c`` are
+    ``items[ptr[c]:ptr[c + 1]]``."""
+    Q = codes.shape[1]
+    rows, cms = np.nonzero(codes >= 0)
+    cells = cms * K + codes[rows, cms]
+    order = np.argsort(cells, kind="stable")
+    ptr = np.zeros(Q * K + 1, np.int64)
+    ptr[1:] = np.cumsum(np.bincount(cells, minlength=Q * K))
+    return ptr, rows[order].astype(np.int64)
+
+
 class SparseyMemory(TransformerMixin, BaseEstimator):
     """Sparsey episodic memory: single-trial learning of sparse distributed codes (Rinkus 2017).
 
@@ -151,6 +163,12 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.top_down = top_down
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # converted to dense arrays
+        tags.transformer_tags.preserves_dtype = []  # transform returns int32 winner indices
+        return tags
+
     # ----------------------------------------------------------------------------------------
     # set-up and checks
     # ----------------------------------------------------------------------------------------
@@ -188,7 +206,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.familiarity_ = np.empty(0, np.float64)
         self._rng = check_random_state(self.random_state)
         self._prev_code = np.full(layout.total_q, -1, np.int32)
-        self._postings = None
+        self._postings = _postings(self.codes_, K)
         self._linear = None
 
     def _check_fitted(self):
@@ -203,22 +221,34 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         if hasattr(X, "toarray"):
             X = X.toarray()
         X = np.asarray(X)
-        if X.dtype == object or X.dtype.kind not in "biuf":
+        if X.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}")
+        if X.dtype == object:
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"{name} must be a numeric or boolean array, got an object "
+                                f"array that does not convert to numbers ({err})") from None
+        if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a numeric or boolean array, got dtype {X.dtype}")
-        if X.ndim == 1:
-            raise ValueError(f"{name} must be 2-d (n_items, n_features), got a 1-d array of "
-                             f"shape {X.shape}; reshape a single item with x.reshape(1, -1)")
+        if X.ndim < 2:
+            raise ValueError(f"Expected a 2-d array (n_items, n_features) for {name}, got a "
+                             f"{X.ndim}-d array of shape {X.shape}. Reshape your data with "
+                             "x.reshape(1, -1) for a single item")
         if X.ndim > 2:
             X = X.reshape(X.shape[0], -1)
-        if X.ndim != 2 or X.shape[1] == 0:
-            raise ValueError(f"{name} must be 2-d (n_items, n_features) with n_features >= 1, "
-                             f"got shape {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                             f"of 1 is required: {name} must hold at least one item")
+        if X.shape[1] == 0:
+            raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                             f"of 1 is required: {name} must have at least one feature")
         if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
             raise ValueError(f"{name} contains NaN or infinite values; Sparsey needs binary "
                              "input: remove or fill them (e.g. numpy.nan_to_num) first")
         if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{name} has {X.shape[1]} features, but this SparseyMemory was "
-                             f"fitted with {self.n_features_in_}")
+            raise ValueError(f"{name} has {X.shape[1]} features, but SparseyMemory is "
+                             f"expecting {self.n_features_in_} features as input")
         binarize = self.binarize
         if binarize is not None:
             if isinstance(binarize, bool) or not isinstance(binarize, numbers.Real) \
@@ -257,12 +287,20 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         if y is not None:
             self.labels_ = y.copy() if self.labels_ is None else np.concatenate([self.labels_, y])
             self.classes_ = np.unique(self.labels_)
-        self._postings = None
+        self._postings = _postings(self.codes_, self.levels_[-1].K)
         self._linear = None
+
+    def _writable(self):
+        """Make the learned arrays writable (they may be read-only after unpickling)."""
+        for name in ("weights_u_", "weights_h_", "weights_d_", "fan_in_"):
+            arr = getattr(self, name)
+            if not arr.flags.writeable:
+                setattr(self, name, arr.copy())
 
     def _run(self, Xb, *, learn, temporal, recall, resets):
         """Run the sequential kernel over ``Xb``; return (top codes, top G)."""
         k = _kernels()
+        self._writable()
         lay = self._layout
         n = Xb.shape[0]
         top_codes = np.empty((n, self.codes_.shape[1]), np.int32)
@@ -365,6 +403,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
     def _retrieve(self, X):
         self._check_fitted()
         Xb = self._check_X(X)
+        self._writable()
         lay = self._layout
         codes = np.empty((Xb.shape[0], lay.total_q), np.int32)
         g = np.empty((Xb.shape[0], lay.n_macs), np.float64)
@@ -428,13 +467,6 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         n_stored = self.codes_.shape[0]
         if n_stored == 0:
             raise ValueError("no item is stored yet")
-        if self._postings is None:
-            rows, cms = np.nonzero(self.codes_ >= 0)
-            cells = cms * K + self.codes_[rows, cms]
-            order = np.argsort(cells, kind="stable")
-            ptr = np.zeros(Q * K + 1, np.int64)
-            ptr[1:] = np.cumsum(np.bincount(cells, minlength=Q * K))
-            self._postings = (ptr, rows[order].astype(np.int64))
         ptr, items = self._postings
         best = np.zeros(codes.shape[0], np.int64)
         score = np.zeros(codes.shape[0], np.int32)
@@ -454,10 +486,9 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         -------
         y_pred : ndarray, shape (n_items,)
         """
-        self._check_fitted()
+        codes = self.transform(X)
         if self.labels_ is None:
             raise ValueError("predict needs labels: fit (or partial_fit) with y")
-        codes = self.transform(X)
         if self.readout == "linear":
             from sklearn.linear_model import LogisticRegression
 

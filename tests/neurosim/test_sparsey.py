@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neurosim.sparsey import (
     CSAParams,
@@ -312,6 +313,22 @@ def test_codes_helpers():
 # --------------------------------------------------------------------------------------------
 # estimator behaviour
 # --------------------------------------------------------------------------------------------
+@parametrize_with_checks([SparseyMemory(Q=5, K=4, binarize=0.5, random_state=0)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_pickle_round_trip_keeps_learning(tmp_path):
+    import pickle
+
+    X = _random_items(np.random.default_rng(3), 30)
+    mem = SparseyMemory(Q=8, K=8, random_state=0).fit(X[:20])
+    ref = copy.deepcopy(mem).partial_fit(X[20:])
+    back = pickle.loads(pickle.dumps(mem)).partial_fit(X[20:])
+    np.testing.assert_array_equal(back.codes_, ref.codes_)
+    np.testing.assert_array_equal(back.transform(X), ref.transform(X))
+
+
 def test_reproducible_and_partial_fit_equals_fit():
     X = _random_items(np.random.default_rng(1), 40)
     a = SparseyMemory(Q=10, K=8, random_state=5).fit(X)
