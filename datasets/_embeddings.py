@@ -19,7 +19,7 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def save_embeddings(path, embeddings, ids=None, **metadata):
+def save_embeddings(path, embeddings, ids=None, *, overwrite=False, **metadata):
     """Save stimulus embeddings in neurosim's embedding format (``.npz``), written atomically.
 
     The file holds ``embeddings`` (stimulus, feature), optional ``ids`` (stimulus,) and a JSON
@@ -30,11 +30,13 @@ def save_embeddings(path, embeddings, ids=None, **metadata):
     Parameters
     ----------
     path : str | path-like
-        Destination ``.npz`` file (not overwritten if it exists).
+        Destination ``.npz`` file.
     embeddings : array-like
         (n_stimuli, n_features) floats.
     ids : array-like | None
         Stimulus identifiers (ints or strings), one per row.
+    overwrite : bool
+        Replace an existing file; otherwise :class:`FileExistsError`.
     **metadata
         JSON-serialisable description of how the embeddings were computed.
 
@@ -57,8 +59,8 @@ def save_embeddings(path, embeddings, ids=None, **metadata):
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path must end in .npz, got {path.name!r}")
-    if path.exists():
-        raise FileExistsError(f"{path} exists; remove it first (it is never overwritten)")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     emb = np.asarray(embeddings)
     if emb.ndim != 2 or emb.dtype.kind != "f":
         raise ValueError(

@@ -108,11 +108,14 @@ def _read_session(path, mask):
         img = nib.load(path)
         if img.shape[:3] != mask.shape:
             raise ValueError(f"{path.name}: grid {img.shape[:3]} differs from the ROI's {mask.shape}")
-        out = np.empty((img.shape[3], len(ijk)), dtype=np.int16)
-        for k in np.unique(ijk[:, 2]):  # one axial slab at a time keeps memory small
-            sel = ijk[:, 2] == k
-            slab = np.asarray(img.dataobj[:, :, int(k), :])
-            out[:, sel] = slab[ijk[sel, 0], ijk[sel, 1]].T
+        n_t = img.shape[3]
+        out = np.empty((n_t, len(ijk)), dtype=np.int16)
+        # NIfTI stores volume after volume: blocks of whole volumes are contiguous, so the gzip
+        # stream is read once, front to back, with a few volumes in memory at a time
+        idx = tuple(ijk.T)
+        for t0 in range(0, n_t, 25):
+            block = np.asarray(img.dataobj[..., t0 : t0 + 25])
+            out[t0 : t0 + block.shape[3]] = block[idx].T
         return out
     import h5py
 

@@ -387,8 +387,10 @@ def test_embeddings_formats(tmp_path):
     assert a.dims == ("stimulus", "feature") and a.attrs["pretrained"] == "laion2b_s32b_b79k"
     np.testing.assert_array_equal(a, emb)
     np.testing.assert_array_equal(a.stimulus_id, np.arange(10, 16))
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="overwrite=True"):
         save_embeddings(path, emb)
+    save_embeddings(path, 2 * emb, overwrite=True)
+    np.testing.assert_array_equal(load_embeddings(path), 2 * emb)
     np.save(tmp_path / "e.npy", emb)
     np.testing.assert_array_equal(load_embeddings(tmp_path / "e.npy"), emb)
     torch.save(
