@@ -130,7 +130,9 @@ def make_fmri_visual(
     embedding_dim : int
         Dimension :math:`d` of the stimulus embeddings.
     snr : float
-        Mean single-trial signal-to-noise variance ratio over voxels (voxels vary around it).
+        Mean single-trial signal-to-noise variance ratio over voxels (voxels vary around it). With
+        3 repeats, the median noise ceiling is about 19 % at ``snr=0.1``, 32 % at 0.2, 54 % at 0.5,
+        70 % at 1 and 88 % at 3 (10th-90th percentiles 38-86 % at 1).
     idiosyncrasy : float
         Between 0 (all subjects share one tuning map) and 1 (independent tuning maps).
     random_state : int | numpy.random.Generator | None
