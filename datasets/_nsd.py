@@ -52,6 +52,7 @@ def load_nsd_expdesign(path):
     ----------
     path : str | path-like
         The file, or the NSD root folder (``nsddata/experiments/nsd/nsd_expdesign.mat`` below it).
+        MATLAB v5 (as distributed) and v7.3 (HDF5) files are read.
 
     Returns
     -------
@@ -74,7 +75,13 @@ def load_nsd_expdesign(path):
         path = path / EXPDESIGN
     if not path.is_file():
         raise FileNotFoundError(f"nsd_expdesign.mat not found at {path}. {_TERMS}")
-    mat = scipy.io.loadmat(path)
+    import h5py
+
+    if h5py.is_hdf5(path):  # MATLAB v7.3: HDF5, arrays seen transposed (column-major)
+        with h5py.File(path, "r") as f:
+            mat = {k: np.asarray(f[k]).T for k in ("masterordering", "subjectim", "sharedix") if k in f}
+    else:
+        mat = scipy.io.loadmat(path)
     out = {}
     for key in ("masterordering", "subjectim", "sharedix"):
         if key not in mat:

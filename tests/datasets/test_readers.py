@@ -129,6 +129,21 @@ def test_nsd_expdesign_is_zero_based(nsd_root):
     np.testing.assert_array_equal(d["sharedix"], truth["shared"])
 
 
+def test_nsd_expdesign_v73(nsd_root, tmp_path):
+    """A MATLAB v7.3 copy (HDF5 with a 512-byte MATLAB header, arrays stored column-major)."""
+    root, truth = nsd_root
+    path = tmp_path / "nsd_expdesign.mat"
+    with h5py.File(path, "w", userblock_size=512) as f:
+        f["masterordering"] = (truth["order"] + 1)[None, :].astype(np.float64).T
+        f["subjectim"] = (truth["subjectim"] + 1).astype(np.float64).T
+        f["sharedix"] = (truth["shared"] + 1)[None, :].astype(np.float64).T
+    with open(path, "r+b") as f:
+        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: test HDF5 schema 1.00 .")
+    d = load_nsd_expdesign(path)
+    np.testing.assert_array_equal(d["subjectim"], truth["subjectim"])
+    np.testing.assert_array_equal(d["masterordering"], truth["order"])
+
+
 @pytest.mark.parametrize("fmt", ["nifti", "hdf5"])
 def test_nsd_betas_round_trip(nsd_root, fmt):
     root, truth = nsd_root
