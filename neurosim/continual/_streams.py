@@ -466,53 +466,28 @@ def split_digits(n_tasks=5, *, test_size=0.3, k_shot=None, scenario="class", ran
                         name="split-digits", random_state=rng)
 
 
-_VARIANTS = {"mnist": "mnist", "fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist",
-             "fashion_mnist": "fashion_mnist"}
-
-
 def _mnist_arrays(variant, data_home):
     """(X_train, y_train, X_test, y_test) of MNIST or Fashion-MNIST, from neurosim.datasets."""
-    if variant not in _VARIANTS:
+    if variant not in ("mnist", "fashion"):
         raise ValueError(f"unknown variant {variant!r}; expected 'mnist' or 'fashion'")
-    key = _VARIANTS[variant]
-    import neurosim.datasets as nd
+    from neurosim.datasets import fetch_mnist
 
-    fetch = getattr(nd, f"fetch_{key}", None) or getattr(nd, "fetch_mnist", None)
-    if fetch is None:
-        raise ImportError("neurosim.datasets has no fetch_mnist in this version; MNIST streams "
-                          "need it")
-    kwargs = {"data_home": data_home, "download": False}
-    if fetch.__name__ == "fetch_mnist" and key != "mnist":
-        kwargs["variant"] = key
-    data = fetch(**kwargs)
     arrays = []
     for split in ("train", "test"):
-        X = _get_field(data, f"X_{split}", f"images_{split}", f"{split}_images")
-        y = _get_field(data, f"y_{split}", f"labels_{split}", f"{split}_labels")
-        X = np.asarray(X, dtype=np.float32).reshape(len(y), -1)
-        if X.max(initial=0.0) > 1.0:
-            X = X / 255.0
-        arrays += [X, np.asarray(y)]
+        ds = fetch_mnist(data_home=data_home, split=split, variant=variant, download=False)
+        images = np.asarray(ds["images"].values)
+        X = images.reshape(images.shape[0], -1).astype(np.float32) / 255.0
+        arrays += [X, np.asarray(ds["labels"].values, dtype=np.int64)]
     return arrays
-
-
-def _get_field(data, *names):
-    for name in names:
-        if isinstance(data, dict) and name in data:
-            return data[name]
-        if hasattr(data, name):
-            return getattr(data, name)
-        if hasattr(data, "data_vars") and name in data.variables:
-            return data[name].values
-    raise ValueError(f"the MNIST data from neurosim.datasets lacks {names[0]!r}")
 
 
 def permuted_mnist(n_tasks=10, *, variant="mnist", k_shot=None, data_home=None, random_state=0):
     """Permuted MNIST (or Fashion-MNIST) from the files already on disk.
 
-    The data are read through :mod:`neurosim.datasets` with ``download=False``: they must have
-    been fetched before (an error names the missing files otherwise). Pixels are scaled to
-    [0, 1]; the official training/test split is kept.
+    The data are read by :func:`neurosim.datasets.fetch_mnist` with ``download=False``: they
+    must have been fetched before (its :class:`FileNotFoundError` names the missing files
+    otherwise). The 28x28 pixels are flattened to 784 features scaled to [0, 1]; the official
+    training/test split is kept.
 
     Parameters
     ----------

@@ -153,3 +153,32 @@ def test_docstring_examples():
     failures, _ = doctest.testmod(
         _streams, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_mnist_streams_read_neurosim_datasets(monkeypatch):
+    import neurosim.datasets as nd
+    import xarray as xr
+
+    calls = []
+
+    def fake_fetch_mnist(data_home=None, split="train", *, variant="mnist", download=True,
+                         progress=False):
+        calls.append((data_home, split, variant, download))
+        rng = np.random.default_rng(0 if split == "train" else 1)
+        n = 40 if split == "train" else 20
+        return xr.Dataset({
+            "images": (("sample", "height", "width"),
+                       rng.integers(0, 256, (n, 28, 28)).astype(np.uint8)),
+            "labels": ("sample", np.tile(np.arange(10), n // 10)),
+        })
+
+    monkeypatch.setattr(nd, "fetch_mnist", fake_fetch_mnist)
+    stream = _streams.permuted_mnist(n_tasks=2, variant="fashion", k_shot=2, data_home="/x")
+    assert calls == [("/x", "train", "fashion", False), ("/x", "test", "fashion", False)]
+    assert stream.name == "permuted-fashion" and stream.n_features == 784
+    assert stream[0].X_train.shape == (20, 784) and stream[0].X_test.shape == (20, 784)
+    assert 0.0 <= stream[0].X_test.min() and stream[0].X_test.max() <= 1.0
+    raw = fake_fetch_mnist(split="test")["images"].values.reshape(20, -1) / 255.0
+    np.testing.assert_allclose(stream[0].X_test, raw, rtol=1e-6)
+    split = _streams.split_mnist(n_tasks=5)
+    assert split.names[0] == "classes-0-1" and split[0].X_train.shape == (8, 784)
