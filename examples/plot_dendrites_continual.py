@@ -30,7 +30,7 @@ print(stream)
 # Three networks, trained task by task
 # ------------------------------------
 # Same hidden widths, epochs, batch size and learning rate for all three.
-train = dict(hidden_sizes=(128, 128), n_epochs=4, batch_size=32, learning_rate=2e-3,
+train = dict(hidden_sizes=(128, 128), n_epochs=4, batch_size=64, learning_rate=4e-3,
              random_state=0)
 models = {
     "active dendrites": ActiveDendritesClassifier(n_segments=10, kw_percent_on=0.1, **train),

@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils import check_random_state
@@ -155,6 +156,17 @@ def _standardize(ctx):
 # --------------------------------------------------------------------------------------------
 class _ContextClassifier(ClassifierMixin, BaseEstimator):
     """Shared task-by-task training with prototype contexts (see the public subclasses)."""
+
+    # No metadata routing: these are not meant to sit in meta-estimators with routed ``context``
+    # (and without this sklearn adds ``set_<method>_request`` methods to the public API).
+    __metadata_request__fit = {"context": metadata_routing.UNUSED}
+    __metadata_request__partial_fit = {"context": metadata_routing.UNUSED,
+                                       "classes": metadata_routing.UNUSED}
+    __metadata_request__predict = {"context": metadata_routing.UNUSED}
+    __metadata_request__predict_proba = {"context": metadata_routing.UNUSED}
+    __metadata_request__decision_function = {"context": metadata_routing.UNUSED}
+    __metadata_request__transform = {"context": metadata_routing.UNUSED}
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def _build(self, n_features, n_classes, generator):  # pragma: no cover - abstract
         raise NotImplementedError
