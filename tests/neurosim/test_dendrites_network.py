@@ -282,3 +282,25 @@ def test_docstring_examples(name, one_thread):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_permuted_mnist_path(monkeypatch, one_thread):
+    # no MNIST on disk: reported, not run; with a (stand-in) stream the comparison runs
+    import neurosim.continual
+    from neurosim.experiments import dendrites_continual as dc
+
+    def missing(**kwargs):
+        raise FileNotFoundError("mnist files missing")
+
+    monkeypatch.setattr(neurosim.continual, "permuted_mnist", missing)
+    acc, cfg = dc.run_permuted_mnist(seed=0)
+    assert acc is None and cfg["n_tasks"] == 10
+
+    def small(n_tasks, random_state):
+        return neurosim.continual.permuted_digits(n_tasks=2, random_state=random_state)
+
+    monkeypatch.setattr(neurosim.continual, "permuted_mnist", small)
+    monkeypatch.setattr(dc, "_mnist_config", lambda: {**dc._config(True), "n_tasks": 2,
+                                                      "hidden_sizes": (16,), "n_epochs": 1})
+    acc, cfg = dc.run_permuted_mnist(seed=0)
+    assert acc.shape == (3, 2, 2) and np.all((acc >= 0) & (acc <= 1))
