@@ -77,8 +77,8 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         such as digits, where ``"input"`` makes all codes collapse onto such cells).
     readout : {"nearest", "linear"}
         Label readout of :meth:`predict`: the label of the stored item whose code has the
-        largest intersection with the retrieved code (``"nearest"``), or a logistic regression
-        (:class:`sklearn.linear_model.LogisticRegression`) fitted on the stored codes' cells
+        largest intersection with the retrieved code (``"nearest"``), or a linear classifier
+        (:class:`sklearn.linear_model.RidgeClassifier`) fitted on the stored codes' cells
         (``"linear"``).
     top_down : bool
         In sequences (:meth:`learn_sequence`), also use top-down (D) input from the parent mac's
@@ -490,7 +490,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         if self.labels_ is None:
             raise ValueError("predict needs labels: fit (or partial_fit) with y")
         if self.readout == "linear":
-            from sklearn.linear_model import LogisticRegression
+            from sklearn.linear_model import RidgeClassifier
 
             from ._codes import codes_to_sparse
 
@@ -499,8 +499,8 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
                 if self.classes_.size < 2:
                     raise ValueError("the linear readout needs at least 2 classes among the "
                                      f"stored labels, got {self.classes_.tolist()}")
-                self._linear = LogisticRegression(max_iter=2000).fit(
-                    codes_to_sparse(self.codes_, K), self.labels_)
+                self._linear = RidgeClassifier().fit(codes_to_sparse(self.codes_, K),
+                                                     self.labels_)
             return self._linear.predict(codes_to_sparse(codes, K))
         best, _ = self.nearest_stored(codes)
         return self.labels_[best]

@@ -490,3 +490,39 @@ def test_experiment_quick():
     with pytest.raises(ValueError, match="dataset must be"):
         get_experiment("sparsey-digits").load()(quick=True, backend="numba", seed=0,
                                                  progress=False, dataset="cifar")
+
+
+def test_experiment_mnist_option(monkeypatch):
+    """The MNIST path runs on whatever fetch_mnist returns (here: digits upsampled to 28 x 28)."""
+    import neurosim.datasets
+    import xarray as xr
+    from scipy.ndimage import zoom
+
+    from neurosim.experiments.sparsey_digits import run
+
+    d = load_digits()
+    big = (zoom(d.images[:400], (1, 3.5, 3.5), order=1) * (255 / 16)).clip(0, 255)
+
+    def fake_fetch_mnist(data_home=None, split="train", *, download=True, **kw):
+        assert download is False
+        sl = slice(0, 300) if split == "train" else slice(300, 400)
+        return xr.Dataset({"images": (("sample", "height", "width"), big[sl].astype(np.uint8)),
+                           "labels": ("sample", d.target[sl])})
+
+    import neurosim.experiments.sparsey_digits as experiment
+
+    monkeypatch.setattr(neurosim.datasets, "fetch_mnist", fake_fetch_mnist, raising=False)
+    tiny = {"n_train": 100, "loads": [25, 50], "n_pairs": 10, "n_sequences": 1, "seq_len": 3,
+            "n_background": 10}
+    monkeypatch.setattr(experiment, "_config", lambda quick: tiny)
+    result = run(quick=True, seed=0, dataset="mnist")
+    assert result.dataset.attrs["dataset"] == "mnist"
+    assert "MNIST (300 training, 100 test images)" in result.report
+    assert result.metrics["accuracy"] > 0.6
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("mnist files missing")
+
+    monkeypatch.setattr(neurosim.datasets, "fetch_mnist", missing)
+    with pytest.raises(FileNotFoundError, match="fetch_mnist"):
+        run(quick=True, seed=0, dataset="mnist")
