@@ -20,7 +20,7 @@ import numpy as np
 from neurosim.datasets import make_eeg_emotion, make_eeg_things, make_fmri_visual, make_meg_things
 from nilearn import plotting
 
-fmri = make_fmri_visual(n_subjects=3, random_state=0)
+fmri = make_fmri_visual(n_subjects=2, random_state=0)
 for name, ds in fmri.items():
     print(name, dict(ds.sizes))
 subj = fmri["subj01"]
@@ -41,7 +41,7 @@ display = plotting.plot_markers(
 from sklearn.linear_model import RidgeCV
 
 X = subj.embedding.values[subj.stimulus.values]  # each trial's stimulus embedding
-ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(X, subj.betas.values)
+ridge = RidgeCV(alphas=np.logspace(-3, 3, 7)).fit(X, subj.betas.values)
 r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(ridge.coef_, subj.weights.values)])
 fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
 ax.scatter(subj.noise_ceiling, r, s=4)
@@ -104,7 +104,7 @@ axes[1].set_title("170 ms, magnetometers")
 # :func:`~neurosim.datasets.make_eeg_emotion` synthesises 14 Emotiv channels with a 1/f background
 # and emotion-dependent spectral peaks. Higher valence shifts alpha power from the left to the
 # right frontal channels (frontal alpha asymmetry); arousal raises beta and gamma power.
-emo = make_eeg_emotion(n_subjects=4, n_trials=18, duration=30.0, random_state=0)
+emo = make_eeg_emotion(n_subjects=3, n_trials=18, duration=20.0, random_state=0)
 psd, freqs = mne.time_frequency.psd_array_welch(
     emo.eeg.values, emo.attrs["sfreq"], fmin=1.0, fmax=45.0, n_fft=256, verbose="error"
 )
