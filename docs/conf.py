@@ -36,7 +36,8 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store"]
+# decoding_fmri.rst is included into decoding.rst (.. include::), not a page of its own
+exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store", "decoding_fmri.rst"]
 root_doc = "index"
 default_role = "py:obj"
 
