@@ -321,6 +321,8 @@ def _capacity_figure(loads, exact, mean, Q, K):
     ax.plot(loads, mean, "s--", label="mean retrieved fraction of the code")
     ax.axhline(0.5, color="0.6", lw=1, ls=":")
     ax.set_xscale("log")
+    ax.set_xticks(loads, [str(n) for n in loads])
+    ax.minorticks_off()
     ax.set_xlabel("stored items")
     ax.set_ylabel("recall")
     ax.set_ylim(0, 1.02)
