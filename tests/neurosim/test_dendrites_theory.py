@@ -304,6 +304,8 @@ def test_theory_imports_neither_torch_nor_numba():
             "bad = [m for m in ('torch', 'numba', 'xarray', 'matplotlib') if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    code = code.replace("neurosim.dendrites.theory", "neurosim.dendrites")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 @pytest.mark.parametrize("name", ["neurosim.dendrites.theory", "neurosim.dendrites._montecarlo"])
