@@ -43,8 +43,9 @@ from ._streams import (
 )
 
 _LAZY = {
-    "ContinualLearner", "EWC", "ExperienceReplay", "FastSlowLearner", "FineTuning",
-    "JointTraining", "LEARNERS", "make_learner", "reservoir_slots",
+    "ContinualLearner": "_base", "FineTuning": "_base", "JointTraining": "_base",
+    "EWC": "_learners", "ExperienceReplay": "_learners", "FastSlowLearner": "_learners",
+    "LEARNERS": "_learners", "make_learner": "_learners", "reservoir_slots": "_learners",
 }
 
 __all__ = [
@@ -59,11 +60,11 @@ __all__ = [
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module("._learners", __name__), name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | _LAZY)
+    return sorted(set(globals()) | set(_LAZY))
