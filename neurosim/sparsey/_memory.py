@@ -55,8 +55,10 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         dict of :class:`Level`'s arguments). The first level's grid must divide
         ``input_shape`` and each next grid the grid below, so that receptive fields tile.
     input_shape : tuple of int | None
-        Shape of one input (e.g. ``(8, 8)`` for scikit-learn's digits); None means
-        ``(n_features,)``. Needed when the hidden levels are 2-d grids.
+        Shape of one input (e.g. ``(8, 8)`` for scikit-learn's digits); None means the shape of
+        one item of the first ``X`` learned (``X.shape[1:]``, so images may be passed as
+        ``(n_items, height, width)``). Needed when the hidden levels are 2-d grids and ``X`` is
+        flat.
     binarize : float | None
         Sparsey's inputs are binary. None: ``X`` must already hold only 0 and 1 (or bools);
         a number ``t``: each value is replaced by ``X > t``.
@@ -178,7 +180,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
                          exponent_u=self.exponent_u, exponent_h=self.exponent_h,
                          exponent_d=self.exponent_d)
 
-    def _initialize(self, n_features):
+    def _initialize(self, n_features, item_shape=None):
         Q = check_size("Q", self.Q)
         K = check_size("K", self.K)
         min_active = check_size("min_active", self.min_active)
@@ -189,7 +191,10 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         if self.match not in ("input", "cosine"):
             raise ValueError(f"match must be 'input' or 'cosine', got {self.match!r}")
         self._params = np.append(self._csa_params().as_array(), float(self.match == "cosine"))
-        input_shape, levels = _resolve_levels(self.input_shape, n_features, self.hidden_levels,
+        shape = self.input_shape
+        if shape is None and item_shape is not None and len(item_shape) > 1:
+            shape = item_shape  # X given as (n_items, *shape), e.g. images
+        input_shape, levels = _resolve_levels(shape, n_features, self.hidden_levels,
                                               Q, K, min_active)
         layout = _Layout(input_shape, levels)
         self._layout = layout
@@ -360,7 +365,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         """
         Xb = self._check_X(X)
         if not hasattr(self, "codes_"):
-            self._initialize(Xb.shape[1])
+            self._initialize(Xb.shape[1], np.shape(X)[1:])
         y = self._check_y(y, Xb.shape[0])
         resets = np.ones(Xb.shape[0], np.bool_)
         codes, g = self._run(Xb, learn=True, temporal=False, recall=False, resets=resets)
@@ -388,7 +393,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         """
         Xb = self._check_X(X)
         if not hasattr(self, "codes_"):
-            self._initialize(Xb.shape[1])
+            self._initialize(Xb.shape[1], np.shape(X)[1:])
         y = self._check_y(y, Xb.shape[0])
         resets = np.zeros(Xb.shape[0], np.bool_)
         resets[0] = True

@@ -251,6 +251,12 @@ def test_hierarchy_layout_and_weights():
         SparseyMemory(hidden_levels=[Level((3, 2), 3, 2)], input_shape=(8, 8)).fit(X)
     with pytest.raises(ValueError, match="input_shape"):
         SparseyMemory(input_shape=(7, 7)).fit(X)
+    # images as (n_items, height, width): the shape is taken from X
+    images = SparseyMemory(Q=5, K=4, hidden_levels=[Level((2, 2), 3, 2), ((1, 2), 4, 3)],
+                           random_state=0).fit(X.reshape(5, 8, 8))
+    assert images.input_shape_ == (8, 8)
+    np.testing.assert_array_equal(images.codes_, mem.codes_)
+    np.testing.assert_array_equal(images.transform(X), mem.transform(X.reshape(5, 8, 8)))
 
 
 # --------------------------------------------------------------------------------------------
