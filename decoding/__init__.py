@@ -11,10 +11,13 @@ import importlib
 _LAZY = {
     **dict.fromkeys(["Trainer"], "_trainer"),
     **dict.fromkeys(["TorchRidgeCV", "LinearClassifier"], "baselines"),
-    **dict.fromkeys(["HiSTN"], "_histn"),
-    **dict.fromkeys(["BrainFLORA"], "_brainflora"),
-    **dict.fromkeys(["MindBridge", "reset_tune", "mindbridge_batches", "soft_clip_loss"],
-                    "_mindbridge"),
+    **dict.fromkeys(["HiSTN", "gaussian_ordinal_labels", "preprocess_dreamer", "make_windows",
+                     "time_block_folds", "subject_dependent_split", "leave_one_subject_out_split",
+                     "majority_vote_labels"], "_histn"),
+    **dict.fromkeys(["BrainFLORA", "clip_loss", "round_robin_batches", "retrieval_scores",
+                     "prepare_retrieval_data"], "_brainflora"),
+    **dict.fromkeys(["MindBridge", "reset_tune", "mindbridge_batches", "soft_clip_loss",
+                     "mindbridge_memory_estimate"], "_mindbridge"),
     **dict.fromkeys(["BraInCoRL", "braincorl_tasks"], "_braincorl"),
 }
 _SUBMODULES = ("metrics", "baselines")

@@ -275,7 +275,8 @@ class Trainer:
                 raise ValueError(f"{name} holds no samples")
             tensors = [t.to(device) for t in tensors]  # small arrays: batch on the device
             bs = self.batch_size
-            n_batches = n // bs if self.drop_last else math.ceil(n / bs)
+            drop_last = self.drop_last and name == "train"  # validation keeps every sample
+            n_batches = n // bs if drop_last else math.ceil(n / bs)
             if n_batches == 0:
                 raise ValueError(f"{name} has {n} samples, fewer than batch_size={bs} with "
                                  "drop_last=True")
