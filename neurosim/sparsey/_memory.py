@@ -221,8 +221,9 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
             raise NotFittedError("this SparseyMemory has learned nothing yet; call fit, "
                                  "partial_fit or learn_sequence first")
 
-    def _check_X(self, X, *, name="X"):
-        """Binary uint8 (n_items, n_features) array from ``X``, with clear errors."""
+    def _check_X(self, X, *, name="X", return_shape=False):
+        """Binary uint8 (n_items, n_features) array from ``X``, with clear errors (and the shape
+        of one item as given, with ``return_shape``)."""
         if hasattr(X, "toarray"):
             X = X.toarray()
         X = np.asarray(X)
@@ -240,6 +241,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
             raise ValueError(f"Expected a 2-d array (n_items, n_features) for {name}, got a "
                              f"{X.ndim}-d array of shape {X.shape}. Reshape your data with "
                              "x.reshape(1, -1) for a single item")
+        item_shape = X.shape[1:]
         if X.ndim > 2:
             X = X.reshape(X.shape[0], -1)
         if X.shape[0] == 0:
@@ -260,7 +262,8 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
                     or not np.isfinite(binarize):
                 raise TypeError(f"binarize must be None or a finite number (threshold), got "
                                 f"{binarize!r}")
-            return np.ascontiguousarray(X > binarize, dtype=np.uint8)
+            Xb = np.ascontiguousarray(X > binarize, dtype=np.uint8)
+            return (Xb, item_shape) if return_shape else Xb
         if X.dtype.kind != "b":
             bad = (X != 0) & (X != 1)
             if bad.any():
@@ -270,7 +273,8 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
                     f"{int(bad.sum()) - 1} other non-binary values). Sparsey codes binary "
                     "inputs: binarise X yourself (e.g. X > threshold) or pass "
                     "binarize=<threshold> to use X > threshold")
-        return np.ascontiguousarray(X, dtype=np.uint8)
+        Xb = np.ascontiguousarray(X, dtype=np.uint8)
+        return (Xb, item_shape) if return_shape else Xb
 
     def _check_y(self, y, n):
         if y is None:
@@ -363,9 +367,9 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         -------
         self : SparseyMemory
         """
-        Xb = self._check_X(X)
+        Xb, item_shape = self._check_X(X, return_shape=True)
         if not hasattr(self, "codes_"):
-            self._initialize(Xb.shape[1], np.shape(X)[1:])
+            self._initialize(Xb.shape[1], item_shape)
         y = self._check_y(y, Xb.shape[0])
         resets = np.ones(Xb.shape[0], np.bool_)
         codes, g = self._run(Xb, learn=True, temporal=False, recall=False, resets=resets)
@@ -391,9 +395,9 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         -------
         self : SparseyMemory
         """
-        Xb = self._check_X(X)
+        Xb, item_shape = self._check_X(X, return_shape=True)
         if not hasattr(self, "codes_"):
-            self._initialize(Xb.shape[1], np.shape(X)[1:])
+            self._initialize(Xb.shape[1], item_shape)
         y = self._check_y(y, Xb.shape[0])
         resets = np.zeros(Xb.shape[0], np.bool_)
         resets[0] = True
