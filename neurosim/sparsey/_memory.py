@@ -394,6 +394,13 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : SparseyMemory
+
+        Notes
+        -----
+        The elements' codes are appended to :attr:`codes_` in order. :meth:`transform` presents
+        items out of context (no H input), so an element other than the first may retrieve a
+        code that differs from the one it got in the sequence; recall a sequence with
+        :meth:`recall_sequence`.
         """
         Xb, item_shape = self._check_X(X, return_shape=True)
         if not hasattr(self, "codes_"):
