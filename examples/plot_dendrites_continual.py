@@ -33,7 +33,7 @@ print(stream)
 train = dict(hidden_sizes=(128, 128), n_epochs=4, batch_size=64, learning_rate=4e-3,
              random_state=0)
 models = {
-    "active dendrites": ActiveDendritesClassifier(n_segments=10, kw_percent_on=0.1, **train),
+    "active dendrites": ActiveDendritesClassifier(n_segments=10, kw_percent_on=0.2, **train),
     "MLP": ContextMLPClassifier(**train),
     "MLP + context input": ContextMLPClassifier(context_input=True, **train),
 }

@@ -243,9 +243,10 @@ def continual_quick():
 def test_dendrites_beat_mlp_on_permuted_digits(continual_quick):
     m = continual_quick.metrics
     # 10 permuted-digit tasks, learned in sequence: the plain MLP forgets, dendrites much less
-    assert m["acc_dendritic"] > m["acc_mlp"] + 0.10
+    assert m["acc_dendritic"] > m["acc_mlp"] + 0.15
     assert m["acc_mlp"] < 0.5
-    assert m["acc_dendritic"] > 0.45
+    assert m["acc_dendritic"] > 0.5
+    assert m["acc_dendritic"] > m["acc_mlp_context"] + 0.05  # the context alone is not enough
     assert m["task_inference_acc"] == 1.0
     ds = continual_quick.dataset
     assert ds["accuracy"].dims == ("model", "trained", "task")
