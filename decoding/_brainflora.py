@@ -260,8 +260,8 @@ class BrainFLORA(nn.Module):
                 raise ValueError(f"unknown modality {m!r}; expected one of {MODALITIES}")
             want = 1 if m == "fmri" else 2
             if len(tuple(shape)) != want or any(int(s) < 1 for s in shape):
-                raise ValueError(f"input_shapes[{m!r}] must be {'(n_voxels,)' if want == 1 else '(channels, time)'}"
-                                 f", got {shape!r}")
+                expected = "(n_voxels,)" if want == 1 else "(channels, time)"
+                raise ValueError(f"input_shapes[{m!r}] must be {expected}, got {shape!r}")
         for name, v in (("embed_dim", embed_dim), ("n_experts", n_experts), ("d_model", d_model)):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -412,7 +412,7 @@ def round_robin_batches(data, batch_size, *, drop_last=True):
 
     def train(epoch, generator):
         queues = {}
-        for m, (x, y) in tensors.items():
+        for m, (x, _) in tensors.items():
             order = torch.randperm(x.shape[0], generator=generator)
             n = x.shape[0] // batch_size if drop_last else math.ceil(x.shape[0] / batch_size)
             queues[m] = [order[i * batch_size:(i + 1) * batch_size] for i in range(n)]

@@ -346,7 +346,8 @@ def gaussian_ordinal_labels(y, n_classes=5, sigma=0.5):
     """
     y = torch.as_tensor(y)
     if y.is_floating_point() or y.ndim != 1:
-        raise ValueError(f"y must be a 1-D integer array, got dtype {y.dtype} and shape {tuple(y.shape)}")
+        raise ValueError(f"y must be a 1-D integer array, got dtype {y.dtype} and shape "
+                         f"{tuple(y.shape)}")
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         raise ValueError(f"labels must be in [0, {n_classes - 1}], got values from {int(y.min())} "
                          f"to {int(y.max())}")

@@ -1,9 +1,9 @@
 """Experiment ``decode-histn``: HiSTN EEG emotion decoding, Gaussian-smoothed vs one-hot labels.
 
-On DREAMER-like simulated EEG (:func:`neurosim.datasets.make_eeg_emotion`; or DREAMER itself with
-``run(data="DREAMER.mat")``), preprocessed as in the paper (:func:`neurosim.decoding.preprocess_dreamer`),
-it trains :class:`neurosim.decoding.HiSTN` to classify 1-s windows into the 5 valence ratings under
-both protocols of Kuang et al. (2024):
+On DREAMER-like simulated EEG (:func:`neurosim.datasets.make_eeg_emotion`; or DREAMER itself
+with ``run(data="DREAMER.mat")``), preprocessed as in the paper
+(:func:`neurosim.decoding.preprocess_dreamer`), it trains :class:`neurosim.decoding.HiSTN` to
+classify 1-s windows into the 5 valence ratings under both protocols of Kuang et al. (2024):
 
 - **subject-dependent (SD)**: per subject, time-block folds of each film (test block, the block
   before it for validation, 1-s gaps), training windows from the rest;
@@ -12,8 +12,9 @@ both protocols of Kuang et al. (2024):
   films and test on the rest.
 
 Each is run with Gaussian ordinal label smoothing (sigma 0.5) and with one-hot labels, and compared
-with a logistic regression on log band-power features (:func:`neurosim.decoding.baselines.band_power_features`)
-and with chance (stratified guessing), in weighted F1, Seq2HR, top-1 and top-2 accuracy.
+with a logistic regression on log band-power features
+(:func:`neurosim.decoding.baselines.band_power_features`) and with chance (stratified guessing), in
+weighted F1, Seq2HR, top-1 and top-2 accuracy.
 
 - quick: 3 simulated subjects, 30-s films, 1 SD fold of 1 subject and 1 SI subject, few epochs.
 - full: 4 simulated subjects, 60-s films, 10 SD folds of every subject, every SI subject.
@@ -141,7 +142,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
     --------
     >>> from neurosim.experiments.decode_histn import run
     >>> result = run(quick=True)  # doctest: +SKIP
-    >>> result.metrics["sd_histn_smoothed_seq2hr"] > result.metrics["sd_histn_onehot_seq2hr"]  # doctest: +SKIP
+    >>> m = result.metrics  # doctest: +SKIP
+    >>> m["sd_histn_smoothed_seq2hr"] > m["sd_histn_onehot_seq2hr"]  # doctest: +SKIP
     True
     """
     import xarray as xr

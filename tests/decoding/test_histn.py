@@ -135,6 +135,7 @@ def test_leave_one_subject_out_split_and_majority_vote():
 
 def test_histn_learns_simulated_emotion_and_smoothing_raises_seq2hr():
     from neurosim.datasets import make_eeg_emotion
+
     from neurosim.experiments.decode_histn import chance_scores, logreg_scores
 
     ds = make_eeg_emotion(n_subjects=1, duration=30.0, random_state=0)

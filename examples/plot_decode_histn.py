@@ -1,0 +1,100 @@
+"""
+HiSTN: EEG emotion decoding with Gaussian ordinal labels
+========================================================
+
+HiSTN (Kuang et al. 2024) classifies 1-s windows of 14-channel EEG into the five self-assessed
+levels of valence of the DREAMER data set. Its main idea is to train on **Gaussian-smoothed ordinal
+labels**: a rating of 3 becomes mostly 3 with some mass on 2 and 4. This example simulates
+DREAMER-like EEG, preprocesses it as the paper does, trains HiSTN with smoothed and with one-hot
+labels on one subject-dependent fold, and compares both with a logistic regression on log band
+power and with chance.
+"""
+
+# %%
+# Simulated DREAMER-like EEG and the paper's preprocessing
+# ---------------------------------------------------------
+# :func:`neurosim.datasets.make_eeg_emotion` simulates 18 films per subject whose valence, arousal
+# and dominance ratings set band-power signatures (frontal alpha asymmetry for valence).
+# :func:`~neurosim.decoding.preprocess_dreamer` z-scores each film with the middle 10 s of its
+# baseline and scales each channel by its maximum. We keep the last 30 s of each film here to
+# stay fast (the paper uses 60 s).
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from neurosim.datasets import make_eeg_emotion
+from neurosim.decoding import (
+    HiSTN,
+    Trainer,
+    gaussian_ordinal_labels,
+    metrics,
+    preprocess_dreamer,
+    subject_dependent_split,
+)
+from neurosim.decoding.baselines import LinearClassifier, band_power_features
+
+ds = make_eeg_emotion(n_subjects=1, duration=30.0, random_state=0)
+eeg = preprocess_dreamer(ds, duration=30.0)
+valence = ds["valence"].values[0] - 1  # ratings 1-5 as classes 0-4
+split = subject_dependent_split(eeg.values[0], valence, fold=4, n_folds=10, stride=128)
+(X_train, y_train), (X_test, y_test) = split["train"], split["test"]
+print(f"{len(X_train)} training and {len(X_test)} test windows of shape {X_train.shape[1:]}")
+
+# %%
+# The smoothed labels
+# -------------------
+# :math:`p_k \propto \exp(-(k - y)^2 / 2\sigma^2)` with :math:`\sigma = 0.5`.
+fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+for y in range(5):
+    ax.plot(np.arange(1, 6), gaussian_ordinal_labels([y], 5, 0.5)[0], "o-", label=f"rating {y + 1}")
+ax.set(xlabel="class (rating)", ylabel="target probability", xticks=range(1, 6))
+ax.legend(fontsize="small")
+
+# %%
+# Train HiSTN with smoothed and with one-hot labels
+# -------------------------------------------------
+# ``HiSTN()`` is the DREAMER configuration (14 channels, 128 samples, 5 classes, 1,181 parameters);
+# its ``training_step`` uses the smoothed labels unless ``label_sigma=None``. The shared
+# :class:`~neurosim.decoding.Trainer` does the rest.
+results = {}
+for name, sigma in (("smoothed", 0.5), ("one-hot", None)):
+    torch.manual_seed(0)
+    model = HiSTN(label_sigma=sigma)
+    Trainer(max_epochs=8, batch_size=64, lr=1e-2, scheduler="onecycle", drop_last=True,
+            random_state=0).fit(model, (X_train, y_train))
+    model.eval()
+    with torch.no_grad():
+        proba = torch.softmax(model(torch.as_tensor(X_test).to(next(model.parameters()).device)),
+                              -1).cpu().numpy()
+    results[f"HiSTN {name}"] = proba
+
+clf = LinearClassifier().fit(band_power_features(X_train, 128.0), y_train)
+proba = np.zeros((len(X_test), 5))
+proba[:, clf.classes_] = clf.predict_proba(band_power_features(X_test, 128.0))
+results["band power + logistic regression"] = proba
+
+# %%
+# Weighted F1 and Seq2HR
+# ----------------------
+# Seq2HR counts test windows whose two best classes are adjacent ratings and contain the true one:
+# smoothing teaches the network that neighbouring ratings are similar, and raises it.
+names = list(results)
+f1 = [metrics.weighted_f1(y_test, results[n].argmax(1)) for n in names]
+s2 = [metrics.seq2hr(results[n], y_test) for n in names]
+p = np.bincount(y_train, minlength=5) / len(y_train)
+q = np.bincount(y_test, minlength=5) / len(y_test)
+chance = float(np.sum(q * np.where(p + q > 0, 2 * p * q / np.maximum(p + q, 1e-12), 0)))
+fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+x = np.arange(2)
+for i, n in enumerate(names):
+    ax.bar(x + (i - 1) * 0.27, [f1[i], s2[i]], 0.27, label=n)
+ax.axhline(chance, color="k", ls="--", lw=1, label="chance F1 (stratified)")
+ax.set_xticks(x, ["weighted F1", "Seq2HR"])
+ax.legend(fontsize="small")
+for n, a, b in zip(names, f1, s2):
+    print(f"{n:35s} weighted F1 {a:.2f}  Seq2HR {b:.2f}")
+
+# %%
+# On these simulated data, where valence is coded in band-power ratios, the linear model on log
+# band power is stronger than HiSTN trained for a few CPU epochs; smoothing still raises Seq2HR
+# markedly. The experiment ``neurosim run decode-histn`` runs both of the paper's protocols.
+plt.show()

@@ -1,0 +1,143 @@
+"""Tests of BrainFLORA: loss, architecture sizes of the paper, unified stage, batching, learning."""
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from neurosim.decoding import (  # noqa: E402
+    BrainFLORA,
+    Trainer,
+    clip_loss,
+    prepare_retrieval_data,
+    retrieval_scores,
+    round_robin_batches,
+)
+from neurosim.decoding import _brainflora as bf_module  # noqa: E402
+
+
+def test_clip_loss_hand_computed():
+    pred = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    target = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    tau = torch.tensor(math.log(10.0), requires_grad=True)
+    loss = clip_loss(pred, target, tau)
+    c = 1 / math.sqrt(2)
+    S = 10 * np.array([[1.0, 0.0], [c, c]])  # cosine similarities x exp(tau)
+
+    def ce(logits):
+        return np.mean([-logits[i, i] + np.log(np.exp(logits[i]).sum()) for i in range(2)])
+
+    assert float(loss) == pytest.approx(0.5 * (ce(S) + ce(S.T)), rel=1e-6)
+    loss.backward()
+    assert tau.grad is not None and float(tau.grad) != 0.0  # the temperature is learnable
+    with pytest.raises(ValueError, match="same shape"):
+        clip_loss(pred, target[:, :1], tau)
+
+
+def test_paper_sizes_of_the_towers():
+    # the paper's tower: d_model 250, patches 2/4/8 -> 221 tokens (EEG, 250 samples), 178 (MEG,
+    # 201 samples), 899 (fMRI as 8 x 1024); conv patch embedding flattens to 40 x 36 = 1440
+    model = BrainFLORA({"eeg": (63, 250), "meg": (271, 201)}, 1024)
+    assert model.towers["eeg"].encoder.n_tokens == 221
+    assert model.towers["meg"].encoder.n_tokens == 178
+    assert model.towers["eeg"].conv.out_features == 1440
+    enc = bf_module._MultiGranularityEncoder(8, 1024, 250, 5, 256, (2, 4, 8), 0.25)
+    assert enc.n_tokens == 899
+    assert model(torch.zeros(2, 63, 250), "eeg").shape == (2, 1024)
+    assert float(model.towers["eeg"].logit_scale) == pytest.approx(math.log(1 / 0.07))
+
+
+def test_soft_moe_weights_and_unified_stage_freezes_towers():
+    moe = bf_module._SoftMoE(8, 5)
+    x = torch.randn(4, 8)
+    w = torch.sigmoid(moe.router(x))
+    w = w / w.sum(-1, keepdim=True)
+    experts = moe.experts(x).view(4, 5, 8)
+    torch.testing.assert_close(moe(x), (w[..., None] * experts).sum(1))
+
+    rng = np.random.default_rng(0)
+    data = {"eeg": (rng.normal(size=(32, 4, 16)), rng.normal(size=(32, 6))),
+            "fmri": (rng.normal(size=(32, 30)), rng.normal(size=(32, 6)))}
+    model = BrainFLORA.small({"eeg": (4, 16), "fmri": (30,)}, 6)
+    model.unify()
+    towers = {k: v.clone() for k, v in model.towers.state_dict().items()}
+    proj = {k: v.clone() for k, v in model.projector.state_dict().items()}
+    Trainer(max_epochs=2, lr=1e-2, device="cpu").fit(model, round_robin_batches(data, 8))
+    for k, v in model.towers.state_dict().items():
+        assert torch.equal(v, towers[k]), k  # weights and batch-norm statistics untouched
+    assert any(not torch.equal(v, proj[k]) for k, v in model.projector.state_dict().items())
+
+
+def test_round_robin_batches_use_every_sample_once():
+    data = {"eeg": (np.arange(10)[:, None, None] * np.ones((10, 2, 3)), np.zeros((10, 4))),
+            "meg": (np.arange(6)[:, None, None] * np.ones((6, 2, 3)), np.zeros((6, 4)))}
+    train = round_robin_batches(data, 3)
+    batches = train(1, torch.Generator().manual_seed(0))
+    assert [b["modality"] for b in batches] == ["eeg", "meg", "eeg", "meg", "eeg"]
+    seen = np.concatenate([b["x"][:, 0, 0].numpy() for b in batches if b["modality"] == "eeg"])
+    assert len(set(seen.tolist())) == 9  # 3 full batches of 10, no repeats, last one dropped
+    again = train(1, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a["x"], b["x"]) for a, b in zip(batches, again))
+
+
+def test_bad_input():
+    model = BrainFLORA.small({"eeg": (17, 100)}, 16)
+    with pytest.raises(ValueError, match="no tower"):
+        model(torch.zeros(2, 17, 100), "meg")
+    with pytest.raises(ValueError, match=r"\(batch, 17, 100\)"):
+        model(torch.zeros(2, 16, 100), "eeg")
+    with pytest.raises(ValueError, match="target embeddings have dim 8"):
+        model.training_step({"modality": "eeg", "x": torch.zeros(2, 17, 100),
+                             "target": torch.zeros(2, 8)})
+    with pytest.raises(ValueError, match="unknown modality"):
+        BrainFLORA.small({"ecog": (4, 10)})
+    with pytest.raises(ValueError, match="NaN"):
+        round_robin_batches({"eeg": (np.full((4, 2, 3), np.nan), np.zeros((4, 2)))}, 2)
+
+
+def test_retrieval_scores_keys_and_chance():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(40, 16))
+    s = retrieval_scores(rng.normal(size=(40, 16)), t, n_draws=50)
+    assert set(s) == {"top1_2way", "top1_4way", "top1_10way", "top5_10way", "top1_all", "top5_all"}
+    assert abs(s["top1_2way"] - 0.5) < 0.1 and abs(s["top1_10way"] - 0.1) < 0.06
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from neurosim.datasets import make_eeg_things, make_fmri_visual, make_meg_things
+
+    from neurosim.experiments import decode_brainflora as exp
+
+    data = {
+        "eeg": prepare_retrieval_data("eeg", make_eeg_things(n_subjects=1, split="train"),
+                                      make_eeg_things(n_subjects=1, split="test")),
+        "meg": prepare_retrieval_data("meg", make_meg_things(n_subjects=1, split="train",
+                                                             n_repeats=2),
+                                      make_meg_things(n_subjects=1, split="test"), decim=2),
+        "fmri": prepare_retrieval_data("fmri", make_fmri_visual(
+            n_subjects=1, n_voxels=300, n_stimuli=300, n_shared=40, snr=0.3)),
+    }
+    cfg = {"epochs": 10, "unified_epochs": 2, "batch_size": 32, "lr": 2e-3}
+    model, _, _ = exp.train_brainflora(data, cfg, device="cpu")
+    ridge = {m: exp.ridge_baseline(data, m, device="cpu") for m in data}
+    model.unify(False)
+    uni = {m: exp.evaluate(model, data, m) for m in data}
+    return data, ridge, uni
+
+
+@pytest.mark.parametrize("modality", ["eeg", "meg", "fmri"])
+def test_brainflora_retrieval_beats_chance_and_ridge(trained, modality):
+    data, ridge, uni = trained
+    ours = np.mean([s["top1_10way"] for s in uni[modality].values()])
+    base = np.mean([s["top1_10way"] for s in ridge[modality].values()])
+    assert ours > 0.1 + 0.15, (ours, base)
+    assert ours > base, (ours, base)
+
+
+def test_docstring_examples():
+    results = doctest.testmod(bf_module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert results.failed == 0 and results.attempted > 0
