@@ -5,11 +5,12 @@ For each learner, the whole permuted-digits stream is learned twice: by
 hand-written PyTorch loop doing the same work (same MLP, SGD, minibatches, method-specific
 penalty / memory / consolidation, end-of-task evaluation on all tasks), the loop a user would
 write without a continual-learning library. Prints one JSON line per learner with both wall
-times (best of ``--repeat``) and their ratio (our overhead: ratio - 1).
+times and both CPU times (best of ``--repeat``) and their ratios (our overhead: ratio - 1). On a
+shared machine compare the CPU times of single-threaded runs (``--threads 1``).
 
 Usage::
 
-    python benchmarks/bench_continual.py [--quick] [--threads N] [--repeat R]
+    python benchmarks/bench_continual.py [--quick] [--threads N] [--repeat R] [--learners a,b]
 """
 
 from __future__ import annotations
@@ -125,26 +126,34 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 tasks of 50 iterations")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--learners", default="finetune,ewc,replay,joint,fastslow",
+                        help="comma-separated learner names")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     n_tasks, n_it = (3, 50) if args.quick else (10, 200)
     stream = permuted_digits(n_tasks=n_tasks, random_state=0)
     make_learner("finetune", n_iterations=5).fit_stream(stream[:1])  # warm-up
-    for name in ("finetune", "ewc", "replay", "joint", "fastslow"):
-        ours, plain = [], []
+    for name in args.learners.split(","):
+        ours, plain, ours_cpu, plain_cpu = [], [], [], []
         for r in range(args.repeat):
-            t = time.perf_counter()
-            learner = make_learner(name, n_iterations=n_it, random_state=r).fit_stream(stream)
+            t, c = time.perf_counter(), time.process_time()
+            extra = {"buffer_size": 200} if name == "replay" else {}
+            learner = make_learner(name, n_iterations=n_it, random_state=r, **extra)
+            learner.fit_stream(stream)
             ours.append(time.perf_counter() - t)
-            t = time.perf_counter()
+            ours_cpu.append(time.process_time() - c)
+            t, c = time.perf_counter(), time.process_time()
             accs = plain_loop(name, stream, n_it, seed=r)
             plain.append(time.perf_counter() - t)
+            plain_cpu.append(time.process_time() - c)
         print(json.dumps({
             "case": f"permuted-digits/{name}", "n_tasks": n_tasks, "n_iterations": n_it,
             "threads": torch.get_num_threads(),
             "neurosim_s": round(min(ours), 4), "plain_torch_s": round(min(plain), 4),
             "ratio": round(min(ours) / min(plain), 3),
+            "neurosim_cpu_s": round(min(ours_cpu), 4), "plain_torch_cpu_s": round(min(plain_cpu), 4),
+            "cpu_ratio": round(min(ours_cpu) / min(plain_cpu), 3),
             "neurosim_acc": round(learner.metrics_["acc"], 3),
             "plain_acc": round(float(np.mean(accs)), 3),
         }), flush=True)

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import metadata_routing
 
 from .._utils import check_positive, check_random_state, check_size
 from ._metrics import continual_metrics
@@ -118,6 +119,13 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
     """
 
     name = "base"
+
+    # ``classes`` of partial_fit / predict / predict_proba is not routed metadata: no
+    # set_<method>_request methods (scikit-learn's metadata routing)
+    __metadata_request__partial_fit = {"classes": metadata_routing.UNUSED}
+    __metadata_request__predict = {"classes": metadata_routing.UNUSED}
+    __metadata_request__predict_proba = {"classes": metadata_routing.UNUSED}
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, hidden_sizes=(100,), learning_rate=0.1, momentum=0.0, batch_size=32,
                  n_iterations=100, eval_every=None, eval_size=None, schedule=None, device="cpu",
