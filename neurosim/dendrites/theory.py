@@ -323,7 +323,9 @@ def union_false_match_probability(n, a, theta, m, s=None, *, method="exact", log
     union size :math:`U`: :math:`U_1 = s` and :math:`U_{k+1} = U_k + J`, where the number of new
     cells :math:`J` is hypergeometric, :math:`P(J = j) = \\binom{n - U_k}{j}\\binom{U_k}{s - j} /
     \\binom{n}{s}`; then :math:`P = \\sum_u P(U_m = u)\\, P_{(4)}(n, a, u, \\theta)`. It is what
-    the Monte-Carlo simulation estimates.
+    the Monte-Carlo simulation estimates. Its cost grows as :math:`m\\, s \\min(n, m s)` per
+    parameter set (a fraction of a second for the paper's examples); prefer ``"expected"`` for
+    hundreds of synapses per pattern.
 
     Parameters
     ----------
