@@ -143,6 +143,30 @@ def test_split_digits_class_vs_task_incremental():
     assert tsk.metrics_["acc"] > 0.7
 
 
+def test_task_incremental_masks_with_rehearsal_and_replay():
+    split = split_digits(n_tasks=5, scenario="task", random_state=0)[:3]
+    common = dict(n_iterations=20, random_state=0)
+    er = ExperienceReplay(buffer_size=50, **common).fit_stream(split)
+    # the memory remembers each sample's task classes
+    assert er._buffer_mask.shape == (50, 10)
+    for row, label in zip(er._buffer_mask.numpy(), er.buffer_y_.numpy()):
+        assert row[label] and row.sum() == 2
+    pl = FineTuning(schedule=PowerLawRehearsal(exponent=0.5), **common).fit_stream(split)
+    for learner in (er, pl):
+        R = learner.history_["accuracy_matrix"].values
+        assert np.all(np.diag(R) > 0.9)  # 2-way choices within each task
+    # predictions restricted to a task's classes
+    X = split[1].X_test
+    assert set(pl.predict(X, classes=split[1].classes).tolist()) <= {2, 3}
+
+
+def test_progress_and_auto_device(stream, capsys):
+    learner = FineTuning(n_iterations=5, device="auto", random_state=0)
+    learner.fit_stream(stream[:2], progress=True)
+    assert learner.history_.attrs["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert "FineTuning" in capsys.readouterr().err
+
+
 def test_sklearn_api():
     from sklearn.base import clone
     from sklearn.datasets import load_digits
