@@ -228,18 +228,6 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         return self.model_
 
     # ------------------------------------------------------------------ training
-    def _check_X(self, X, name="X"):
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be a 2-d array (n_samples, n_features), got shape "
-                             f"{X.shape}")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{name} has {X.shape[1]} features but the learner was set up for "
-                             f"{self.n_features_in_}")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name} contains NaN or inf values")
-        return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=self._device)
-
     def _loss(self, X, y, mask):
         logits = self.model_(X)
         if mask is not None:
@@ -308,17 +296,15 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         self._after_task(phase, X, y)
         self.n_tasks_seen_ = phase + 1
 
-    def _as_task_tensors(self, X, y):
-        Xt = self._check_X(X)
-        y = np.asarray(y)
-        if y.shape != (Xt.shape[0],):
-            raise ValueError(f"y must have shape ({Xt.shape[0]},), got {y.shape}")
-        if y.size == 0:
-            raise ValueError("cannot learn from an empty task: X has no samples")
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= len(self.classes_):
-            raise ValueError(f"y must hold integer labels in [0, {len(self.classes_) - 1}], got "
-                             f"values from {y.min()!r} to {y.max()!r}")
-        return Xt, torch.as_tensor(y.astype(np.int64), device=self._device)
+    def _encode(self, y):
+        """Positions of the labels ``y`` in ``classes_`` (ValueError for unknown labels)."""
+        pos = np.searchsorted(self.classes_, y)
+        pos = np.clip(pos, 0, len(self.classes_) - 1)
+        bad = self.classes_[pos] != y
+        if np.any(bad):
+            raise ValueError(f"y holds labels {np.unique(np.asarray(y)[bad]).tolist()} that are "
+                             f"not in classes_ {self.classes_.tolist()}")
+        return pos
 
     def partial_fit(self, X, y, classes=None):
         """Learn one more task from ``X``, ``y`` (``n_iterations`` minibatch updates).
@@ -328,25 +314,30 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training inputs of the new task.
         y : array-like of shape (n_samples,)
-            Integer labels.
+            Class labels.
         classes : array-like or None
-            All labels of the whole stream; required on the first call (labels must be
-            ``0..n_classes - 1``), ignored later.
+            All labels of the whole stream; required on the first call, ignored later.
 
         Returns
         -------
         self
         """
-        if getattr(self, "model_", None) is None:
-            if classes is None:
-                raise ValueError("classes must be given on the first call to partial_fit")
-            X0 = np.asarray(X)
-            if X0.ndim != 2:
-                raise ValueError(f"X must be a 2-d array (n_samples, n_features), got shape "
-                                 f"{X0.shape}")
-            self._setup(X0.shape[1], int(np.max(classes)) + 1)
-        Xt, yt = self._as_task_tensors(X, y)
-        self._train_task(self.n_tasks_seen_, Xt, yt, np.unique(np.asarray(y)))
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        first = getattr(self, "model_", None) is None
+        if first and classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit")
+        X, y = validate_data(self, X, y, reset=first, dtype=np.float32)
+        check_classification_targets(y)
+        if first:
+            classes = np.unique(np.asarray(classes))
+            self._setup(X.shape[1], len(classes))
+            self.classes_ = classes
+        pos = self._encode(y)
+        Xt = torch.as_tensor(np.ascontiguousarray(X), device=self._device)
+        yt = torch.as_tensor(pos.astype(np.int64), device=self._device)
+        self._train_task(self.n_tasks_seen_, Xt, yt, np.unique(pos))
         return self
 
     def fit(self, X, y):
@@ -357,27 +348,32 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training inputs.
         y : array-like of shape (n_samples,)
-            Integer labels ``0..n_classes - 1``.
+            Class labels (any sortable labels: ints, strings, ...).
 
         Returns
         -------
         self
         """
+        from sklearn.utils.validation import validate_data
+
         self.model_ = None
-        return self.partial_fit(X, y, classes=np.unique(np.asarray(y)))
+        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        return self.partial_fit(X, y, classes=np.unique(y))
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
     def _logits(self, X, classes=None):
-        if getattr(self, "model_", None) is None:
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit, "
-                             "partial_fit or fit_stream first")
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float32)
         model = self._eval_model()
         model.eval()
-        logits = model(self._check_X(X))
+        logits = model(torch.as_tensor(np.ascontiguousarray(X), device=self._device))
         if classes is not None:
+            keep = self._encode(np.unique(np.asarray(classes)))
             mask = torch.ones(logits.shape[1], dtype=torch.bool, device=logits.device)
-            mask[torch.as_tensor(np.asarray(classes), device=logits.device)] = False
+            mask[torch.as_tensor(keep, device=logits.device)] = False
             logits = logits.masked_fill(mask, float("-inf"))
         return logits
 
@@ -394,6 +390,7 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
         """
         return torch.softmax(self._logits(X, classes), dim=1).cpu().numpy()
 
@@ -411,7 +408,8 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self._logits(X, classes).argmax(1).cpu().numpy()
+        index = self._logits(X, classes).argmax(1).cpu().numpy()
+        return self.classes_[index]
 
     # ------------------------------------------------------------------ the continual loop
     def fit_stream(self, stream, *, progress=False):

@@ -309,8 +309,11 @@ class FastSlowLearner(ContinualLearner):
 
     Attributes
     ----------
+    slow_model_ : torch.nn.Module
+        The network with the slow weights (used to predict).
     slow_weights_ : list of torch.Tensor
-        :math:`\\theta_S`, in the order of ``model_.parameters()``.
+        :math:`\\theta_S`: the parameters of ``slow_model_``, in the order of
+        ``model_.parameters()``.
     importance_ : list of torch.Tensor or None
         :math:`\\Omega`.
 
@@ -350,10 +353,14 @@ class FastSlowLearner(ContinualLearner):
         check_size("fisher_samples", self.fisher_samples, minimum=1)
 
     def _init_state(self):
-        self.slow_weights_ = [p.detach().clone() for p in self.model_.parameters()]
+        import copy
+
+        self.slow_model_ = copy.deepcopy(self.model_)
+        for p in self.slow_model_.parameters():
+            p.requires_grad_(False)
+        self.slow_weights_ = list(self.slow_model_.parameters())
         self.importance_ = None
         self._plasticity = None
-        self._slow_model = None
 
     def _penalty(self):
         if self.importance_ is None or self.consolidation == 0:
@@ -367,7 +374,6 @@ class FastSlowLearner(ContinualLearner):
         for i, (s, f) in enumerate(zip(self.slow_weights_, fast)):
             step = rate if self._plasticity is None else rate * self._plasticity[i]
             s.add_(step * (f - s))
-        self._slow_model = None
 
     def _after_step(self, step):
         if step % int(self.slow_every) == 0:
@@ -387,15 +393,7 @@ class FastSlowLearner(ContinualLearner):
         self._plasticity = [1.0 / (1.0 + c * w) for w in self.importance_]
 
     def _eval_model(self):
-        if self._slow_model is None:
-            import copy
-
-            model = copy.deepcopy(self.model_)
-            with torch.no_grad():
-                for p, s in zip(model.parameters(), self.slow_weights_):
-                    p.copy_(s)
-            self._slow_model = model
-        return self._slow_model
+        return self.slow_model_
 
 
 LEARNERS = {

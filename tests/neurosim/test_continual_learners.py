@@ -4,6 +4,7 @@ import doctest
 
 import numpy as np
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 torch = pytest.importorskip("torch")
 
@@ -187,6 +188,23 @@ def test_sklearn_api():
     assert make_learner("fastslow", slow_every=3).slow_every == 3
 
 
+@parametrize_with_checks([FineTuning(n_iterations=5, random_state=0),
+                          FastSlowLearner(n_iterations=5, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_sklearn_api_string_labels():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 4))
+    y = np.where(X[:, 0] > 0.5, "high", "low")
+    learner = FineTuning(n_iterations=100, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(learner.classes_, ["high", "low"])
+    assert set(learner.predict(X).tolist()) <= {"high", "low"}
+    assert learner.score(X, y) > 0.8
+    assert learner.predict(X, classes=["low"]).tolist() == ["low"] * 60
+
+
 def test_reservoir_sampling_is_uniform_and_bounded():
     M, sizes, reps = 40, (150, 250), 1500
     rng = np.random.default_rng(0)
@@ -225,11 +243,11 @@ def test_bad_input(stream):
     with pytest.raises(TypeError, match="stream must be a TaskStream"):
         FineTuning().fit_stream([stream[0]])
     learner = FineTuning(n_iterations=5, random_state=0).fit_stream(stream[:1])
-    with pytest.raises(ValueError, match="X has 10 features but the learner was set up for 64"):
+    with pytest.raises(ValueError, match="X has 10 features, but FineTuning is expecting 64"):
         learner.partial_fit(np.ones((4, 10)), [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="empty task"):
+    with pytest.raises(ValueError, match="0 sample"):
         learner.partial_fit(np.ones((0, 64)), [])
-    with pytest.raises(ValueError, match=r"labels in \[0, 9\]"):
+    with pytest.raises(ValueError, match=r"labels \[12\] that are not in classes_"):
         learner.partial_fit(np.ones((2, 64)), [0, 12])
     with pytest.raises(ValueError, match="not fitted yet"):
         FineTuning().predict(np.ones((2, 64)))
