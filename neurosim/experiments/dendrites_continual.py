@@ -16,7 +16,9 @@ the key number is the mean accuracy over all tasks after the whole sequence.
 - quick: 10 tasks, hidden layers (128, 128), 4 epochs per task, batch 64, learning rate 4e-3,
   k-WTA 20 %.
 - full: 10 tasks, hidden layers (512, 512), 5 epochs per task, batch 32, learning rate 1e-3,
-  k-WTA 5 %.
+  k-WTA 20 %.
+
+On these small layers 20 % winners work better than the paper's 5 % (for 2,048-unit layers).
 
 In full mode the comparison is repeated on permuted MNIST when its files are on disk
 (:func:`run_permuted_mnist`; nothing is downloaded). The ``backend`` argument does not apply
@@ -43,7 +45,7 @@ def _config(quick):
         return {**common, "hidden_sizes": (128, 128), "n_epochs": 4, "batch_size": 64,
                 "learning_rate": 4e-3, "kw_percent_on": 0.2}
     return {**common, "hidden_sizes": (512, 512), "n_epochs": 5, "batch_size": 32,
-            "learning_rate": 1e-3, "kw_percent_on": 0.05}
+            "learning_rate": 1e-3, "kw_percent_on": 0.2}
 
 
 def _mnist_config():
