@@ -341,8 +341,8 @@ def gaussian_ordinal_labels(y, n_classes=5, sigma=0.5):
     Examples
     --------
     >>> from neurosim.decoding import gaussian_ordinal_labels
-    >>> gaussian_ordinal_labels([2], 5, 0.5).numpy().round(4)
-    array([[0.0003, 0.1065, 0.7866, 0.1065, 0.0003]], dtype=float32)
+    >>> [round(float(p), 4) for p in gaussian_ordinal_labels([2], 5, 0.5)[0]]
+    [0.0003, 0.1065, 0.7866, 0.1065, 0.0003]
     """
     y = torch.as_tensor(y)
     if y.is_floating_point() or y.ndim != 1:
@@ -484,7 +484,7 @@ def time_block_folds(n_times, n_folds=10, *, gap=128):
     >>> from neurosim.decoding import time_block_folds
     >>> f = time_block_folds(7680)[3]
     >>> int(f["test"].sum()), int(f["val"].sum()), int(f["train"].sum())
-    (768, 768, 5632)
+    (768, 768, 5888)
     """
     if n_folds < 2 or n_times < n_folds:
         raise ValueError(f"need 2 <= n_folds <= n_times, got n_folds={n_folds}, n_times={n_times}")
@@ -555,7 +555,7 @@ def subject_dependent_split(eeg, labels, fold, *, n_folds=10, window=128, stride
     >>> from neurosim.decoding import subject_dependent_split
     >>> split = subject_dependent_split(np.zeros((18, 14, 7680)), np.arange(18) % 5, fold=0)
     >>> split["train"][0].shape, split["test"][0].shape
-    ((756, 14, 128), (108, 14, 128))
+    ((828, 14, 128), (108, 14, 128))
     """
     eeg = np.asarray(getattr(eeg, "values", eeg))
     labels = np.asarray(getattr(labels, "values", labels))

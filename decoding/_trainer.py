@@ -519,7 +519,8 @@ class Trainer:
                 with torch.no_grad():
                     if val_iter is not None:
                         val_loss, val_logs = self._run_epoch(
-                            model, val_iter(epoch, None, shuffle=False), step, None, None, None,
+                            model, val_iter(epoch, torch.Generator().manual_seed(epoch),
+                                            shuffle=False), step, None, None, None,
                             device, precision, params, total_steps, epoch, training=False)
                         record.update({"val_loss": val_loss,
                                        **{f"val_{k}": v for k, v in val_logs.items()}})

@@ -16,7 +16,7 @@ with a logistic regression on log band-power features
 (:func:`neurosim.decoding.baselines.band_power_features`) and with chance (stratified guessing), in
 weighted F1, Seq2HR, top-1 and top-2 accuracy.
 
-- quick: 3 simulated subjects, 30-s films, 1 SD fold of 1 subject and 1 SI subject, few epochs.
+- quick: 3 simulated subjects, 20-s films, 1 SD fold of 1 subject and 1 SI subject, few epochs.
 - full: 4 simulated subjects, 60-s films, 10 SD folds of every subject, every SI subject.
 """
 
@@ -37,8 +37,8 @@ PAPER_SD_F1 = {"valence": 96.82, "arousal": 95.62}
 
 def _config(quick):
     if quick:
-        return {"n_subjects": 3, "duration": 30.0, "sd_subjects": [0], "sd_folds": [4],
-                "si_subjects": [0], "epochs": 6, "pretrain_epochs": 3, "finetune_epochs": 4,
+        return {"n_subjects": 3, "duration": 20.0, "sd_subjects": [0], "sd_folds": [4],
+                "si_subjects": [0], "epochs": 6, "pretrain_epochs": 2, "finetune_epochs": 3,
                 "lr": 1e-2, "batch_size": 64, "stride": 128}
     return {"n_subjects": 4, "duration": 60.0, "sd_subjects": None, "sd_folds": list(range(10)),
             "si_subjects": None, "epochs": 30, "pretrain_epochs": 20, "finetune_epochs": 40,

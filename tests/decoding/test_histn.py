@@ -141,13 +141,13 @@ def test_histn_learns_simulated_emotion_and_smoothing_raises_seq2hr():
     ds = make_eeg_emotion(n_subjects=1, duration=30.0, random_state=0)
     eeg = preprocess_dreamer(ds, duration=30.0).values[0]
     y = ds["valence"].values[0] - 1
-    split = subject_dependent_split(eeg, y, fold=4, stride=96)
+    split = subject_dependent_split(eeg, y, fold=4, stride=128)
     (Xtr, ytr), (Xte, yte) = split["train"], split["test"]
     out = {}
     for sigma in (0.5, None):
         torch.manual_seed(0)
         model = HiSTN(label_sigma=sigma)
-        Trainer(max_epochs=6, batch_size=64, lr=1e-2, scheduler="onecycle", drop_last=True,
+        Trainer(max_epochs=8, batch_size=64, lr=1e-2, scheduler="onecycle", drop_last=True,
                 device="cpu", random_state=0).fit(model, (Xtr, ytr))
         model.eval()
         with torch.no_grad():

@@ -1,0 +1,200 @@
+"""Decoders: training throughput of neurosim's Trainer against a plain PyTorch loop, CPU and GPU.
+
+For every case (a decoder, its input sizes and a batch size) the same model, data and optimizer
+settings (AdamW, gradient-norm clipping 1.0, the same precision) are trained twice from the same
+initial weights:
+
+- ``ours``: :class:`neurosim.decoding.Trainer` (on-device batching of in-memory arrays, autocast,
+  history, no checkpoints);
+- ``plain``: the loop a user would write by hand (``randperm`` on the device, ``zero_grad``,
+  ``backward``, ``clip_grad_norm_``, ``step``), under the same autocast.
+
+Printed per case and device, one JSON line: ``ours_samples_per_s``, ``plain_samples_per_s``,
+``overhead_pct`` (ours slower by this much; the issue's target is < 5 %), ``ours_s``/``plain_s``
+(best of ``--repeat`` timed epochs after one warm-up epoch) and, on CUDA, ``gpu_util_mean_pct``
+sampled with ``nvidia-smi`` during our run.
+
+Usage: ``python benchmarks/bench_decoders.py [--quick] [--repeat 3] [--device cpu|cuda|all]``.
+
+Cases are a list of dicts in ``CASES`` below; the fMRI decoders (MindBridge, BraInCoRL) add theirs in
+the marked section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import threading
+import time
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------- case builders
+def _histn(quick):
+    from neurosim.decoding import HiSTN
+
+    n = 2048 if quick else 16384
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 14, 128)).astype(np.float32)
+    y = rng.integers(0, 5, n)
+    return HiSTN(), (x, y), None
+
+
+def _brainflora(modality, shape, small):
+    def build(quick):
+        from neurosim.decoding import BrainFLORA
+
+        n = 512 if quick else 4096
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(n, *shape)).astype(np.float32)
+        y = rng.normal(size=(n, 64 if small else 1024)).astype(np.float32)
+        make = BrainFLORA.small if small else BrainFLORA
+        model = make({modality: shape}, y.shape[1])
+
+        def step(model, batch):
+            return model.training_step({"modality": modality, "x": batch[0], "target": batch[1]})
+
+        return model, (x, y), step
+
+    return build
+
+
+CASES = [
+    {"name": "histn-dreamer", "build": _histn, "batch_size": 256},
+    {"name": "brainflora-eeg-small", "build": _brainflora("eeg", (17, 100), True), "batch_size": 64},
+    {"name": "brainflora-eeg-paper", "build": _brainflora("eeg", (63, 250), False),
+     "batch_size": 100, "cuda_only": True},
+    {"name": "brainflora-meg-paper", "build": _brainflora("meg", (271, 201), False),
+     "batch_size": 100, "cuda_only": True},
+    # ------------------------------------------------------------------------------------------
+    # fMRI decoders (MindBridge, BraInCoRL): add cases below this line, same keys:
+    # {"name": ..., "build": callable(quick) -> (model, (x, y), step or None), "batch_size": ...}
+    # ------------------------------------------------------------------------------------------
+]
+
+
+# ---------------------------------------------------------------------------- measurement
+class _GpuSampler(threading.Thread):
+    """Sample ``nvidia-smi`` GPU utilisation every 0.2 s while running."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples, self._stop = [], threading.Event()
+
+    def run(self):
+        while not self._stop.is_set():
+            try:
+                out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu",
+                                      "--format=csv,noheader,nounits"], capture_output=True,
+                                     text=True, timeout=5).stdout
+                self.samples.append(float(out.split()[0]))
+            except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+                return
+            self._stop.wait(0.2)
+
+    def stop(self):
+        self._stop.set()
+        self.join(timeout=5)
+        return float(np.mean(self.samples)) if self.samples else float("nan")
+
+
+def _plain_epoch(model, tensors, step, batch_size, device, precision, opt):
+    import torch
+    import torch.nn.functional as F
+
+    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    n = tensors[0].shape[0]
+    order = torch.randperm(n, device=device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+    for b in range(n // batch_size):
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        batch = tuple(t[idx] for t in tensors)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            loss = step(model, batch) if step else F.cross_entropy(model(batch[0]), batch[1])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_case(case, device_name, quick, repeat):
+    import copy
+
+    import torch
+    from neurosim.decoding import Trainer
+
+    device = torch.device(device_name)
+    torch.manual_seed(0)
+    model, (x, y), step = case["build"](quick)
+    bs = case["batch_size"]
+    n = (len(x) // bs) * bs
+    init = copy.deepcopy(model.state_dict())
+    trainer = Trainer(max_epochs=1, batch_size=bs, lr=1e-3, device=device_name, drop_last=True,
+                      random_state=0)
+    precision = trainer._resolve_precision(device)
+
+    def ours():
+        trainer.fit(model, (x, y), step=step)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    model.load_state_dict(init)
+    ours()  # warm-up
+    sampler = _GpuSampler() if device.type == "cuda" and shutil.which("nvidia-smi") else None
+    if sampler:
+        sampler.start()
+    t_ours = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        ours()
+        t_ours.append(time.perf_counter() - t0)
+    util = sampler.stop() if sampler else float("nan")
+
+    model.load_state_dict(init)
+    model.to(device)
+    tensors = (torch.as_tensor(x).to(device), torch.as_tensor(y).to(device))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3,
+                            weight_decay=1e-2)
+    _plain_epoch(model, tensors, step, bs, device, precision, opt)  # warm-up
+    t_plain = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _plain_epoch(model, tensors, step, bs, device, precision, opt)
+        t_plain.append(time.perf_counter() - t0)
+    ours_s, plain_s = min(t_ours), min(t_plain)
+    return {"case": case["name"], "device": device_name, "precision": precision,
+            "n_samples": n, "batch_size": bs,
+            "n_params": sum(p.numel() for p in model.parameters()),
+            "ours_s": round(ours_s, 4), "plain_s": round(plain_s, 4),
+            "ours_samples_per_s": round(n / ours_s, 1), "plain_samples_per_s": round(n / plain_s, 1),
+            "ratio": round(ours_s / plain_s, 4), "overhead_pct": round(100 * (ours_s / plain_s - 1), 2),
+            "gpu_util_mean_pct": None if np.isnan(util) else round(util, 1),
+            "torch_threads": torch.get_num_threads()}
+
+
+def main(argv=None):
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data, CPU-sized cases only")
+    parser.add_argument("--repeat", type=int, default=3, help="timed epochs per case (best kept)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    args = parser.parse_args(argv)
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    if "cuda" in devices and not torch.cuda.is_available():
+        devices.remove("cuda")
+    for case in CASES:
+        for dev in devices:
+            if case.get("cuda_only") and dev == "cpu":
+                continue
+            print(json.dumps(bench_case(case, dev, args.quick, args.repeat)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
