@@ -416,8 +416,8 @@ def braincorl_tasks(embeddings, responses, *, min_context=30, max_context=500, n
     data = {}
     dim = None
     for s in subjects:
-        x = torch.as_tensor(np.asarray(embeddings[s], dtype=np.float32))
-        y = torch.as_tensor(np.asarray(responses[s], dtype=np.float32))
+        x = torch.from_numpy(np.array(embeddings[s], dtype=np.float32))
+        y = torch.from_numpy(np.array(responses[s], dtype=np.float32))
         if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
             raise ValueError(f"subject {s!r}: embeddings (n_images, E) and responses "
                              f"(n_images, n_voxels) must match, got {tuple(x.shape)} and "

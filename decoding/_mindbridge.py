@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MindBridge", "reset_tune", "soft_clip_loss", "mindbridge_batches"]
+__all__ = ["MindBridge", "reset_tune", "soft_clip_loss", "mindbridge_batches",
+           "mindbridge_memory_estimate"]
 
 _POOL_TYPES = ("max", "avg")
 
@@ -484,7 +485,10 @@ class MindBridge(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+            if isinstance(x, torch.Tensor):
+                x = x.detach().to("cpu", torch.float32)
+            else:
+                x = torch.as_tensor(np.asarray(x, dtype=np.float32))
             if x.ndim != 2:
                 raise ValueError(f"x must be 2-D (n_samples, n_voxels), got shape {tuple(x.shape)}")
             chunks = [self(x[i:i + batch_size], subject) for i in range(0, len(x), batch_size)]
@@ -722,3 +726,75 @@ def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, le
         return batches
 
     return train
+
+
+# ----------------------------------------------------------------------------------------------
+# memory estimate
+# ----------------------------------------------------------------------------------------------
+def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048, adapter_rank=128,
+                               n_blocks=4, heads=None, batch_size=50, trainable_subjects=None,
+                               activation_bytes=4):
+    """Analytic estimate of MindBridge's training memory on one GPU (an estimate, not a measure).
+
+    Counts the parameters exactly (same layers as :class:`MindBridge`) and charges 4 bytes per
+    parameter for the float32 weights, plus, for trainable parameters, 4 for the gradient and 8
+    for AdamW's two moments. Activations kept for the backward pass are approximated by the
+    largest tensors of one step: per sample, the pooled input, adapter bottleneck, embedder
+    (4 x ``hidden_dim``: linear, norm, GELU, dropout), translator (4 x ``hidden_dim`` per block),
+    the head outputs and their normalised copies (3 x the head size, for the SoftCLIP and MSE
+    terms) and the builder (4 x ``pool_size``), for ``n_subjects x batch_size`` samples, plus a
+    cycle pass (embedder and builder) over one subject's batch. CUDA context, allocator
+    fragmentation and the ``batch x batch`` similarity matrices are not counted (add ~1-2 GB).
+
+    Parameters
+    ----------
+    n_subjects : int
+        Subjects in the model (and in each step's batch).
+    pool_size, hidden_dim, adapter_rank, n_blocks, heads
+        As in :class:`MindBridge` (defaults: the paper's configuration).
+    batch_size : int
+        Samples per subject per step (50 in the paper).
+    trainable_subjects : int | None
+        Subjects whose embedder and builder are trained; None: all, and the shared translator
+        and heads too (bridge training). ``1`` with frozen shared parts is reset-tuning.
+    activation_bytes : int
+        4 for float32, 2 under bf16/fp16 autocast.
+
+    Returns
+    -------
+    estimate : dict of str to float
+        ``n_parameters``, ``n_trainable``, and gibibytes: ``weights_gib``, ``gradients_gib``,
+        ``optimizer_gib``, ``activations_gib``, ``total_gib``.
+
+    Examples
+    --------
+    >>> est = mindbridge_memory_estimate(4)  # the paper's 4-subject bridge, batch 50 per subject
+    >>> round(est["n_parameters"] / 1e6)
+    694
+    >>> est["total_gib"] < 24
+    True
+    """
+    heads = _check_heads({"image": (257, 768), "text": (77, 768)} if heads is None else heads)
+    p, h, r = pool_size, hidden_dim, adapter_rank
+    adapter = 2 * p * r + r + p
+    embedder = adapter + p * h + h + 2 * h
+    builder = h * p + p + 2 * p + adapter
+    head_out = sum(math.prod(shape) for shape in heads.values())
+    shared = n_blocks * (h * h + 3 * h) + h * head_out + head_out
+    n_params = n_subjects * (embedder + builder) + shared
+    if trainable_subjects is None:
+        n_train = n_params
+    else:
+        n_train = trainable_subjects * (embedder + builder)
+    n_samples = n_subjects * batch_size
+    per_sample = (p + r) + 4 * h + 4 * h * n_blocks + 3 * head_out + 4 * p
+    cycle = batch_size * (2 * (p + r + 4 * h) + 4 * p)
+    gib = 1024.0 ** 3
+    out = {
+        "n_parameters": float(n_params), "n_trainable": float(n_train),
+        "weights_gib": 4 * n_params / gib, "gradients_gib": 4 * n_train / gib,
+        "optimizer_gib": 8 * n_train / gib,
+        "activations_gib": activation_bytes * (n_samples * per_sample + cycle) / gib,
+    }
+    out["total_gib"] = sum(v for k, v in out.items() if k.endswith("_gib"))
+    return out

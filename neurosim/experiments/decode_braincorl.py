@@ -10,6 +10,9 @@ the simulation's ground-truth weights (the ceiling). The metric is the voxelwise
 variance on the shared test stimuli, averaged over voxels and over independent context draws; the
 cosine similarity between written and true weights is also reported.
 
+With BraInCoRL-format NSD files in ``<data home>/nsd_braincorl`` (see :func:`find_nsd_braincorl`),
+the same command runs on them instead of the simulation.
+
 - quick: 8-dimensional embeddings, 2 attention blocks of width 32, 400 meta-training steps.
 - full: 16-dimensional embeddings, 4 blocks of width 64, 3,000 steps, more context sizes.
 """
@@ -47,10 +50,12 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
 
     Parameters
     ----------
-    data : dict of str to xarray.Dataset
-        Subjects as returned by :func:`neurosim.datasets.make_fmri_visual`.
+    data : dict of str to xarray.Dataset | dict of str to tuple
+        Subjects as returned by :func:`neurosim.datasets.make_fmri_visual` (all stimuli a subject
+        saw, repeat-averaged, are used), or ``subject -> (embeddings, responses)`` arrays of shapes
+        (n_images, E) and (n_images, n_voxels).
     subjects : list of str
-        Training subjects (all their stimuli, repeat-averaged).
+        Training subjects.
     model_kwargs, task_kwargs : dict
         Arguments of :class:`~neurosim.decoding.BraInCoRL` and
         :func:`~neurosim.decoding.braincorl_tasks`.
@@ -73,10 +78,16 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
     from neurosim.decoding import BraInCoRL, Trainer, braincorl_tasks
     from neurosim.decoding._fmri_utils import stimulus_arrays
 
-    arrays = {s: stimulus_arrays(data[s], split="all") for s in subjects}
-    tasks = braincorl_tasks({s: a[2] for s, a in arrays.items()},
-                            {s: a[0] for s, a in arrays.items()}, **task_kwargs)
-    dim = next(iter(arrays.values()))[2].shape[1]
+    arrays = {}
+    for s in subjects:
+        if isinstance(data[s], tuple):
+            arrays[s] = (np.asarray(data[s][0]), np.asarray(data[s][1]))
+        else:
+            betas, _, emb = stimulus_arrays(data[s], split="all")
+            arrays[s] = (emb, betas)
+    tasks = braincorl_tasks({s: a[0] for s, a in arrays.items()},
+                            {s: a[1] for s, a in arrays.items()}, **task_kwargs)
+    dim = next(iter(arrays.values()))[0].shape[1]
     model = BraInCoRL(dim, random_state=seed, **model_kwargs)
     trainer = Trainer(max_epochs=epochs, lr=lr, weight_decay=1e-2, scheduler="onecycle",
                       device=device, random_state=seed, progress=progress)
@@ -91,9 +102,11 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, seed=0, ridge_device=N
     ----------
     model : BraInCoRL
         Meta-trained model.
-    ds : xarray.Dataset
-        The held-out subject (``make_fmri_visual`` structure, with ``weights`` and ``bias`` for
-        the ground-truth ceiling when present).
+    ds : xarray.Dataset | dict
+        The held-out subject: a ``make_fmri_visual`` Dataset (context from its own stimuli, test
+        on the shared ones, ground truth from ``weights`` and ``bias``), or a dict of arrays
+        ``context_embeddings``, ``context_responses``, ``test_embeddings``, ``test_responses``
+        and optionally ``weights`` (n_voxels, E) and ``bias`` (n_voxels,), plus ``subject``.
     context_sizes : list of int
         Numbers of in-context images.
     n_draws : int
@@ -106,9 +119,9 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, seed=0, ridge_device=N
     Returns
     -------
     curve : xarray.Dataset
-        ``explained_variance`` (method, context_size, draw), the voxel mean, and
-        ``weight_cosine`` (method, context_size, draw) for ``braincorl`` and ``ridge`` against
-        the ground truth; method in ``["braincorl", "ridge", "ground_truth"]``.
+        ``explained_variance`` (encoder, context_size, draw), the voxel mean, and
+        ``weight_cosine`` (encoder, context_size, draw) for ``braincorl`` and ``ridge`` against
+        the ground truth; encoder in ``["braincorl", "ridge", "ground_truth"]``.
     """
     import xarray as xr
 
@@ -116,12 +129,21 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, seed=0, ridge_device=N
     from neurosim.decoding._fmri_utils import stimulus_arrays
     from neurosim.decoding.metrics import explained_variance
 
-    ctx_y, _, ctx_x = stimulus_arrays(ds, split="train")
-    test_y, _, test_x = stimulus_arrays(ds, split="test")
-    has_gt = "weights" in ds and "bias" in ds
+    if isinstance(ds, dict):
+        ctx_x, ctx_y = np.asarray(ds["context_embeddings"]), np.asarray(ds["context_responses"])
+        test_x, test_y = np.asarray(ds["test_embeddings"]), np.asarray(ds["test_responses"])
+        gt = (ds.get("weights"), ds.get("bias"))
+        subject = str(ds.get("subject", ""))
+    else:
+        ctx_y, _, ctx_x = stimulus_arrays(ds, split="train")
+        test_y, _, test_x = stimulus_arrays(ds, split="test")
+        gt = (ds["weights"].values if "weights" in ds else None,
+              ds["bias"].values if "bias" in ds else None)
+        subject = str(ds.attrs.get("subject", ""))
+    has_gt = gt[0] is not None and gt[1] is not None
     if has_gt:
-        gt_w = np.asarray(ds["weights"].values, dtype=np.float64)
-        gt_pred = test_x @ gt_w.T + np.asarray(ds["bias"].values)
+        gt_w = np.asarray(gt[0], dtype=np.float64)
+        gt_pred = test_x @ gt_w.T + np.asarray(gt[1], dtype=np.float64)
         gt_ev = float(np.mean(explained_variance(test_y, gt_pred)))
     rng = np.random.default_rng(seed)
     methods = ["braincorl", "ridge", "ground_truth"]
@@ -136,7 +158,7 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, seed=0, ridge_device=N
     for j, n in enumerate(context_sizes):
         if n > len(ctx_y):
             raise ValueError(f"context size {n} exceeds the {len(ctx_y)} training images of "
-                             f"subject {ds.attrs.get('subject', '?')}")
+                             f"subject {subject!r}")
         order = rng.permutation(len(ctx_y))
         for d in range(n_draws):
             start = (d * n) % max(1, len(ctx_y) - n + 1)
@@ -152,17 +174,68 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, seed=0, ridge_device=N
                 cos[1, j, d] = _cos(np.asarray(ridge.coef_))
     unit = {"units": "fraction of variance"}
     return xr.Dataset(
-        {"explained_variance": (("method", "context_size", "draw"), ev,
+        {"explained_variance": (("encoder", "context_size", "draw"), ev,
                                 {**unit, "long_name": "voxel-mean explained variance on test"}),
-         "weight_cosine": (("method", "context_size", "draw"), cos,
+         "weight_cosine": (("encoder", "context_size", "draw"), cos,
                            {"long_name": "voxel-mean cosine(weights, ground truth)"})},
-        coords={"method": methods,
+        coords={"encoder": methods,
                 "context_size": ("context_size", np.asarray(context_sizes, dtype=np.int64),
                                  {"units": "images"}),
                 "draw": np.arange(n_draws)},
-        attrs={"subject": str(ds.attrs.get("subject", "")), "n_test_images": int(len(test_y)),
+        attrs={"subject": subject, "n_test_images": int(len(test_y)),
                "n_voxels": int(ctx_y.shape[1])},
     )
+
+
+def find_nsd_braincorl(folder=None):
+    """BraInCoRL-format NSD arrays on disk, if any: meta-training subjects and a held-out one.
+
+    Looks in ``folder`` (default ``<data home>/nsd_braincorl``, see
+    :func:`neurosim.datasets.get_data_home`) for ``s{N}_unique_img_feats_normed.npy`` and the
+    other files read by :func:`neurosim.datasets.load_nsd_braincorl`. With at least two subjects,
+    the last one (by number) is held out: its "unique" images are the context pool and the shared
+    ("common") images the test set; ``s{N}_gt.npy`` gives the reference weights when present.
+
+    Parameters
+    ----------
+    folder : str | path-like | None
+
+    Returns
+    -------
+    found : tuple | None
+        ``(train, heldout, folder)``: ``train`` maps ``"subjN"`` to ``(embeddings, betas)``,
+        ``heldout`` is the dict accepted by :func:`scaling_curve`; None when fewer than two
+        subjects are on disk.
+    """
+    import re
+    from pathlib import Path
+
+    from neurosim.datasets import get_data_home, load_nsd_braincorl
+
+    folder = Path(folder) if folder is not None else get_data_home() / "nsd_braincorl"
+    if not folder.is_dir():
+        return None
+    numbers = sorted(int(m.group(1)) for p in folder.glob("s*_unique_img_feats_normed.npy")
+                     if (m := re.fullmatch(r"s(\d+)_unique_img_feats_normed\.npy", p.name)))
+    if len(numbers) < 2:
+        return None
+    train = {}
+    for n in numbers[:-1]:
+        ds = load_nsd_braincorl(folder, n, split="train")
+        train[f"subj{n:02d}"] = (np.asarray(ds["embedding"].values, dtype=np.float32),
+                                 np.asarray(ds["betas"].values, dtype=np.float32))
+    n = numbers[-1]
+    ctx = load_nsd_braincorl(folder, n, split="train")
+    test = load_nsd_braincorl(folder, n, split="test")
+    heldout = {"subject": f"subj{n:02d}",
+               "context_embeddings": np.asarray(ctx["embedding"].values, dtype=np.float32),
+               "context_responses": np.asarray(ctx["betas"].values, dtype=np.float32),
+               "test_embeddings": np.asarray(test["embedding"].values, dtype=np.float32),
+               "test_responses": np.asarray(test["betas"].values, dtype=np.float32)}
+    if "gt" in ctx:
+        gt = np.asarray(ctx["gt"].values, dtype=np.float64)
+        heldout["weights"], heldout["bias"] = gt[:, :-1], gt[:, -1]
+    return train, heldout, folder
 
 
 def run(*, quick=False, backend="numba", seed=0, progress=False):
@@ -198,26 +271,39 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     seed = check_size("seed", seed, minimum=0)
     cfg = _config(quick)
     t0 = time.perf_counter()
-    data = make_fmri_visual(n_subjects=5, embedding_dim=cfg["embedding_dim"], random_state=seed)
-    subjects = sorted(data)
-    model, trainer = meta_train(data, subjects[:4], model_kwargs=cfg["model"],
+    real = find_nsd_braincorl()
+    if real is None:
+        data = make_fmri_visual(n_subjects=5, embedding_dim=cfg["embedding_dim"],
+                                random_state=seed)
+        subjects = sorted(data)
+        train, heldout, source = data, data[subjects[4]], "make_fmri_visual"
+        embedding_dim = cfg["embedding_dim"]
+    else:
+        train, heldout, folder = real
+        subjects = [*train, heldout["subject"]]
+        source = f"BraInCoRL-format NSD files in {folder}"
+        embedding_dim = int(heldout["context_embeddings"].shape[1])
+        cfg["context_sizes"] = [n for n in cfg["context_sizes"]
+                                if n <= len(heldout["context_responses"])]
+    model, trainer = meta_train(train, subjects[:-1], model_kwargs=cfg["model"],
                                 task_kwargs=cfg["tasks"], epochs=cfg["epochs"], lr=cfg["lr"],
                                 seed=seed, progress=progress)
-    curve = scaling_curve(model, data[subjects[4]], cfg["context_sizes"],
-                          n_draws=cfg["n_draws"], seed=seed)
+    curve = scaling_curve(model, heldout, cfg["context_sizes"], n_draws=cfg["n_draws"],
+                          seed=seed)
     curve["train_loss"] = trainer.history_["train_loss"].assign_attrs(
         long_name="meta-training MSE on query responses")
     elapsed = time.perf_counter() - t0
     mean_ev = curve["explained_variance"].mean("draw")
     metrics = {}
     for n in curve["context_size"].values:
-        metrics[f"ev_braincorl_{n}"] = float(mean_ev.sel(method="braincorl", context_size=n))
-        metrics[f"ev_ridge_{n}"] = float(mean_ev.sel(method="ridge", context_size=n))
-    metrics["ev_ground_truth"] = float(mean_ev.sel(method="ground_truth").mean())
+        metrics[f"ev_braincorl_{n}"] = float(mean_ev.sel(encoder="braincorl", context_size=n))
+        metrics[f"ev_ridge_{n}"] = float(mean_ev.sel(encoder="ridge", context_size=n))
+    metrics["ev_ground_truth"] = float(mean_ev.sel(encoder="ground_truth").mean())
     metrics["run_time_s"] = elapsed
     curve.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                        "experiment_seed": int(seed), "train_subjects": ",".join(subjects[:4]),
-                        "embedding_dim": cfg["embedding_dim"],
+                        "experiment_seed": int(seed), "data": source,
+                        "train_subjects": ",".join(subjects[:-1]),
+                        "embedding_dim": embedding_dim,
                         **{f"summary_{k}": v for k, v in metrics.items()}})
     return ExperimentResult(dataset=curve, figures={"scaling": _figure(curve)},
                             report=_report(curve, metrics, quick, seed), metrics=metrics)
@@ -233,12 +319,12 @@ def _figure(curve):
               "ridge": ("tab:blue", "ridge, CV penalty per voxel"),
               "ground_truth": ("k", "ground-truth weights")}
     for method, (color, label) in styles.items():
-        ev = curve["explained_variance"].sel(method=method)
+        ev = curve["explained_variance"].sel(encoder=method)
         ls = "--" if method == "ground_truth" else "-"
         ax_ev.errorbar(n, ev.mean("draw"), yerr=ev.std("draw"), fmt="o" + ls, color=color,
                        label=label, capsize=2, ms=4)
         if method != "ground_truth":
-            ax_cos.plot(n, curve["weight_cosine"].sel(method=method).mean("draw"), "o-",
+            ax_cos.plot(n, curve["weight_cosine"].sel(encoder=method).mean("draw"), "o-",
                         color=color, label=label, ms=4)
     for ax in (ax_ev, ax_cos):
         ax.set_xscale("log")
@@ -259,7 +345,7 @@ def _report(curve, metrics, quick, seed):
         f"# {NAME}",
         "",
         f"BraInCoRL ({mode} mode, seed {seed}) meta-trained on {curve.attrs['train_subjects']} of "
-        f"make_fmri_visual ({curve.attrs['embedding_dim']}-dimensional embeddings); encoders of "
+        f"{curve.attrs['data']} ({curve.attrs['embedding_dim']}-dimensional embeddings); encoders of "
         f"the {curve.attrs['n_voxels']} voxels of held-out {curve.attrs['subject']} written from "
         f"n in-context images, tested on {curve.attrs['n_test_images']} shared images "
         f"({curve.sizes['draw']} context draws per n).",
@@ -269,10 +355,10 @@ def _report(curve, metrics, quick, seed):
     ]
     for n in curve["context_size"].values:
         lines.append(
-            f"| {n} | {float(mean_ev.sel(method='braincorl', context_size=n)):.3f} "
-            f"| {float(mean_ev.sel(method='ridge', context_size=n)):.3f} "
-            f"| {float(cos.sel(method='braincorl', context_size=n)):.3f} "
-            f"| {float(cos.sel(method='ridge', context_size=n)):.3f} |")
+            f"| {n} | {float(mean_ev.sel(encoder='braincorl', context_size=n)):.3f} "
+            f"| {float(mean_ev.sel(encoder='ridge', context_size=n)):.3f} "
+            f"| {float(cos.sel(encoder='braincorl', context_size=n)):.3f} "
+            f"| {float(cos.sel(encoder='ridge', context_size=n)):.3f} |")
     lines += ["", f"Ground-truth weights: EV {metrics['ev_ground_truth']:.3f}. "
               f"Run time {metrics['run_time_s']:.1f} s.", ""]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from neurosim.decoding import (
     Trainer,
     _mindbridge,
     mindbridge_batches,
+    mindbridge_memory_estimate,
     reset_tune,
     soft_clip_loss,
 )
@@ -82,6 +83,22 @@ def test_paper_size_estimate():
     adapter = 2 * p * r + r + p
     per_subject = (adapter + p * h + h + 2 * h) + (h * p + p + 2 * p + adapter)
     assert abs(per_subject / 1e6 - 37.8) < 0.1
+
+
+def test_memory_estimate_counts_parameters_exactly():
+    model = _small(subjects=("a", "b", "c"), n_voxels=(30, 20, 25))
+    est = mindbridge_memory_estimate(3, batch_size=4, **SMALL)
+    assert est["n_parameters"] == sum(p.numel() for p in model.parameters())
+    tuned = reset_tune(_small(), "c", 25)
+    est = mindbridge_memory_estimate(3, batch_size=4, trainable_subjects=1, **SMALL)
+    assert est["n_trainable"] == sum(p.numel() for p in tuned.parameters() if p.requires_grad)
+    # the paper's 4-subject bridge (batch 50 per subject): ~694 M parameters, AdamW states
+    # 16 bytes per parameter -> about 10.3 GiB, plus activations: fits a 24 GB GPU
+    paper = mindbridge_memory_estimate(4)
+    assert round(paper["n_parameters"] / 1e6) == 694
+    assert paper["weights_gib"] + paper["gradients_gib"] + paper["optimizer_gib"] == (
+        pytest.approx(16 * paper["n_parameters"] / 1024**3))
+    assert 10 < paper["total_gib"] < 16
 
 
 def test_soft_clip_loss_matches_hand_computation():
