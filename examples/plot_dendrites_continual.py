@@ -65,11 +65,11 @@ plt.show()
 # %%
 # Which units does each task use?
 # -------------------------------
-# :meth:`~neurosim.dendrites.ActiveDendritesClassifier.transform` gives the last hidden layer's
+# :meth:`~neurosim.dendrites.ActiveDendritesClassifier.hidden_activity` gives the last hidden layer's
 # activity. For each task, take the units that win the k-WTA for most of its test images and
 # count the fraction that two tasks share: the contexts give the tasks different sub-networks.
 model = models["active dendrites"]
-frequent = [(model.transform(t.X_test, context=model.prototypes_[i]) != 0).mean(axis=0) > 0.5
+frequent = [(model.hidden_activity(t.X_test, context=model.prototypes_[i]) != 0).mean(axis=0) > 0.5
             for i, t in enumerate(stream)]
 overlap = np.array([[np.sum(a & b) / max(np.sum(a), 1) for b in frequent] for a in frequent])
 print(f"mean overlap between different tasks: {overlap[~np.eye(10, dtype=bool)].mean():.2f}")

@@ -24,8 +24,9 @@ import time
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import metadata_routing
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import check_array, metadata_routing
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._utils import check_random_state
 
@@ -165,7 +166,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
     __metadata_request__predict = {"context": metadata_routing.UNUSED}
     __metadata_request__predict_proba = {"context": metadata_routing.UNUSED}
     __metadata_request__decision_function = {"context": metadata_routing.UNUSED}
-    __metadata_request__transform = {"context": metadata_routing.UNUSED}
+    __metadata_request__hidden_activity = {"context": metadata_routing.UNUSED}
     __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def _build(self, n_features, n_classes, generator):  # pragma: no cover - abstract
@@ -192,19 +193,15 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         return device
 
     def _check_X(self, X, *, reset):
-        X = np.asarray(X)
-        if X.dtype == object or X.dtype.kind not in "biuf":
-            raise TypeError(f"X must be a numeric array, got dtype {X.dtype}")
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"X must be a non-empty 2-d array (samples, features), got shape "
-                             f"{X.shape}")
-        X = X.astype(np.float32)
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X contains NaN or inf values")
-        if not reset and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} was "
-                             f"fitted with {self.n_features_in_}")
-        return X
+        return validate_data(self, X, reset=reset, dtype=np.float32)
+
+    def _check_context(self, context, n_rows):
+        ctx = check_array(np.atleast_2d(np.asarray(context)), dtype=np.float32,
+                          input_name="context")
+        if ctx.shape[1] != self.n_features_in_ or ctx.shape[0] not in (1, n_rows):
+            raise ValueError(f"context must have shape ({self.n_features_in_},) or "
+                             f"({n_rows}, {self.n_features_in_}), got {np.shape(context)}")
+        return np.broadcast_to(ctx, (n_rows, ctx.shape[1]))
 
     # ---- training -------------------------------------------------------------------------
     def fit(self, X, y, context=None):
@@ -225,7 +222,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         """
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, attr)
-        return self.partial_fit(X, y, classes=np.unique(y), context=context)
+        return self.partial_fit(X, y, context=context)
 
     def partial_fit(self, X, y, classes=None, context=None):
         """Train on one more task for ``n_epochs`` epochs, keeping what was learned before.
@@ -251,14 +248,10 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         """
         device = self._check_params()
         first = not hasattr(self, "module_")
-        X = self._check_X(X, reset=first)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must be 1-d with one label per row of X ({X.shape[0]}), got "
-                             f"shape {y.shape}")
+        X, y = validate_data(self, X, y, reset=first, dtype=np.float32)
+        check_classification_targets(y)
         if first:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            self.n_features_in_ = X.shape[1]
             self._rng = check_random_state(self.random_state)
             seed = int(self._rng.integers(2**62))
             generator = torch.Generator().manual_seed(seed)
@@ -276,8 +269,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         if unknown.size:
             raise ValueError(f"y has labels {unknown.tolist()} not in classes "
                              f"{self.classes_.tolist()}")
-        ctx = X.mean(axis=0) if context is None else self._check_X(
-            np.asarray(context, dtype=np.float32)[None, :], reset=False)[0]
+        ctx = X.mean(axis=0) if context is None else self._check_context(context, 1)[0]
         self.prototypes_ = np.vstack([self.prototypes_, ctx[None, :]])
 
         t0 = time.perf_counter()
@@ -315,7 +307,9 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
             Index into ``prototypes_`` (the order of the ``partial_fit`` calls).
         """
         check_is_fitted(self, "module_")
-        X = self._check_X(X, reset=False)
+        return self._nearest(self._check_X(X, reset=False))
+
+    def _nearest(self, X):
         d = ((X[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(axis=2)
         return d.argmin(axis=1)
 
@@ -324,10 +318,9 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         X = self._check_X(X, reset=False)
         if context is None:
-            ctx = self.prototypes_[self.predict_task(X)]
+            ctx = self.prototypes_[self._nearest(X)]
         else:
-            ctx = np.broadcast_to(np.asarray(context, dtype=np.float32), X.shape)
-            ctx = self._check_X(ctx, reset=False)
+            ctx = self._check_context(context, X.shape[0])
         ctx = _standardize(ctx)
         device = next(self.module_.parameters()).device
         fn = getattr(self.module_, method)
@@ -347,7 +340,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def decision_function(self, X, context=None):
-        """Class scores (logits) of each sample.
+        """Class scores of each sample: the logits (for two classes, their difference).
 
         Parameters
         ----------
@@ -359,11 +352,14 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes)
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            With two classes, ``logit[1] - logit[0]`` (positive for ``classes_[1]``), as in
+            scikit-learn.
         """
-        return self._apply("forward", X, context)
+        scores = self._apply("forward", X, context)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
-    def transform(self, X, context=None):
+    def hidden_activity(self, X, context=None):
         """Activity of the last hidden layer (after k-WTA or ReLU) for each sample.
 
         Parameters
@@ -393,7 +389,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        scores = self.decision_function(X, context)
+        scores = self._apply("forward", X, context)
         scores = scores - scores.max(axis=1, keepdims=True)
         e = np.exp(scores)
         return e / e.sum(axis=1, keepdims=True)
@@ -412,7 +408,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        scores = self.decision_function(X, context)
+        scores = self._apply("forward", X, context)
         return self.classes_[scores.argmax(axis=1)]
 
 

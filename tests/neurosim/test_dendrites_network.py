@@ -195,17 +195,23 @@ def test_network_bad_input(one_thread):
         ContextMLPClassifier(n_epochs=0).fit(X, y)
     with pytest.raises(TypeError, match="context_input"):
         ContextMLPClassifier(context_input="yes").fit(X, y)
-    with pytest.raises(ValueError, match="2-d"):
+    with pytest.raises(ValueError, match="2D array"):
         ContextMLPClassifier().fit(X[0], y[:1])
     with pytest.raises(ValueError, match="NaN"):
         ContextMLPClassifier().fit(np.full((4, 4), np.nan), y[:4])
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         ContextMLPClassifier().fit(X, y[:5])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ContextMLPClassifier().fit(X, X[:, 0])
     clf = ContextMLPClassifier(hidden_sizes=(4,), n_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features"):
         clf.predict(X[:, :3])
     with pytest.raises(ValueError, match="not in classes"):
         clf.partial_fit(X, y + 5)
+    with pytest.raises(ValueError, match="differ from the classes"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"context must have shape \(4,\)"):
+        clf.predict(X, context=np.ones(3))
     import torch
 
     if not torch.cuda.is_available():
@@ -305,3 +311,24 @@ def test_permuted_mnist_path(monkeypatch, one_thread):
                                                       "hidden_sizes": (16,), "n_epochs": 1})
     acc, cfg = dc.run_permuted_mnist(seed=0)
     assert acc.shape == (3, 2, 2) and np.all((acc >= 0) & (acc <= 1))
+
+
+def _sklearn_estimators():
+    try:
+        from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
+    except ImportError:  # pragma: no cover - torch missing
+        return []
+    small = {"hidden_sizes": (16,), "n_epochs": 30, "learning_rate": 1e-2, "random_state": 0}
+    return [ContextMLPClassifier(**small),
+            ActiveDendritesClassifier(n_segments=2, kw_percent_on=0.5, **small)]
+
+
+def _sklearn_checks():
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+
+    return parametrize_with_checks(_sklearn_estimators())
+
+
+@_sklearn_checks()
+def test_sklearn_compatible(estimator, check, one_thread):
+    check(estimator)
