@@ -76,6 +76,134 @@ CASES = [
 ]
 
 
+# ============================================================================================
+# MindBridge and BraInCoRL (decoders-2 section: cases, NSD-sized peak memory, encoding vs ridge)
+# ============================================================================================
+_NSD_VOXELS = {"subj01": 15724, "subj02": 14278, "subj05": 13039, "subj07": 12682}
+
+
+def _mindbridge_case(size):
+    """MindBridge bridge training; x = pooled fMRI with the subject index as last column."""
+
+    def build(quick):
+        import math
+
+        import torch
+        from neurosim.decoding import MindBridge
+
+        rng = np.random.default_rng(0)
+        if size == "paper":  # NSD-sized: 4 subjects x ~15,000 voxels pooled to 8192
+            n_vox, n = _NSD_VOXELS, 400
+            cfg = {}  # the paper's defaults: 8192 / 2048 / 128 / 4 blocks, 257x768 + 77x768
+        else:
+            n_vox = dict(zip(_NSD_VOXELS, [1500, 1300, 1200, 1100]))
+            n = 1024 if quick else 4096
+            cfg = {"pool_size": 512, "hidden_dim": 256, "adapter_rank": 32, "n_blocks": 2,
+                   "heads": {"image": (16, 64)}}
+        model = MindBridge(list(n_vox), n_vox, random_state=0, **cfg)
+        per = n // len(n_vox)
+        parts = []
+        for i, (subject, nv) in enumerate(n_vox.items()):
+            pooled = model.pool(torch.from_numpy(rng.normal(size=(per, nv)).astype("float32")),
+                                subject)
+            parts.append(torch.cat([pooled, torch.full((per, 1), float(i))], dim=1))
+        x = torch.cat(parts).numpy()
+        sizes = {name: math.prod(shape) for name, shape in model.heads.items()}
+        y = rng.normal(size=(len(x), sum(sizes.values()))).astype("float32")
+
+        def step(model, batch):
+            xb, yb = batch
+            b = {"voxels": xb[:, :-1], "subject": xb[:, -1].long()}
+            start = 0
+            for name, k in sizes.items():
+                b[name] = yb[:, start:start + k].reshape(len(yb), *model.heads[name])
+                start += k
+            return model.training_step(b)[0]
+
+        return model, (x, y), step
+
+    return build
+
+
+def _braincorl_case(size):
+    """BraInCoRL meta-training; x = (voxel, context, E+1) pairs, y = (voxel, query, E+1)."""
+
+    def build(quick):
+        import torch.nn.functional as F
+        from neurosim.decoding import BraInCoRL
+
+        rng = np.random.default_rng(0)
+        if size == "clip":  # the paper's CLIP preset, 100 in-context images, 100 queries
+            model = BraInCoRL.from_preset("CLIP", random_state=0)
+            n, n_ctx, n_query = 1024, 100, 100
+        else:
+            model = BraInCoRL(16, d_model=64, n_layers=2, n_heads=4, ffn_dim=128, random_state=0)
+            n, n_ctx, n_query = (1024 if quick else 4096), 64, 32
+        dim = model.embedding_dim
+        x = rng.normal(size=(n, n_ctx, dim + 1)).astype("float32")
+        y = rng.normal(size=(n, n_query, dim + 1)).astype("float32")
+
+        def step(model, batch):
+            xb, yb = batch
+            pred, _ = model(xb[..., :-1], xb[..., -1], yb[..., :-1])
+            return F.mse_loss(pred, yb[..., -1])
+
+        return model, (x, y), step
+
+    return build
+
+
+CASES += [
+    {"name": "mindbridge-small", "build": _mindbridge_case("small"), "batch_size": 64},
+    {"name": "mindbridge-nsd-paper", "build": _mindbridge_case("paper"), "batch_size": 200,
+     "cuda_only": True},
+    {"name": "braincorl-small", "build": _braincorl_case("small"), "batch_size": 64},
+    {"name": "braincorl-clip-paper", "build": _braincorl_case("clip"), "batch_size": 64,
+     "cuda_only": True},
+]
+
+
+def _fmri_extra(quick, devices):
+    """MindBridge memory (analytic estimate; measured peak on CUDA) and encoding vs ridge."""
+    import torch
+    from neurosim.decoding import BraInCoRL, TorchRidgeCV, Trainer, mindbridge_memory_estimate
+
+    est = mindbridge_memory_estimate(4, batch_size=50)
+    row = {"case": "mindbridge-nsd-paper-memory", "n_parameters": int(est["n_parameters"]),
+           "estimated_total_gib": round(est["total_gib"], 2),
+           "note": "analytic estimate from parameter and activation counts"}
+    if "cuda" in devices:
+        model, (x, y), step = _mindbridge_case("paper")(quick)
+        torch.cuda.reset_peak_memory_stats()
+        Trainer(max_epochs=1, batch_size=200, device="cuda", precision="32").fit(
+            model, (x, y), step=step)
+        row["measured_peak_gib"] = round(torch.cuda.max_memory_allocated() / 1024**3, 2)
+        del model
+        torch.cuda.empty_cache()
+    print(json.dumps(row), flush=True)
+    # the peer for writing encoders from few images: cross-validated ridge on the same images
+    rng = np.random.default_rng(0)
+    dim, n_vox = 16, 2000
+    emb = rng.normal(size=(500, dim)).astype("float32")
+    resp = (emb @ rng.normal(size=(dim, n_vox)) + rng.normal(size=(500, n_vox))).astype("float32")
+    for dev in devices:
+        model = BraInCoRL(dim, d_model=64, n_layers=2, n_heads=4, ffn_dim=128).to(dev)
+        for n_ctx in ([20, 100] if quick else [20, 100, 500]):
+            x, yy = emb[:n_ctx], resp[:n_ctx]
+            model.fit_voxels(x[:5], yy[:5, :8])  # warm-up
+            TorchRidgeCV(cv=5, device=dev).fit(x, yy[:, :8])
+            t0 = time.perf_counter()
+            model.fit_voxels(x, yy, batch_size=512)
+            ours = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            TorchRidgeCV(cv=5, device=dev).fit(x, yy)
+            ridge = time.perf_counter() - t0
+            print(json.dumps({"case": "braincorl-encode-vs-ridgecv", "device": dev,
+                              "n_context": n_ctx, "n_voxels": n_vox, "ours_s": round(ours, 4),
+                              "ridge_cv_s": round(ridge, 4), "ratio": round(ours / ridge, 3),
+                              "torch_threads": torch.get_num_threads()}), flush=True)
+
+
 # ---------------------------------------------------------------------------- measurement
 class _GpuSampler(threading.Thread):
     """Sample ``nvidia-smi`` GPU utilisation every 0.2 s while running."""
@@ -194,6 +322,7 @@ def main(argv=None):
             if case.get("cuda_only") and dev == "cpu":
                 continue
             print(json.dumps(bench_case(case, dev, args.quick, args.repeat)), flush=True)
+    _fmri_extra(args.quick, devices)  # MindBridge/BraInCoRL extras (decoders-2 section)
 
 
 if __name__ == "__main__":

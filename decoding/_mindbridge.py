@@ -504,8 +504,8 @@ class MindBridge(nn.Module):
         ----------
         x : numpy.ndarray, shape (n_samples, n_voxels[subject])
         subject : str
-        target : numpy.ndarray, shape (n_samples, *heads[head])
-            The true embeddings, row ``i`` for sample ``i``.
+        target : numpy.ndarray
+            The true embeddings, shape ``(n_samples, *heads[head])``, row ``i`` for sample ``i``.
         head : str | None
             Which head (default: the first).
         k_way : int | None
