@@ -8,6 +8,10 @@ compared with a single-subject model trained from scratch on the same trials, fo
 target-data budgets. All models are evaluated on the shared test stimuli (repeat-averaged betas) by
 forward and backward top-1 retrieval among all test stimuli and by 2-way retrieval.
 
+With NSD and stimulus embeddings on disk (see :func:`find_nsd`), the same command runs on them:
+the last subject found is the new one, the others the sources, with target budgets of 500, 1,000
+and 4,000 trials (quick mode reads the first 4 sessions of each subject).
+
 - quick: pooled size 256, shared width 128, 10 bridge epochs, budgets 30 / 90 / 300 trials.
 - full: pooled size 512, shared width 256, 30 bridge epochs, budgets 30 / 60 / 150 / 300 / 660.
 """
@@ -77,7 +81,8 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
     target : str
         New subject.
     budgets : list of int
-        Numbers of target training trials (the first ``b`` trials of its non-shared stimuli).
+        Numbers of target training trials (the first ``b`` trials of its non-shared stimuli;
+        budgets beyond the trials available are capped at them).
     model_kwargs : dict
         :class:`~neurosim.decoding.MindBridge` arguments (``heads`` defaults to one vector head
         of the embedding's size).
@@ -118,6 +123,8 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
     train = {s: trial_arrays(data[s], split="train") for s in subjects}
     test = {s: stimulus_arrays(data[s], split="test") for s in subjects}
     dim = train[target][2].shape[1]
+    n_target = len(train[target][0])
+    budgets = sorted({min(int(b), n_target) for b in budgets})  # as far as the data go
     kwargs = {"heads": {"image": (dim,)}, "temperature": 0.05, "mse_mult": 100.0,
               **model_kwargs}
 
@@ -136,7 +143,6 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
     names = ["top1_forward", "top1_backward", "two_way"]
     values = {k: np.full((2, len(budgets)), np.nan) for k in names}
     for j, budget in enumerate(budgets):
-        budget = min(int(budget), len(train[target][0]))
         steps_per_epoch = max(1, budget // batch_size)
         epochs = max(1, int(np.ceil(adapt_steps / steps_per_epoch)))
         # reset-tuning: fresh target embedder/builder, the rest frozen, source batches mixed in
@@ -174,6 +180,57 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
     return curve, source_model
 
 
+_EMBEDDING_FILES = ("nsd_embeddings.npz", "nsd_embeddings.npy", "nsd_embeddings.h5",
+                    "nsd_embeddings.hdf5", "nsd_embeddings.pt")
+
+
+def find_nsd(folder=None, *, max_sessions=None):
+    """NSD on disk, with stimulus embeddings, in the structure of ``make_fmri_visual``.
+
+    Looks in ``folder`` (default ``<data home>/nsd``, see
+    :func:`neurosim.datasets.get_data_home`) for the NSD release layout read by
+    :func:`neurosim.datasets.load_nsd` (``nsd_expdesign.mat``, each subject's ``nsdgeneral`` ROI and
+    beta sessions) and for the embeddings of the 73,000 images in ``nsd_embeddings.{npz,npy,h5,pt}``
+    (any format of :func:`neurosim.datasets.load_embeddings`, rows in ``nsdId`` order; compute them
+    with the image model whose space you decode into, e.g. CLIP).
+
+    Parameters
+    ----------
+    folder : str | path-like | None
+    max_sessions : int | None
+        Read at most this many sessions per subject (the first ones on disk).
+
+    Returns
+    -------
+    data : dict of str to xarray.Dataset | None
+        ``"subjNN"`` -> single-trial betas with ``embedding``; None unless the design file, the
+        embeddings and at least two subjects with beta files are present.
+    """
+    from pathlib import Path
+
+    from neurosim.datasets import get_data_home, load_embeddings, load_nsd
+
+    root = Path(folder) if folder is not None else get_data_home() / "nsd"
+    if not (root / "nsddata/experiments/nsd/nsd_expdesign.mat").is_file():
+        return None
+    emb_path = next((root / f for f in _EMBEDDING_FILES if (root / f).is_file()), None)
+    if emb_path is None:
+        return None
+    sessions = {}
+    for n in range(1, 9):
+        roi = root / f"nsddata/ppdata/subj{n:02d}/func1pt8mm/roi/nsdgeneral.nii.gz"
+        beta_dir = root / f"nsddata_betas/ppdata/subj{n:02d}/func1pt8mm/betas_fithrf_GLMdenoise_RR"
+        found = sorted({int(p.name[len("betas_session"):len("betas_session") + 2])
+                        for p in beta_dir.glob("betas_session[0-9][0-9].*")})
+        if roi.is_file() and found:
+            sessions[n] = found[:max_sessions] if max_sessions else found
+    if len(sessions) < 2:
+        return None
+    embeddings = load_embeddings(emb_path)
+    return {f"subj{n:02d}": load_nsd(root, n, sessions=s, embeddings=embeddings)
+            for n, s in sessions.items()}
+
+
 def run(*, quick=False, backend="numba", seed=0, progress=False):
     """Train MindBridge on 4 simulated subjects, reset-tune it on a 5th, compare with scratch.
 
@@ -206,10 +263,16 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     seed = check_size("seed", seed, minimum=0)
     cfg = _config(quick)
     t0 = time.perf_counter()
-    data = make_fmri_visual(n_subjects=5, random_state=seed)
+    data = find_nsd(max_sessions=4 if quick else None)
+    if data is None:
+        data = make_fmri_visual(n_subjects=5, random_state=seed)
+        source = "make_fmri_visual"
+    else:  # real data: the paper's budgets (500, 1000, 4000 trials), as far as the data go
+        source = "NSD"
+        cfg["budgets"] = [500, 1000, 4000]
     subjects = sorted(data)
     curve, _ = reset_tuning_curve(
-        data, subjects[:4], subjects[4], cfg["budgets"], model_kwargs=cfg["model"],
+        data, subjects[:-1], subjects[-1], cfg["budgets"], model_kwargs=cfg["model"],
         bridge_epochs=cfg["bridge_epochs"], adapt_steps=cfg["adapt_steps"],
         batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed, progress=progress)
     elapsed = time.perf_counter() - t0
@@ -221,7 +284,7 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     metrics["source_top1_mean"] = float(curve["source_top1_forward"].mean())
     metrics["run_time_s"] = elapsed
     curve.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                        "experiment_seed": int(seed), "n_voxels": str(
+                        "experiment_seed": int(seed), "data": source, "n_voxels": str(
                             {s: int(data[s].sizes["voxel"]) for s in subjects}),
                         **{f"summary_{k}": v for k, v in metrics.items()}})
     return ExperimentResult(dataset=curve, figures={"reset_tuning": _figure(curve)},
@@ -242,6 +305,8 @@ def _figure(curve):
             ax.plot(budgets, curve[key].sel(training=method), "o-", color=color, label=label)
         ax.axhline(chance, color="k", ls=":", lw=1, label="chance")
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(budgets, [str(b) for b in budgets])
         ax.set_xlabel("target-subject training trials")
         ax.set_title(key.replace("_", " "))
         ax.set_ylim(0, 1.02)
@@ -258,7 +323,7 @@ def _report(curve, data, metrics, quick, seed):
         f"# {NAME}",
         "",
         f"MindBridge ({mode} mode, seed {seed}) trained on {', '.join(curve['source_subject'].values)}"
-        f" of make_fmri_visual, reset-tuned on {curve.attrs['target_subject']} and compared with "
+        f" of {curve.attrs['data']}, reset-tuned on {curve.attrs['target_subject']} and compared with "
         "a single-subject model trained from scratch on the same trials. Voxels: "
         + ", ".join(f"{s} {data[s].sizes['voxel']}" for s in sorted(data)) + ".",
         "",

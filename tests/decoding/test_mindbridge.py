@@ -260,6 +260,58 @@ def test_head_dims_must_match_checkpoint(tmp_path):
         MindBridge.load(tmp_path / "bad.pt")
 
 
+def test_nsd_on_disk_feeds_the_experiment(tmp_path):
+    """decode-mindbridge's real-data path: NSD release layout + embeddings of the 73k images."""
+    import h5py
+    import nibabel as nib
+    import scipy.io
+    from neurosim.datasets import save_embeddings
+
+    from neurosim.experiments.decode_mindbridge import find_nsd, reset_tuning_curve
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "nsd"
+    assert find_nsd(root) is None
+    exp = root / "nsddata/experiments/nsd"
+    exp.mkdir(parents=True)
+    shared = rng.choice(73000, size=1000, replace=False)
+    others = np.setdiff1d(np.arange(73000), shared)
+    subjectim = np.column_stack([np.tile(shared, (8, 1)),
+                                 np.stack([rng.choice(others, 9000, replace=False)
+                                           for _ in range(8)])])
+    order = rng.permutation(np.repeat(np.arange(10000), 3))
+    scipy.io.savemat(exp / "nsd_expdesign.mat", {
+        "masterordering": (order + 1)[None].astype(float), "subjectim": (subjectim + 1).astype(float),
+        "sharedix": (shared + 1)[None].astype(float)})
+    emb = rng.normal(size=(73000, 6)).astype("float32")
+    save_embeddings(root / "nsd_embeddings.npz", emb)
+    assert find_nsd(root) is None  # no subject yet
+    grid = (5, 4, 3)
+    for n, n_vox in [(1, 40), (2, 30)]:
+        roi = np.zeros(grid, dtype=np.float32)
+        roi.flat[rng.choice(roi.size, n_vox, replace=False)] = 1
+        d = root / f"nsddata/ppdata/subj{n:02d}/func1pt8mm/roi"
+        d.mkdir(parents=True)
+        nib.save(nib.Nifti1Image(roi, np.eye(4)), d / "nsdgeneral.nii.gz")
+        d = root / f"nsddata_betas/ppdata/subj{n:02d}/func1pt8mm/betas_fithrf_GLMdenoise_RR"
+        d.mkdir(parents=True)
+        with h5py.File(d / "betas_session01.hdf5", "w") as f:
+            f.create_dataset("betas", data=rng.integers(-600, 600, size=(750, *grid[::-1]),
+                                                        dtype=np.int16))
+    data = find_nsd(root)
+    assert sorted(data) == ["subj01", "subj02"]
+    assert [data[s].sizes["voxel"] for s in data] == [40, 30]
+    assert data["subj02"].betas.shape == (750, 30)
+    np.testing.assert_array_equal(data["subj01"].embedding.values, emb)
+    curve, _ = reset_tuning_curve(
+        data, ["subj01"], "subj02", [50, 10_000],
+        model_kwargs={"pool_size": 16, "hidden_dim": 8, "adapter_rank": 2, "n_blocks": 1},
+        bridge_epochs=1, adapt_steps=2, batch_size=16, device="cpu")
+    n_train = int((~data["subj02"].shared.values[data["subj02"].stimulus.values]).sum())
+    assert curve["budget"].values.tolist() == [50, n_train]  # capped at the data
+    assert np.isfinite(curve["top1_forward"].values).all()
+
+
 # ----------------------------------------------------------------------------------------------
 # the method's claim on simulated data
 # ----------------------------------------------------------------------------------------------
