@@ -133,7 +133,7 @@ def _process_item(x, buf, n_in, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_acti
                         best = V[base + k]
                         win = k
                 fan_best = -1
-                for k in range(win, K):
+                for k in range(win, K if has_u else 0):
                     if V[base + k] == best:
                         fan = fanin[out_off[m] - n_in + base + k]
                         if fan_best < 0 or fan < fan_best:

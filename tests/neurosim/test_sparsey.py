@@ -211,6 +211,37 @@ def test_kernel_matches_reference(match):
     np.testing.assert_array_equal(mem.transform(X), retrieved)
 
 
+def test_kernel_matches_reference_in_sequences():
+    """H input from the previous code: the kernels and the numpy CSA agree, learning and recall."""
+    rng = np.random.default_rng(5)
+    X = _random_items(rng, 12, n=48, k=8)
+    X[6:] = X[:6]  # the same items again, in another context
+    Q, K = 5, 6
+    mem = SparseyMemory(Q=Q, K=K, random_state=2).learn_sequence(X)
+    uniforms = np.random.default_rng(2)
+    wu = np.zeros((48, Q * K), np.uint8)
+    wh = np.zeros((Q * K, Q * K), np.uint8)
+    prev, codes = None, []
+    for x in X:
+        u = np.flatnonzero(x)
+        h = None if prev is None else np.arange(Q) * K + prev
+        step = csa_step(Q, K, u_active=u, u_weights=wu, h_active=h, h_weights=wh,
+                        uniforms=uniforms.random(Q))
+        hebbian_update(wu, u, step.code, K)
+        if h is not None:
+            hebbian_update(wh, h, step.code, K)
+        prev = step.code
+        codes.append(step.code)
+    np.testing.assert_array_equal(mem.codes_, codes)
+    np.testing.assert_array_equal(mem.mac_weights(-1)["H"], wh)
+    # recall: the first item, then H alone
+    recalled = [csa_step(Q, K, u_active=np.flatnonzero(X[0]), u_weights=wu, learn=False).code]
+    for _ in range(len(X) - 1):
+        h = np.arange(Q) * K + recalled[-1]
+        recalled.append(csa_step(Q, K, h_active=h, h_weights=wh, learn=False).code)
+    np.testing.assert_array_equal(mem.recall_sequence(X[0], len(X)), recalled)
+
+
 # --------------------------------------------------------------------------------------------
 # hierarchy
 # --------------------------------------------------------------------------------------------
