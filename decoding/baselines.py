@@ -246,6 +246,24 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
         Xn = validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
         return _wrap_like(X, Xn @ np.asarray(self.coef_).T + self.intercept_)
 
+    def score(self, X, y):
+        """Coefficient of determination R^2 of the predictions, averaged over targets.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Samples.
+        y : array-like, shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+
+        Returns
+        -------
+        r2 : float
+        """
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(_unwrap(y), np.asarray(self.predict(_unwrap(X)))))
+
 
 class LinearClassifier(ClassifierMixin, BaseEstimator):
     """Logistic regression on standardised features: the linear baseline for classification.
@@ -339,6 +357,22 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         """Predicted classes, shape (n_samples,) (a DataArray for DataArray input)."""
         Xn = self._check_X(X)
         return _wrap_like(X, self.pipeline_.predict(Xn))
+
+    def score(self, X, y):
+        """Accuracy of the predictions.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Samples.
+        y : array-like, shape (n_samples,)
+            True labels.
+
+        Returns
+        -------
+        accuracy : float
+        """
+        return float(np.mean(np.asarray(self.predict(_unwrap(X))) == np.asarray(_unwrap(y))))
 
 
 def band_power_features(X, sfreq, bands=None, *, log=True):

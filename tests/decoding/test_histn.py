@@ -163,6 +163,16 @@ def test_histn_learns_simulated_emotion_and_smoothing_raises_seq2hr():
     assert logreg > chance + 0.3, msg
 
 
+def test_chance_scores_by_hand():
+    from neurosim.experiments.decode_histn import chance_scores
+
+    # guessing with training frequencies p for test frequencies q: F1_k = 2 p_k q_k / (p_k + q_k)
+    out = chance_scores(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), n_classes=2)
+    p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
+    assert out["weighted_f1"] == pytest.approx(np.sum(q * 2 * p * q / (p + q)))
+    assert out["top1"] == pytest.approx(0.5)
+
+
 def test_docstring_examples():
     results = doctest.testmod(histn_module,
                               optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
