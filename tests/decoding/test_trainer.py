@@ -261,6 +261,14 @@ def test_kill_and_resume_gives_same_weights(tmp_path):
         assert torch.equal(res["resumed"][key], ref), key
 
 
+def test_import_is_light():
+    code = ("import sys, neurosim.decoding as d; from neurosim.decoding import metrics; "
+            "d.__all__; assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert 'brian2' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_docstring_examples():
     results = doctest.testmod(trainer_module,
                               optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
