@@ -591,8 +591,7 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
     >>> src = MindBridge(["a", "b"], 100, pool_size=64, hidden_dim=16, adapter_rank=4,
     ...                  n_blocks=1, heads={"image": (8,)})
     >>> new = reset_tune(src, "c", 120)
-    >>> sorted({n.split(".")[0] + "." + n.split(".")[1]
-    ...         for n, p in new.named_parameters() if p.requires_grad})
+    >>> sorted({".".join(n.split(".")[:2]) for n, p in new.named_parameters() if p.requires_grad})
     ['builder.c', 'embedder.c']
     """
     if not isinstance(model, MindBridge):
