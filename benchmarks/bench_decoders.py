@@ -11,8 +11,8 @@ initial weights:
 
 Printed per case and device, one JSON line: ``ours_samples_per_s``, ``plain_samples_per_s``,
 ``overhead_pct`` (ours slower by this much; the issue's target is < 5 %), ``ours_s``/``plain_s``
-(best of ``--repeat`` timed epochs after one warm-up epoch) and, on CUDA, ``gpu_util_mean_pct``
-sampled with ``nvidia-smi`` during our run.
+(best of ``--repeat`` timed epochs, ours and plain interleaved, after one warm-up epoch each) and,
+on CUDA, ``gpu_util_mean_pct`` sampled with ``nvidia-smi`` during the timed epochs.
 
 Usage: ``python benchmarks/bench_decoders.py [--quick] [--repeat 3] [--device cpu|cuda|all]``.
 
@@ -274,27 +274,23 @@ def bench_case(case, device_name, quick, repeat):
 
     model.load_state_dict(init)
     ours()  # warm-up
-    sampler = _GpuSampler() if device.type == "cuda" and shutil.which("nvidia-smi") else None
-    if sampler:
-        sampler.start()
-    t_ours = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        ours()
-        t_ours.append(time.perf_counter() - t0)
-    util = sampler.stop() if sampler else float("nan")
-
-    model.load_state_dict(init)
     model.to(device)
     tensors = (torch.as_tensor(x).to(device), torch.as_tensor(y).to(device))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3,
                             weight_decay=1e-2)
     _plain_epoch(model, tensors, step, bs, device, precision, opt)  # warm-up
-    t_plain = []
-    for _ in range(repeat):
+    sampler = _GpuSampler() if device.type == "cuda" and shutil.which("nvidia-smi") else None
+    if sampler:
+        sampler.start()
+    t_ours, t_plain = [], []
+    for _ in range(repeat):  # interleaved, so that load changes on the machine hit both alike
+        t0 = time.perf_counter()
+        ours()
+        t_ours.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         _plain_epoch(model, tensors, step, bs, device, precision, opt)
         t_plain.append(time.perf_counter() - t0)
+    util = sampler.stop() if sampler else float("nan")
     ours_s, plain_s = min(t_ours), min(t_plain)
     return {"case": case["name"], "device": device_name, "precision": precision,
             "n_samples": n, "batch_size": bs,
