@@ -68,6 +68,8 @@ def _batch_size(batch):
 def _as_tensor(name, a):
     """Array/tensor/DataArray -> tensor (float arrays to float32), refusing NaN/inf."""
     torch = _torch()
+    if hasattr(a, "get_data") and hasattr(a, "info"):  # mne.Epochs: (epoch, channel, time)
+        a = a.get_data()
     if hasattr(a, "values") and hasattr(a, "dims"):  # xarray.DataArray
         a = a.values
     if isinstance(a, np.ndarray):
@@ -350,7 +352,8 @@ class Trainer:
         model : torch.nn.Module
             The model; only its parameters with ``requires_grad=True`` are optimised.
         train : tuple of arrays/tensors | torch.utils.data.Dataset | callable
-            ``(x, y, ...)`` with equal first dimensions (batched on the device with a seeded shuffle),
+            ``(x, y, ...)`` with equal first dimensions (numpy arrays, tensors, DataArrays or
+            :class:`mne.Epochs`; batched on the device with a seeded shuffle),
             a Dataset (seeded DataLoader), or ``train(epoch, generator)`` returning an iterable of
             batches (tuples or dicts of tensors) for custom sampling.
         val : same forms as ``train`` | None

@@ -261,6 +261,35 @@ def test_kill_and_resume_gives_same_weights(tmp_path):
         assert torch.equal(res["resumed"][key], ref), key
 
 
+def test_mne_epochs_xarray_and_bf16_on_cpu():
+    import mne
+    import xarray as xr
+
+    X, y = _data(n=64)
+    info = mne.create_info(6, 100.0, "eeg")
+    epochs = mne.EpochsArray(X[:, :, None].repeat(2, axis=2).astype(np.float64), info,
+                             verbose="error")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
+    tr = Trainer(max_epochs=2, batch_size=16, device="cpu", precision="bf16")
+    tr.fit(model, (epochs, xr.DataArray(y, dims="trial")))
+    assert tr.precision_ == "bf16" and np.all(np.isfinite(tr.history_["train_loss"].values))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_autocast_and_resume(tmp_path):
+    X, y = _data()
+    model = _model()
+    tr = Trainer(max_epochs=2, batch_size=32, lr=1e-2, checkpoint_dir=tmp_path).fit(model, (X, y))
+    assert tr.device_.type == "cuda"
+    assert tr.precision_ == ("bf16" if torch.cuda.is_bf16_supported() else "32")
+    ckpt = torch.load(next(tmp_path.glob("*.pt")), weights_only=True)
+    assert ckpt["rng_cuda"] is not None
+    resumed = _model(seed=3)
+    tr2 = Trainer(max_epochs=3, batch_size=32, lr=1e-2, checkpoint_dir=tmp_path).fit(resumed, (X, y))
+    assert tr2.resumed_from_ == 2 and tr2.history_.sizes["epoch"] == 3
+
+
 def test_import_is_light():
     code = ("import sys, neurosim.decoding as d; from neurosim.decoding import metrics; "
             "d.__all__; assert 'torch' not in sys.modules, 'torch imported'; "
