@@ -4,12 +4,15 @@
 
     neurosim list
     neurosim run NAME [--quick] [--backend numba|brian2] [--seed N] [--out DIR] [--overwrite]
+                      [--data PATH]
     neurosim demo [--out DIR] [--backend numba|brian2] [--seed N] [--overwrite]
 
 ``run`` runs one experiment (see ``neurosim list``) and writes ``results.nc`` (NetCDF, read it
 with :func:`neurosim.results.load`), its figures as PNG and a short ``report.md`` into ``--out``
-(default ``./neurosim-output/NAME``). ``demo`` runs every experiment in quick mode, each into
-``DIR/NAME``, and writes ``DIR/report.md`` summarising them all (default ``./neurosim-demo``).
+(default ``./neurosim-output/NAME``); ``--data PATH`` runs it on a real data set on disk, for the
+experiments that support one (``decode-histn`` on ``DREAMER.mat``). ``demo`` runs every
+experiment in quick mode, each into ``DIR/NAME``, and writes ``DIR/report.md`` summarising them
+all (default ``./neurosim-demo``).
 Neither writes into a folder that is not empty unless given ``--overwrite``, which replaces the
 files of the same names and leaves other files alone.
 
@@ -83,6 +86,10 @@ def _build_parser():
     run.add_argument("--quick", action="store_true", help="run the small, fast version")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: ./neurosim-output/NAME)")
+    run.add_argument("--data", type=Path, default=None, metavar="PATH",
+                     help="run on a real data set on disk instead of the embedded simulated one "
+                          "(only for the experiments that support it, e.g. decode-histn with "
+                          "DREAMER.mat)")
     add_common(run)
 
     demo = sub.add_parser(
@@ -167,13 +174,23 @@ def _cmd_run(args):
     experiment = _get_experiment(args.name)
     out = args.out if args.out is not None else Path("neurosim-output") / experiment.name
     _check_out(out, args.overwrite)
+    options = {}
+    if args.data is not None:
+        if not _accepts(experiment, "data"):
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} runs on embedded "
+                              "data only; it takes no --data")
+        if not args.data.exists():
+            raise _UsageError(f"{_PROG}: error: --data {str(args.data)!r} does not exist")
+        options["data"] = args.data
     mode = "quick" if args.quick else "full"
     print(f"Running {experiment.name} ({mode}, {args.backend} backend, seed {args.seed})")
-    result = _run_experiment(experiment, quick=args.quick, backend=args.backend, seed=args.seed)
+    result = _run_experiment(experiment, quick=args.quick, backend=args.backend, seed=args.seed,
+                             **options)
     if result is None:
         return 1
     command = _command_line(["run", experiment.name, *(["--quick"] if args.quick else []),
-                             "--backend", args.backend, "--seed", str(args.seed)])
+                             "--backend", args.backend, "--seed", str(args.seed),
+                             *(["--data", str(args.data)] if args.data is not None else [])])
     files = _write_result(result, out, command=command)
     _print_metrics(result.metrics)
     print(f"Wrote {', '.join(files)} to {out}")
@@ -216,6 +233,14 @@ def _check_out(out, overwrite):
     if out.is_dir() and not overwrite and any(out.iterdir()):
         raise _UsageError(f"{_PROG}: error: output folder {str(out)!r} is not empty; pass "
                           "--overwrite to replace its files, or choose another --out")
+
+
+def _accepts(experiment, option):
+    try:
+        return experiment.accepts(option)
+    except ImportError as err:
+        raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot be loaded: "
+                          f"{err}") from None
 
 
 def _run_experiment(experiment, **kwargs):

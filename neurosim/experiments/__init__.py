@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +99,12 @@ class Experiment:
             raise ImportError(f"experiment {self.name!r}: {self.function!r} is not a function")
         return fn
 
-    def run(self, *, quick=False, backend="numba", seed=0, progress=False):
+    def accepts(self, option):
+        """Whether the experiment function takes the keyword argument ``option`` (e.g. ``"data"``)."""
+        params = inspect.signature(self.load()).parameters
+        return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+    def run(self, *, quick=False, backend="numba", seed=0, progress=False, **options):
         """Run the experiment.
 
         Parameters
@@ -111,13 +117,19 @@ class Experiment:
             Random seed; the same seed gives the same results on the same backend.
         progress : bool
             Show a progress bar.
+        **options
+            Options of this experiment only, e.g. ``data=PATH`` for the experiments that can run on
+            a real data set on disk (see :meth:`accepts`).
 
         Returns
         -------
         result : ExperimentResult
         """
+        for option in options:
+            if not self.accepts(option):
+                raise TypeError(f"experiment {self.name!r} takes no option {option!r}")
         result = self.load()(quick=bool(quick), backend=backend, seed=seed,
-                             progress=bool(progress))
+                             progress=bool(progress), **options)
         if not isinstance(result, ExperimentResult):
             raise TypeError(f"experiment {self.name!r} returned {type(result).__name__}, "
                             "expected an ExperimentResult")

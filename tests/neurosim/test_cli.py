@@ -215,3 +215,31 @@ def test_cli_runs_a_registered_experiment(tmp_path, capsys, monkeypatch):
     assert main(["run", "broken", "--out", str(tmp_path / "b")]) == 1
     _one_line_error(capsys, "simulator missing")
     assert not (tmp_path / "b").exists()
+
+
+def _with_data(*, quick, backend, seed, progress, data=None):
+    import xarray as xr
+
+    return ExperimentResult(dataset=xr.Dataset(attrs={"data": str(data)}), report="# data\n")
+
+
+def test_run_data_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
+    experiments.register(Experiment("tiny", "a tiny one", _tiny))
+    experiments.register(Experiment("with-data", "takes data", _with_data))
+    # an experiment without a data option refuses --data, and writes nothing
+    assert main(["run", "tiny", "--data", str(tmp_path), "--out", str(tmp_path / "t")]) == 2
+    _one_line_error(capsys, "'tiny'", "--data")
+    assert not (tmp_path / "t").exists()
+    # a missing path is named
+    missing = tmp_path / "DREAMER.mat"
+    assert main(["run", "with-data", "--data", str(missing), "--out", str(tmp_path / "d")]) == 2
+    _one_line_error(capsys, "DREAMER.mat", "does not exist")
+    # an existing path reaches the experiment
+    missing.write_bytes(b"")
+    assert main(["run", "with-data", "--data", str(missing), "--out", str(tmp_path / "d")]) == 0
+    assert load(tmp_path / "d" / "results.nc").attrs["data"] == str(missing)
+    assert "--data" in (tmp_path / "d" / "report.md").read_text()
+    with pytest.raises(TypeError, match="no option 'data'"):
+        get_experiment("tiny").run(quick=True, data="x")
+    assert get_experiment("decode-histn").accepts("data")
