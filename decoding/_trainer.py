@@ -458,14 +458,18 @@ class Trainer:
                    params, total_steps, epoch, training):
         torch = _torch()
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        total, count, extras = 0.0, 0, {}
+        # On the CPU every batch's loss is checked before the optimiser steps on it. On a GPU that
+        # check, and reading the loss, would wait for the device after every batch; there the
+        # losses are summed on the device and checked once, at the end of the epoch.
+        sync_free = device.type == "cuda"
+        total, total_dev, count, extras = 0.0, None, 0, {}
         for i, batch in enumerate(iterator):
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 out = step(model, batch)
             loss, logs = (out if isinstance(out, tuple) else (out, {}))
             if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
                 raise TypeError(f"step must return a scalar loss tensor, got {type(loss).__name__}")
-            if not bool(torch.isfinite(loss.detach())):
+            if not sync_free and not bool(torch.isfinite(loss.detach())):
                 raise FloatingPointError(f"the loss is {float(loss)} at epoch {epoch}, batch {i}; "
                                          "lower lr or check the data")
             if training:
@@ -485,13 +489,22 @@ class Trainer:
                 if scheduler is not None and scheduler.last_epoch < total_steps - 1:
                     scheduler.step()
             n = _batch_size(batch)
-            total += float(loss.detach()) * n
+            if sync_free:
+                contrib = loss.detach().float() * n
+                total_dev = contrib if total_dev is None else total_dev + contrib
+            else:
+                total += float(loss.detach()) * n
             count += n
             for k, v in dict(logs).items():
                 s, c = extras.get(k, (0.0, 0))
                 extras[k] = (s + float(v) * n, c + n)
         if count == 0:
             raise ValueError(f"{'train' if training else 'val'} produced no batches in epoch {epoch}")
+        if total_dev is not None:
+            total = float(total_dev)  # one wait for the device per epoch
+            if not math.isfinite(total):
+                raise FloatingPointError(f"the loss became {total} during epoch {epoch}; lower lr "
+                                         "or check the data")
         return total / count, {k: s / c for k, (s, c) in extras.items()}
 
     def _train_loop(self, model, optimizer, scheduler, scaler, data_gen, state, train_iter,
