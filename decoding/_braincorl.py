@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._fmri_utils import load_checkpoint_state
+
 __all__ = ["BraInCoRL", "braincorl_tasks"]
 
 # embedding dim / internal dim / layers of the reference code's presets
@@ -213,11 +215,11 @@ class BraInCoRL(nn.Module):
         -------
         model : BraInCoRL
         """
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
         if not isinstance(ckpt, dict) or ckpt.get("class") != cls.__name__:
             raise ValueError(f"{path} is not a {cls.__name__} checkpoint written by save()")
         model = cls.from_config(ckpt["config"])
-        model.load_state_dict(ckpt["state_dict"])
+        load_checkpoint_state(model, ckpt["state_dict"], path)
         return model
 
     # ------------------------------------------------------------------------------------------

@@ -81,3 +81,30 @@ def _split_mask(is_shared, split):
     if split == "all":
         return np.ones_like(is_shared)
     raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+
+
+def load_checkpoint_state(model, state_dict, path):
+    """``model.load_state_dict(state_dict)``, or a ValueError naming each shape that differs.
+
+    A checkpoint whose weights do not fit the model its own config builds (e.g. an embedding or
+    head size edited by hand, or weights of another configuration) is refused with the names and
+    both shapes, instead of torch's generic error.
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    wrong = [f"{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}"
+             for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if wrong:
+            parts.append("shapes differ (" + "; ".join(wrong[:5])
+                         + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else "") + ")")
+        if missing:
+            parts.append(f"missing weights {missing[:5]}")
+        if unexpected:
+            parts.append(f"unexpected weights {unexpected[:5]}")
+        raise ValueError(f"the weights in {path} do not match the {type(model).__name__} its "
+                         f"config describes: {', '.join(parts)}")
+    model.load_state_dict(state_dict)
+    return model

@@ -119,7 +119,7 @@ def test_tasks_sample_random_context_sizes_and_disjoint_queries():
             torch.testing.assert_close(b["query_responses"][v], r[qrows, col])
 
 
-def test_bad_input():
+def test_bad_input(tmp_path):
     model = BraInCoRL(6, **SMALL)
     x, y, q = _context()
     with pytest.raises(ValueError, match="context is empty"):
@@ -148,6 +148,11 @@ def test_bad_input():
     big = BraInCoRL(8, **SMALL)
     with pytest.raises(RuntimeError, match="size mismatch"):
         model.load_state_dict(big.state_dict())
+    # a checkpoint whose weights are of another embedding dim than its config says
+    torch.save({"class": "BraInCoRL", "config": model.get_config(),
+                "state_dict": big.state_dict()}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="do not match the BraInCoRL.*shapes differ"):
+        BraInCoRL.load(tmp_path / "bad.pt")
 
 
 def test_nsd_braincorl_files_feed_meta_training_and_the_curve(tmp_path):

@@ -256,7 +256,8 @@ def test_head_dims_must_match_checkpoint(tmp_path):
     torch.save({"class": "MindBridge", "config": {**model.get_config(),
                                                   "heads": {"image": [3, 5]}},
                 "state_dict": model.state_dict()}, tmp_path / "bad.pt")
-    with pytest.raises(RuntimeError, match="size mismatch"):
+    with pytest.raises(ValueError, match=r"bad.pt do not match the MindBridge.*shapes differ.*"
+                                         r"checkpoint \(\d+, \d+\), model \(\d+, \d+\)"):
         MindBridge.load(tmp_path / "bad.pt")
 
 
