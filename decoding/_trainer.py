@@ -85,6 +85,26 @@ def _as_tensor(name, a):
     return t
 
 
+def _label_like(X, y):
+    """``y`` (samples first) as a DataArray carrying ``X``'s sample coordinates, if ``X`` has any."""
+    out_dims = ["output"] + [f"output_{k}" for k in range(1, y.ndim - 1)]
+    if hasattr(X, "get_data") and hasattr(X, "info"):  # mne.Epochs
+        import xarray as xr
+
+        names = {code: name for name, code in getattr(X, "event_id", {}).items()}
+        codes = np.asarray(X.events[:, 2])
+        coords = {"event": ("epoch", codes), "sample": ("epoch", np.asarray(X.events[:, 0])),
+                  "condition": ("epoch", np.array([names.get(int(c), str(c)) for c in codes]))}
+        return xr.DataArray(y, dims=("epoch", *out_dims), coords=coords)
+    if hasattr(X, "dims") and hasattr(X, "coords"):  # xarray.DataArray
+        import xarray as xr
+
+        dim0 = X.dims[0]
+        coords = {k: c for k, c in X.coords.items() if c.dims == (dim0,)}
+        return xr.DataArray(y, dims=(dim0, *out_dims), coords=coords)
+    return y
+
+
 def default_step(model, batch):
     """``model.training_step(batch)`` if defined, else cross-entropy of ``model(x)`` against ``y``."""
     import torch.nn.functional as F
@@ -414,6 +434,66 @@ class Trainer:
             self._train_loop(model, optimizer, scheduler, scaler, data_gen, state, train_iter,
                              val_iter, step, evaluate, device, precision, params, total_steps)
         return self
+
+    def predict(self, model, X, *, batch_size=None, forward=None):
+        """Run ``model`` on ``X`` in eval mode, batch by batch, on the trainer's device.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            A trained model.
+        X : ndarray | torch.Tensor | xarray.DataArray | mne.Epochs
+            Inputs, samples along the first axis (for :class:`mne.Epochs`, ``get_data()``:
+            epoch x channel x time).
+        batch_size : None | int
+            Samples per forward pass (default: the trainer's ``batch_size``).
+        forward : None | callable
+            ``forward(model, x) -> tensor``; default ``model(x)``.
+
+        Returns
+        -------
+        y : ndarray | xarray.DataArray
+            The outputs, concatenated along the first axis, as float32/int numpy. For a DataArray
+            input, a DataArray with the input's first dimension and its coordinates on that
+            dimension; for :class:`mne.Epochs`, dim ``"epoch"`` with the event codes (``event``),
+            the event names (``condition``) and the onsets in samples (``sample``). Other output
+            dims are named ``output``, ``output_1``, ...
+
+        Examples
+        --------
+        >>> import numpy as np, torch, xarray as xr
+        >>> from neurosim.decoding import Trainer
+        >>> X = xr.DataArray(np.zeros((3, 4), "float32"), dims=("trial", "feature"),
+        ...                  coords={"trial": [10, 11, 12]})
+        >>> Trainer(device="cpu").predict(torch.nn.Linear(4, 2), X).dims
+        ('trial', 'output')
+        """
+        torch = _torch()
+        bs = self.batch_size if batch_size is None else int(batch_size)
+        if bs < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        x = _as_tensor("X", X)
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"X must hold at least one sample, got shape {tuple(x.shape)}")
+        device = resolve_device(self.device)
+        model = model.to(device)
+        was_training = model.training
+        model.eval()
+        outs = []
+        try:
+            with torch.no_grad():
+                for i in range(0, int(x.shape[0]), bs):
+                    xb = x[i:i + bs].to(device)
+                    out = forward(model, xb) if forward is not None else model(xb)
+                    if not isinstance(out, torch.Tensor):
+                        raise TypeError(f"the model returned {type(out).__name__}; pass "
+                                        "forward=... returning a tensor")
+                    outs.append(out.detach().float().cpu() if out.is_floating_point()
+                                else out.detach().cpu())
+        finally:
+            model.train(was_training)
+        y = torch.cat(outs).numpy()
+        return _label_like(X, y)
 
     def _make_scheduler(self, optimizer, total_steps):
         torch = _torch()

@@ -302,3 +302,36 @@ def test_docstring_examples():
     results = doctest.testmod(trainer_module,
                               optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert results.failed == 0 and results.attempted > 0
+
+
+def test_predict_keeps_the_inputs_coordinates():
+    import mne
+    import xarray as xr
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 2)
+    X = np.random.default_rng(0).normal(size=(7, 4)).astype("float32")
+    tr = Trainer(device="cpu", batch_size=3)
+    y = tr.predict(lin, X)
+    with torch.no_grad():
+        expected = lin(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(y, expected, rtol=1e-6)  # batches of 3, 3 and 1
+    da = xr.DataArray(X, dims=("trial", "feature"),
+                      coords={"trial": np.arange(7) + 100, "stim": ("trial", list("abcdefg"))})
+    out = tr.predict(lin, da)
+    assert out.dims == ("trial", "output")
+    assert list(out.trial.values) == list(range(100, 107)) and out.stim.values[3] == "d"
+    np.testing.assert_allclose(out.values, expected, rtol=1e-6)
+    info = mne.create_info(["a", "b"], 100.0, "eeg")
+    epochs = mne.EpochsArray(np.ones((4, 2, 2)), info, verbose=False,
+                             events=np.c_[np.arange(4) * 50, np.zeros(4, int), [1, 2, 2, 1]],
+                             event_id={"face": 1, "house": 2})
+    out = tr.predict(torch.nn.Sequential(torch.nn.Flatten(), lin), epochs)
+    assert out.dims == ("epoch", "output")
+    assert list(out.condition.values) == ["face", "house", "house", "face"]
+    assert list(out.sample.values) == [0, 50, 100, 150]
+    with pytest.raises(ValueError, match="NaN"):
+        tr.predict(lin, np.full((2, 4), np.nan, "float32"))
+    with pytest.raises(ValueError, match="batch_size"):
+        tr.predict(lin, X, batch_size=0)
+    assert lin.training  # the model's mode is restored
