@@ -116,6 +116,16 @@ def test_folds_and_windows():
         assert X.shape[1:] == (14, 128) and set(y) <= {1, 3}
         assert np.all(f[part][X[:, 0, :].astype(int)])  # windows lie inside their block
     assert make_windows(np.zeros((3, 14, 7680)), 128, 64).shape == (3, 119, 14, 128)
+    # centring removes each window's per-channel mean and nothing else
+    rng = np.random.default_rng(1)
+    eeg = rng.normal(3.0, 1.0, size=(2, 14, 1280)).astype(np.float32)
+    raw = subject_dependent_split(eeg, np.array([0, 2]), fold=1, n_folds=5, stride=64)
+    cen = subject_dependent_split(eeg, np.array([0, 2]), fold=1, n_folds=5, stride=64, center=True)
+    for part in ("train", "val", "test"):
+        X, Xc = raw[part][0], cen[part][0]
+        np.testing.assert_allclose(Xc, X - X.mean(-1, keepdims=True), atol=1e-5)
+        np.testing.assert_allclose(Xc.mean(-1), 0.0, atol=1e-5)
+        np.testing.assert_array_equal(cen[part][1], raw[part][1])
 
 
 def test_leave_one_subject_out_split_and_majority_vote():
@@ -128,6 +138,8 @@ def test_leave_one_subject_out_split_and_majority_vote():
     # subject 1's windows, video by video: majority of subjects 1 and 2 (ties: the lower class)
     np.testing.assert_array_equal(yp[:30], np.repeat([1, 3, 3], 10))
     assert s["finetune"][0].shape[0] == 3 * 5 and s["test"][0].shape[0] == 3 * 8
+    c = leave_one_subject_out_split(eeg + 1.0, labels, 0, finetune_s=2.0, center=True)
+    assert all(np.allclose(c[part][0], 0.0) for part in ("pretrain", "finetune", "test"))
     np.testing.assert_array_equal(s["test"][1], np.repeat(labels[0], 8))
     with pytest.raises(ValueError, match="subject"):
         leave_one_subject_out_split(eeg, labels, 3)
@@ -141,25 +153,29 @@ def test_histn_learns_simulated_emotion_and_smoothing_raises_seq2hr():
     ds = make_eeg_emotion(n_subjects=1, duration=30.0, random_state=0)
     eeg = preprocess_dreamer(ds, duration=30.0).values[0]
     y = ds["valence"].values[0] - 1
-    split = subject_dependent_split(eeg, y, fold=4, stride=128)
-    (Xtr, ytr), (Xte, yte) = split["train"], split["test"]
+    # training windows every 16 samples (the paper trains on random 1-s crops); centred windows:
+    # without centring HiSTN fits the slow drifts of 1/f EEG (test F1 ~0.35, see docs/decoding.rst)
+    Xtr, ytr = subject_dependent_split(eeg, y, fold=4, stride=16, center=True)["train"]
+    Xte, yte = subject_dependent_split(eeg, y, fold=4, center=True)["test"]
     out = {}
     for sigma in (0.5, None):
-        torch.manual_seed(0)
+        torch.manual_seed(4)
         model = HiSTN(label_sigma=sigma)
         Trainer(max_epochs=8, batch_size=64, lr=1e-2, scheduler="onecycle", drop_last=True,
-                device="cpu", random_state=0).fit(model, (Xtr, ytr))
+                device="cpu", random_state=4).fit(model, (Xtr, ytr))
         model.eval()
         with torch.no_grad():
             proba = torch.softmax(model(torch.as_tensor(Xte)), -1).numpy()
         out[sigma] = (metrics.weighted_f1(yte, proba.argmax(1)), metrics.seq2hr(proba, yte))
     chance = chance_scores(ytr, yte)["weighted_f1"]
     logreg = logreg_scores(Xtr, ytr, Xte, yte, 128.0)["weighted_f1"]
-    # HiSTN beats stratified chance, but NOT the band-power logistic regression on this simulated
-    # set within a CPU test budget (measured: F1 ~0.35-0.45 vs ~0.8; see docs/decoding.rst)
+    # measured: smoothed F1 0.71 / Seq2HR 0.59, one-hot 0.70 / 0.39, chance 0.25, logreg 0.80.
+    # This CPU budget (8 epochs, 30-s films) leaves HiSTN below the band-power logistic regression;
+    # with 60-s films and 30 epochs it beats it (F1 0.89-0.94 vs 0.82, docs/decoding.rst), which is
+    # too slow for a unit test.
     msg = f"smoothed {out[0.5]}, one-hot {out[None]}, chance {chance:.3f}, logreg {logreg:.3f}"
-    assert out[0.5][0] > chance + 0.05 and out[None][0] > chance + 0.05, msg
-    assert out[0.5][1] > out[None][1] + 0.05, msg  # Gaussian smoothing raises Seq2HR
+    assert out[0.5][0] > chance + 0.3 and out[None][0] > chance + 0.3, msg
+    assert out[0.5][1] > out[None][1] + 0.1, msg  # Gaussian smoothing raises Seq2HR
     assert logreg > chance + 0.3, msg
 
 
