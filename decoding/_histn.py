@@ -551,9 +551,10 @@ def subject_dependent_split(eeg, labels, fold, *, n_folds=10, window=128, stride
         Window length and step in samples (the paper trains on random crops: ``stride=1`` gives
         every crop).
     center : bool
-        Remove each window's per-channel mean. Not in the paper; see :ref:`histn-centering`:
-        when slow drifts dominate a 1-s window's variance, HiSTN otherwise fits the drift, while a
-        band-power baseline (Welch, constant detrending) never sees it.
+        Remove each window's per-channel mean. Not in the paper (see
+        :ref:`centred windows <histn-centering>`): when slow drifts dominate a 1-s window's
+        variance, HiSTN otherwise fits the drift, which a band-power baseline (Welch, constant
+        detrending) never sees.
 
     Returns
     -------
