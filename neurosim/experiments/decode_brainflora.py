@@ -18,6 +18,10 @@ for k >= 5) with a cross-validated ridge regression from the flattened trial to 
 
 The fMRI responses are simulated with ``snr=0.1`` (0.1 signal-to-noise power ratio per trial): at
 the default of 1, ridge retrieves the shared test images perfectly and nothing can be compared.
+
+With ``run(data=FOLDER)`` (``neurosim run decode-brainflora --data FOLDER``) the same comparison
+runs on the real THINGS-EEG2 preprocessed data (EEG only; see :func:`load_real_data` for the layout
+and the embedding files it expects).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from . import ExperimentResult
 NAME = "decode-brainflora"
 K_WAYS = (2, 4, 10, None)
 METHODS = ("chance", "ridge", "uni", "multi")
+EMBEDDING_SUFFIXES = (".npz", ".npy", ".pt", ".h5", ".hdf5")
+_EEG2_FILES = ("preprocessed_eeg_training.npy", "preprocessed_eeg_test.npy")
 
 
 def _config(quick):
@@ -70,6 +76,105 @@ def load_data(cfg, seed):
         "fmri": prepare_retrieval_data("fmri", make_fmri_visual(random_state=seed, **cfg["fmri"])),
     }
     return data
+
+
+def _embedding_file(root, split):
+    found = [root / f"embeddings_{split}{suffix}" for suffix in EMBEDDING_SUFFIXES]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        raise FileNotFoundError(
+            f"no stimulus-embedding file embeddings_{split}.<npz|npy|pt|h5> in {root}: it must hold one "
+            f"row per image of the THINGS-EEG2 {split} files, in their order (e.g. CLIP image features "
+            "saved with neurosim.datasets.save_embeddings; see load_embeddings for the formats)"
+        )
+    if len(found) > 1:
+        raise ValueError(f"several embedding files for the {split} split in {root}: "
+                         f"{[p.name for p in found]}; keep one")
+    return found[0]
+
+
+def load_real_data(path, *, max_subjects=None):
+    """Read THINGS-EEG2 and stimulus embeddings from a folder and prepare them for retrieval.
+
+    The folder ``path`` must hold
+
+    - ``sub-XX/preprocessed_eeg_training.npy`` and ``sub-XX/preprocessed_eeg_test.npy`` for one or
+      more subjects ``XX`` in 01-10, as distributed on OSF (read by
+      :func:`neurosim.datasets.load_things_eeg2`; the official 17-channel 100 Hz files or the
+      63-channel 250 Hz variant);
+    - ``embeddings_train.<ext>`` and ``embeddings_test.<ext>`` (``ext`` one of ``npz``, ``npy``,
+      ``pt``, ``h5``, ``hdf5``; read by :func:`neurosim.datasets.load_embeddings`): (image,
+      feature) image embeddings, row ``i`` for image ``i`` of the EEG files (16540 training and 200
+      test images in the official release), e.g. CLIP features. BrainFLORA's
+      ``ViT-H-14_features_train.pt`` / ``..._test.pt`` (key ``img_features``) can be linked under
+      these names.
+
+    THINGS-MEG and THINGS-fMRI files are not read (a warning says so when they are present).
+
+    Parameters
+    ----------
+    path : str | path-like
+        The folder.
+    max_subjects : int | None
+        Use only the first ``max_subjects`` subjects found (None: all).
+
+    Returns
+    -------
+    data : dict
+        ``{"eeg": prepare_retrieval_data(...)}``.
+    description : str
+        What was read, for the report.
+
+    Examples
+    --------
+    >>> from neurosim.experiments.decode_brainflora import load_real_data
+    >>> data, text = load_real_data("~/neurosim_data/things_eeg2")  # doctest: +SKIP
+    """
+    import warnings
+    from pathlib import Path
+
+    from neurosim.datasets import load_embeddings, load_things_eeg2
+    from neurosim.decoding import prepare_retrieval_data
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data must be a folder holding THINGS-EEG2 files, got {str(path)!r}")
+    subjects = sorted(int(d.name[4:]) for d in root.glob("sub-[0-9][0-9]")
+                      if d.is_dir() and all((d / f).is_file() for f in _EEG2_FILES))
+    if not subjects:
+        raise FileNotFoundError(
+            f"no THINGS-EEG2 subject in {root}: expected sub-XX/{_EEG2_FILES[0]} and "
+            f"sub-XX/{_EEG2_FILES[1]} (XX in 01-10), from https://osf.io/anp5v/"
+        )
+    if max_subjects is not None:
+        subjects = subjects[:max_subjects]
+    other = [p.name for pattern in ("preprocessed_P*-epo.fif", "sub-0*_ResponseData.h5")
+             for p in root.glob(pattern)]
+    if other:
+        warnings.warn(f"decode-brainflora reads only THINGS-EEG2 real data; ignoring {sorted(other)}",
+                      UserWarning, stacklevel=3)
+    split_data = {}
+    for split in ("train", "test"):
+        ds = load_things_eeg2(root, subjects=subjects, split=split)
+        emb_path = _embedding_file(root, split)
+        emb = load_embeddings(emb_path)
+        if emb.sizes["stimulus"] != ds.sizes["image"]:
+            raise ValueError(
+                f"{emb_path.name} has {emb.sizes['stimulus']} rows but the THINGS-EEG2 {split} files "
+                f"have {ds.sizes['image']} images: one embedding row per image is expected"
+            )
+        values = np.asarray(emb.values, dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise ValueError(f"{emb_path.name} contains NaN or inf values")
+        split_data[split] = ds.assign(embedding=(("image", "feature"), values))
+    data = {"eeg": prepare_retrieval_data("eeg", split_data["train"], split_data["test"])}
+    tr, te = split_data["train"], split_data["test"]
+    text = (f"THINGS-EEG2 ({root}; subjects {', '.join(tr['subject'].values)}; "
+            f"{tr.sizes['image']} training images x {tr.sizes['repetition']} repetitions, "
+            f"{te.sizes['image']} test images x {te.sizes['repetition']} repetitions averaged; "
+            f"{tr.sizes['channel']} channels x {tr.sizes['time']} samples) with "
+            f"{tr.sizes['feature']}-d image embeddings")
+    return data, text
 
 
 def _per_subject(scores_fn, test):
@@ -136,7 +241,7 @@ def train_brainflora(data, cfg, *, seed=0, progress=False, device=None):
     return model, uni.history_, multi.history_
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
     """Train BrainFLORA on simulated EEG, MEG and fMRI and compare its retrieval with ridge and chance.
 
     Parameters
@@ -149,6 +254,10 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         Seed of the simulated data, the model initialisation, the batches and the distractors.
     progress : bool
         Show progress bars.
+    data : None | str | path-like
+        None: simulated data. Otherwise a folder with THINGS-EEG2 files and image embeddings
+        (layout in :func:`load_real_data`): the same comparison on the real EEG (with ``quick``,
+        the first two subjects and the quick training schedule).
 
     Returns
     -------
@@ -172,7 +281,11 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     seed = check_size("seed", seed, minimum=0)
     cfg = _config(quick)
     t0 = time.perf_counter()
-    data = load_data(cfg, seed)
+    if data is None:
+        source = "simulated data"
+        data = load_data(cfg, seed)
+    else:
+        data, source = load_real_data(data, max_subjects=2 if quick else None)
     t_data = time.perf_counter() - t0
     scores = {"chance": {}, "ridge": {}}
     for m, d in data.items():
@@ -213,13 +326,13 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
                for meth in METHODS for m in modalities for k in ("top1_10way", "top1_2way")
                if k in metric_names}
     metrics.update(data_time_s=t_data, train_time_s=t_train)
-    ds.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
+    ds.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)), "source": source,
                      "experiment_seed": int(seed), "epochs": cfg["epochs"],
                      "unified_epochs": cfg["unified_epochs"],
                      **{f"summary_{k}": v for k, v in metrics.items()}})
     figures = {"retrieval": _retrieval_figure(ds), "training": _training_figure(ds)}
     return ExperimentResult(dataset=ds, figures=figures, report=_report(ds, data, cfg, quick, seed,
-                                                                         t_data, t_train),
+                                                                         t_data, t_train, source),
                             metrics=metrics)
 
 
@@ -258,9 +371,9 @@ def _training_figure(ds):
     return fig
 
 
-def _report(ds, data, cfg, quick, seed, t_data, t_train):
+def _report(ds, data, cfg, quick, seed, t_data, t_train, source):
     lines = [f"# {NAME}", "",
-             f"BrainFLORA ({'quick' if quick else 'full'} mode, seed {seed}) on simulated data: "
+             f"BrainFLORA ({'quick' if quick else 'full'} mode, seed {seed}) on {source}: "
              + ", ".join(f"{m} {d['train']['x'].shape[0]} training samples of shape "
                          f"{d['train']['x'].shape[1:]}, {d['test']['x'].shape[0]} test images"
                          for m, d in data.items())

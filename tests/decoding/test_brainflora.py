@@ -155,3 +155,84 @@ def test_brainflora_retrieval_beats_chance_and_ridge(trained, modality):
 def test_docstring_examples():
     results = doctest.testmod(bf_module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert results.failed == 0 and results.attempted > 0
+
+
+# the 17 channels of the official THINGS-EEG2 preprocessed files
+_EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz",
+                  "PO4", "PO8", "P6", "P2"]
+
+
+def _write_things_eeg2(root, n_subjects=2, n_train=40, n_test=12, dim=8, seed=0):
+    """THINGS-EEG2 files as distributed (np.save of a dict; images, repetitions, 17 ch, 100 samples)
+    whose responses are a linear function of the image embeddings plus noise, and the embeddings."""
+    from neurosim.datasets import save_embeddings
+
+    rng = np.random.default_rng(seed)
+    emb = {"train": rng.normal(size=(n_train, dim)), "test": rng.normal(size=(n_test, dim))}
+    times = np.round(np.arange(100) / 100 - 0.2, 2)
+    for s in range(1, n_subjects + 1):
+        folder = root / f"sub-{s:02d}"
+        folder.mkdir()
+        mixing = rng.normal(size=(dim, 17 * 100)) / np.sqrt(dim)
+        for split, n_rep, fname in (("train", 2, "training"), ("test", 4, "test")):
+            signal = (emb[split] @ mixing).reshape(-1, 1, 17, 100)
+            x = signal + 2.0 * rng.normal(size=(len(emb[split]), n_rep, 17, 100))
+            np.save(folder / f"preprocessed_eeg_{fname}.npy",
+                    {"preprocessed_eeg_data": x.astype(np.float32), "ch_names": _EEG2_CHANNELS,
+                     "times": times})
+    for split in ("train", "test"):
+        save_embeddings(root / f"embeddings_{split}.npz", emb[split], model="random")
+    return emb
+
+
+def test_experiment_on_things_eeg2_files(tmp_path):
+    from neurosim.experiments import decode_brainflora as exp
+
+    _write_things_eeg2(tmp_path)
+    result = exp.run(quick=True, data=tmp_path)
+    ds = result.dataset
+    assert list(ds["modality"].values) == ["eeg"]
+    assert list(ds["decoder"].values) == ["chance", "ridge", "uni", "multi"]
+    assert set(ds["metric"].values) == {"top1_2way", "top1_4way", "top1_10way", "top5_10way",
+                                         "top1_all", "top5_all"}
+    score = ds["score"].sel(modality="eeg")
+    assert np.isfinite(score.values).all() and ((score >= 0) & (score <= 1)).all()
+    assert float(score.sel(decoder="chance", metric="top1_all")) == pytest.approx(1 / 12)
+    assert float(score.sel(decoder="chance", metric="top5_10way")) == pytest.approx(0.5)
+    # the responses carry the embeddings linearly: ridge must retrieve well above chance
+    assert float(score.sel(decoder="ridge", metric="top1_2way")) > 0.75
+    assert ds.attrs["source"].startswith("THINGS-EEG2") and "sub-01, sub-02" in ds.attrs["source"]
+    assert "THINGS-EEG2" in result.report and "40 training images x 2 repetitions" in result.report
+    assert result.metrics["eeg_chance_top1_10way"] == pytest.approx(0.1)
+    assert set(result.figures) == {"retrieval", "training"}
+
+
+def test_experiment_real_data_errors(tmp_path):
+    from neurosim.experiments import decode_brainflora as exp
+
+    with pytest.raises(FileNotFoundError, match="must be a folder"):
+        exp.load_real_data(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no THINGS-EEG2 subject.*preprocessed_eeg_training"):
+        exp.load_real_data(tmp_path)
+    _write_things_eeg2(tmp_path, n_subjects=1)
+    (tmp_path / "embeddings_test.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="embeddings_test"):
+        exp.load_real_data(tmp_path)
+    np.save(tmp_path / "embeddings_test.npy", np.zeros((5, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match="5 rows but the THINGS-EEG2 test files have 12 images"):
+        exp.load_real_data(tmp_path)
+    np.save(tmp_path / "embeddings_test.pt.npy", np.zeros((5, 8)))  # not matched: wrong name
+    (tmp_path / "embeddings_test.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match="several embedding files"):
+        exp.load_real_data(tmp_path)
+    (tmp_path / "embeddings_test.h5").unlink()
+    np.save(tmp_path / "embeddings_test.npy", np.full((12, 8), np.nan, dtype=np.float32))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        exp.load_real_data(tmp_path)
+    (tmp_path / "preprocessed_P1-epo.fif").write_bytes(b"")
+    np.save(tmp_path / "embeddings_test.npy", np.ones((12, 8), dtype=np.float32))
+    with pytest.warns(UserWarning, match="ignoring.*preprocessed_P1-epo.fif"):
+        data, text = exp.load_real_data(tmp_path)
+    assert data["eeg"]["train"]["x"].shape == (80, 17, 100)
+    assert data["eeg"]["test"]["x"].shape == (12, 17, 100)
+    assert "sub-01" in text
