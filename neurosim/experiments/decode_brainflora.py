@@ -20,8 +20,8 @@ The fMRI responses are simulated with ``snr=0.1`` (0.1 signal-to-noise power rat
 the default of 1, ridge retrieves the shared test images perfectly and nothing can be compared.
 
 With ``run(data=FOLDER)`` (``neurosim run decode-brainflora --data FOLDER``) the same comparison
-runs on the real THINGS-EEG2 preprocessed data (EEG only; see :func:`load_real_data` for the layout
-and the embedding files it expects).
+runs on the real THINGS-EEG2 and/or THINGS-MEG preprocessed data (see :func:`load_real_data` for
+the layout and the embedding files it expects).
 """
 
 from __future__ import annotations
@@ -78,103 +78,151 @@ def load_data(cfg, seed):
     return data
 
 
-def _embedding_file(root, split):
-    found = [root / f"embeddings_{split}{suffix}" for suffix in EMBEDDING_SUFFIXES]
+def _embedding_file(root, name, what):
+    found = [root / f"embeddings_{name}{suffix}" for suffix in EMBEDDING_SUFFIXES]
     found = [p for p in found if p.is_file()]
     if not found:
         raise FileNotFoundError(
-            f"no stimulus-embedding file embeddings_{split}.<npz|npy|pt|h5> in {root}: it must hold one "
-            f"row per image of the THINGS-EEG2 {split} files, in their order (e.g. CLIP image features "
-            "saved with neurosim.datasets.save_embeddings; see load_embeddings for the formats)"
+            f"no stimulus-embedding file embeddings_{name}.<npz|npy|pt|h5> in {root}: it must hold one "
+            f"row per {what} (e.g. CLIP image features saved with "
+            "neurosim.datasets.save_embeddings; see load_embeddings for the formats)"
         )
     if len(found) > 1:
-        raise ValueError(f"several embedding files for the {split} split in {root}: "
+        raise ValueError(f"several embedding files embeddings_{name}.* in {root}: "
                          f"{[p.name for p in found]}; keep one")
-    return found[0]
+    from neurosim.datasets import load_embeddings
+
+    emb = load_embeddings(found[0])
+    values = np.asarray(emb.values, dtype=np.float64)  # prepare_retrieval_data casts (a copy)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{found[0].name} contains NaN or inf values")
+    return found[0].name, values
 
 
-def load_real_data(path, *, max_subjects=None):
-    """Read THINGS-EEG2 and stimulus embeddings from a folder and prepare them for retrieval.
+def _load_real_eeg(root, subjects):
+    from neurosim.datasets import load_things_eeg2
 
-    The folder ``path`` must hold
+    out = {}
+    for split in ("train", "test"):
+        ds = load_things_eeg2(root, subjects=subjects, split=split)
+        what = f"image of the THINGS-EEG2 {split} files, in their order"
+        name, emb = _embedding_file(root, split, what)
+        if len(emb) != ds.sizes["image"]:
+            raise ValueError(
+                f"{name} has {len(emb)} rows but the THINGS-EEG2 {split} files have "
+                f"{ds.sizes['image']} images: one embedding row per image is expected"
+            )
+        out[split] = ds.assign(embedding=(("image", "feature"), emb))
+    tr, te = out["train"], out["test"]
+    text = (f"THINGS-EEG2 (subjects {', '.join(tr['subject'].values)}; "
+            f"{tr.sizes['image']} training images x {tr.sizes['repetition']} repetitions, "
+            f"{te.sizes['image']} test images x {te.sizes['repetition']} repetitions averaged; "
+            f"{tr.sizes['channel']} channels x {tr.sizes['time']} samples; "
+            f"{tr.sizes['feature']}-d image embeddings)")
+    return out, text
 
-    - ``sub-XX/preprocessed_eeg_training.npy`` and ``sub-XX/preprocessed_eeg_test.npy`` for one or
-      more subjects ``XX`` in 01-10, as distributed on OSF (read by
+
+def _load_real_meg(root, subjects):
+    from neurosim.datasets import load_things_meg
+
+    name, emb = _embedding_file(root, "meg", "row of THINGS' image_paths.csv (the MEG event value - 1)")
+    out = {}
+    for split in ("train", "test"):
+        ds = load_things_meg(root, subjects=subjects, split=split)
+        images = ds["image"].values
+        if images.max() >= len(emb):
+            raise ValueError(f"{name} has {len(emb)} rows but the THINGS-MEG files show image "
+                             f"{images.max() + 1} (1-based row of image_paths.csv)")
+        # repetitions that some subject lacks (NaN) are dropped rather than averaged in
+        complete = np.isfinite(ds["meg"].values).all(axis=(0, 1, 3, 4))
+        if not complete.any():
+            raise ValueError(f"no THINGS-MEG {split} repetition is complete for every subject")
+        ds = ds.isel(repetition=np.flatnonzero(complete))
+        out[split] = ds.assign(embedding=(("image", "feature"), emb[images]))
+    tr, te = out["train"], out["test"]
+    text = (f"THINGS-MEG (subjects {', '.join(tr['subject'].values)}; "
+            f"{tr.sizes['image']} training images, {te.sizes['image']} test images x "
+            f"{te.sizes['repetition']} repetitions averaged; {tr.sizes['channel']} channels x "
+            f"{tr.sizes['time']} samples; {tr.sizes['feature']}-d image embeddings)")
+    return out, text
+
+
+def load_real_data(path, *, max_subjects=None, meg_decim=2):
+    """Read THINGS-EEG2 and/or THINGS-MEG files and stimulus embeddings from a folder.
+
+    The folder ``path`` holds the data of at least one modality:
+
+    - EEG: ``sub-XX/preprocessed_eeg_training.npy`` and ``sub-XX/preprocessed_eeg_test.npy`` for one
+      or more subjects ``XX`` in 01-10, as distributed on OSF (read by
       :func:`neurosim.datasets.load_things_eeg2`; the official 17-channel 100 Hz files or the
-      63-channel 250 Hz variant);
-    - ``embeddings_train.<ext>`` and ``embeddings_test.<ext>`` (``ext`` one of ``npz``, ``npy``,
-      ``pt``, ``h5``, ``hdf5``; read by :func:`neurosim.datasets.load_embeddings`): (image,
-      feature) image embeddings, row ``i`` for image ``i`` of the EEG files (16540 training and 200
-      test images in the official release), e.g. CLIP features. BrainFLORA's
-      ``ViT-H-14_features_train.pt`` / ``..._test.pt`` (key ``img_features``) can be linked under
-      these names.
+      63-channel 250 Hz variant), with ``embeddings_train.<ext>`` and ``embeddings_test.<ext>``
+      (``ext`` one of ``npz``, ``npy``, ``pt``, ``h5``, ``hdf5``; read by
+      :func:`neurosim.datasets.load_embeddings`): (image, feature) image embeddings, row ``i`` for
+      image ``i`` of the EEG files (16540 training and 200 test images in the official release),
+      e.g. CLIP features. BrainFLORA's ``ViT-H-14_features_train.pt`` / ``..._test.pt`` (key
+      ``img_features``) can be linked under these names.
+    - MEG: ``preprocessed_P1-epo.fif`` ... ``preprocessed_P4-epo.fif`` (THINGS-MEG, OpenNeuro
+      ds004212 derivatives; read by :func:`neurosim.datasets.load_things_meg`, MEG channels; images
+      shown once train, images shown repeatedly test), with ``embeddings_meg.<ext>``: row ``i``
+      for row ``i`` of THINGS' ``image_paths.csv`` (event value ``i + 1``). Repetitions missing
+      for some subject are dropped.
 
-    THINGS-MEG and THINGS-fMRI files are not read (a warning says so when they are present).
+    THINGS-fMRI tables are not read (a warning says so when they are present).
 
     Parameters
     ----------
     path : str | path-like
         The folder.
     max_subjects : int | None
-        Use only the first ``max_subjects`` subjects found (None: all).
+        Use only the first ``max_subjects`` subjects found of each modality (None: all).
+    meg_decim : int
+        Average blocks of ``meg_decim`` MEG samples (the files are at 200 Hz).
 
     Returns
     -------
     data : dict
-        ``{"eeg": prepare_retrieval_data(...)}``.
+        ``{modality: prepare_retrieval_data(...)}`` for ``"eeg"`` and/or ``"meg"``.
     description : str
         What was read, for the report.
 
     Examples
     --------
     >>> from neurosim.experiments.decode_brainflora import load_real_data
-    >>> data, text = load_real_data("~/neurosim_data/things_eeg2")  # doctest: +SKIP
+    >>> data, text = load_real_data("~/neurosim_data/things")  # doctest: +SKIP
     """
     import warnings
     from pathlib import Path
 
-    from neurosim.datasets import load_embeddings, load_things_eeg2
     from neurosim.decoding import prepare_retrieval_data
 
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"data must be a folder holding THINGS-EEG2 files, got {str(path)!r}")
-    subjects = sorted(int(d.name[4:]) for d in root.glob("sub-[0-9][0-9]")
-                      if d.is_dir() and all((d / f).is_file() for f in _EEG2_FILES))
-    if not subjects:
         raise FileNotFoundError(
-            f"no THINGS-EEG2 subject in {root}: expected sub-XX/{_EEG2_FILES[0]} and "
-            f"sub-XX/{_EEG2_FILES[1]} (XX in 01-10), from https://osf.io/anp5v/"
+            f"data must be a folder holding THINGS-EEG2 and/or THINGS-MEG files, got {str(path)!r}"
         )
-    if max_subjects is not None:
-        subjects = subjects[:max_subjects]
-    other = [p.name for pattern in ("preprocessed_P*-epo.fif", "sub-0*_ResponseData.h5")
-             for p in root.glob(pattern)]
-    if other:
-        warnings.warn(f"decode-brainflora reads only THINGS-EEG2 real data; ignoring {sorted(other)}",
-                      UserWarning, stacklevel=3)
-    split_data = {}
-    for split in ("train", "test"):
-        ds = load_things_eeg2(root, subjects=subjects, split=split)
-        emb_path = _embedding_file(root, split)
-        emb = load_embeddings(emb_path)
-        if emb.sizes["stimulus"] != ds.sizes["image"]:
-            raise ValueError(
-                f"{emb_path.name} has {emb.sizes['stimulus']} rows but the THINGS-EEG2 {split} files "
-                f"have {ds.sizes['image']} images: one embedding row per image is expected"
-            )
-        values = np.asarray(emb.values, dtype=np.float32)
-        if not np.isfinite(values).all():
-            raise ValueError(f"{emb_path.name} contains NaN or inf values")
-        split_data[split] = ds.assign(embedding=(("image", "feature"), values))
-    data = {"eeg": prepare_retrieval_data("eeg", split_data["train"], split_data["test"])}
-    tr, te = split_data["train"], split_data["test"]
-    text = (f"THINGS-EEG2 ({root}; subjects {', '.join(tr['subject'].values)}; "
-            f"{tr.sizes['image']} training images x {tr.sizes['repetition']} repetitions, "
-            f"{te.sizes['image']} test images x {te.sizes['repetition']} repetitions averaged; "
-            f"{tr.sizes['channel']} channels x {tr.sizes['time']} samples) with "
-            f"{tr.sizes['feature']}-d image embeddings")
-    return data, text
+    eeg_subjects = sorted(int(d.name[4:]) for d in root.glob("sub-[0-9][0-9]")
+                          if d.is_dir() and all((d / f).is_file() for f in _EEG2_FILES))
+    meg_subjects = [s for s in range(1, 5) if (root / f"preprocessed_P{s}-epo.fif").is_file()]
+    if not eeg_subjects and not meg_subjects:
+        raise FileNotFoundError(
+            f"no THINGS-EEG2 or THINGS-MEG data in {root}: expected sub-XX/{_EEG2_FILES[0]} and "
+            f"sub-XX/{_EEG2_FILES[1]} (XX in 01-10, from https://osf.io/anp5v/) and/or "
+            "preprocessed_PN-epo.fif (N in 1-4, OpenNeuro ds004212)"
+        )
+    fmri = sorted(p.name for p in root.glob("sub-0*_ResponseData.h5"))
+    if fmri:
+        warnings.warn(f"decode-brainflora does not read THINGS-fMRI; ignoring {fmri}", UserWarning,
+                      stacklevel=3)
+    data, texts = {}, []
+    if eeg_subjects:
+        ds, text = _load_real_eeg(root, eeg_subjects[:max_subjects])
+        data["eeg"] = prepare_retrieval_data("eeg", ds["train"], ds["test"])
+        texts.append(text)
+    if meg_subjects:
+        ds, text = _load_real_meg(root, meg_subjects[:max_subjects])
+        data["meg"] = prepare_retrieval_data("meg", ds["train"], ds["test"], decim=meg_decim)
+        texts.append(text)
+    return data, f"{' and '.join(texts)} from {root}"
 
 
 def _per_subject(scores_fn, test):
@@ -255,9 +303,9 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
     progress : bool
         Show progress bars.
     data : None | str | path-like
-        None: simulated data. Otherwise a folder with THINGS-EEG2 files and image embeddings
-        (layout in :func:`load_real_data`): the same comparison on the real EEG (with ``quick``,
-        the first two subjects and the quick training schedule).
+        None: simulated data. Otherwise a folder with THINGS-EEG2 and/or THINGS-MEG files and
+        image embeddings (layout in :func:`load_real_data`): the same comparison on the modalities
+        present (with ``quick``, the first two subjects of each and the quick training schedule).
 
     Returns
     -------
@@ -285,7 +333,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
         source = "simulated data"
         data = load_data(cfg, seed)
     else:
-        data, source = load_real_data(data, max_subjects=2 if quick else None)
+        data, source = load_real_data(data, max_subjects=2 if quick else None,
+                                      meg_decim=cfg["meg"].get("decim", 1))
     t_data = time.perf_counter() - t0
     scores = {"chance": {}, "ridge": {}}
     for m, d in data.items():

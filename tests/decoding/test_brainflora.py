@@ -212,7 +212,8 @@ def test_experiment_real_data_errors(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="must be a folder"):
         exp.load_real_data(tmp_path / "nowhere")
-    with pytest.raises(FileNotFoundError, match="no THINGS-EEG2 subject.*preprocessed_eeg_training"):
+    with pytest.raises(FileNotFoundError,
+                       match="no THINGS-EEG2 or THINGS-MEG data.*preprocessed_eeg_training"):
         exp.load_real_data(tmp_path)
     _write_things_eeg2(tmp_path, n_subjects=1)
     (tmp_path / "embeddings_test.npz").unlink()
@@ -229,10 +230,56 @@ def test_experiment_real_data_errors(tmp_path):
     np.save(tmp_path / "embeddings_test.npy", np.full((12, 8), np.nan, dtype=np.float32))
     with pytest.raises(ValueError, match="NaN or inf"):
         exp.load_real_data(tmp_path)
-    (tmp_path / "preprocessed_P1-epo.fif").write_bytes(b"")
+    (tmp_path / "sub-01_ResponseData.h5").write_bytes(b"")
     np.save(tmp_path / "embeddings_test.npy", np.ones((12, 8), dtype=np.float32))
-    with pytest.warns(UserWarning, match="ignoring.*preprocessed_P1-epo.fif"):
+    with pytest.warns(UserWarning, match="does not read THINGS-fMRI; ignoring.*sub-01_ResponseData.h5"):
         data, text = exp.load_real_data(tmp_path)
     assert data["eeg"]["train"]["x"].shape == (80, 17, 100)
     assert data["eeg"]["test"]["x"].shape == (12, 17, 100)
     assert "sub-01" in text
+
+
+def _write_things_meg(root, n_images=60, n_test=12, n_rep=3, dim=8, seed=1):
+    """``preprocessed_P1-epo.fif`` as in THINGS-MEG (events: 1-based image rows, 999999 catch
+    trials; training images shown once, test images repeatedly) and ``embeddings_meg.npz``."""
+    import mne
+    from neurosim.datasets import save_embeddings
+
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(n_images, dim))
+    train_ids = np.arange(1, n_images - n_test + 1)
+    test_ids = np.arange(n_images - n_test + 1, n_images + 1)
+    events = rng.permutation(np.concatenate([train_ids, np.repeat(test_ids, n_rep), [999999] * 3]))
+    mixing = rng.normal(size=(dim, 8 * 40)) / np.sqrt(dim)
+    signal = np.zeros((len(events), 8 * 40))
+    trial = events != 999999
+    signal[trial] = emb[events[trial] - 1] @ mixing
+    data = (signal.reshape(-1, 8, 40) + 2.0 * rng.normal(size=(len(events), 8, 40))) * 1e-13
+    info = mne.create_info([f"MLC{i:02d}-1609" for i in range(1, 9)], 200.0, "mag")
+    ev = np.column_stack([np.arange(len(events)) * 300, np.zeros(len(events), int), events])
+    epochs = mne.EpochsArray(data, info, events=ev, tmin=-0.1, verbose="error",
+                             event_id={str(e): int(e) for e in np.unique(events)})
+    epochs.save(root / "preprocessed_P1-epo.fif", verbose="error")
+    save_embeddings(root / "embeddings_meg.npz", emb, model="random")
+
+
+def test_experiment_on_things_meg_and_eeg_files(tmp_path):
+    from neurosim.experiments import decode_brainflora as exp
+
+    _write_things_meg(tmp_path)
+    data, text = exp.load_real_data(tmp_path, meg_decim=2)
+    assert list(data) == ["meg"] and "THINGS-MEG (subjects P1; 48 training images, 12 test" in text
+    assert data["meg"]["train"]["x"].shape == (48, 8, 20)
+    assert data["meg"]["test"]["x"].shape == (12, 8, 20)  # 3 repetitions averaged
+    _write_things_eeg2(tmp_path, n_subjects=1)
+    result = exp.run(quick=True, data=tmp_path)
+    score = result.dataset["score"]
+    assert list(score["modality"].values) == ["eeg", "meg"]
+    assert np.isfinite(score.values).all()
+    assert float(score.sel(decoder="ridge", modality="meg", metric="top1_2way")) > 0.75
+    (tmp_path / "embeddings_meg.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="embeddings_meg.*image_paths.csv"):
+        exp.load_real_data(tmp_path)
+    np.save(tmp_path / "embeddings_meg.npy", np.zeros((50, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match="50 rows but the THINGS-MEG files show image 60"):
+        exp.load_real_data(tmp_path)
