@@ -419,16 +419,6 @@ def test_capacity_recall_falls_with_load(digits):
     assert recall[2] < 0.6  # far past capacity
 
 
-def _morph(rng, a, b, keep_fraction):
-    """``a`` with a fraction of its active units replaced by units of ``b`` outside ``a``."""
-    on, other = np.flatnonzero(a), np.flatnonzero(b & (1 - a))
-    keep = int(round(keep_fraction * on.size))
-    out = np.zeros_like(a)
-    out[rng.choice(on, keep, replace=False)] = 1
-    out[rng.choice(other, min(on.size - keep, other.size), replace=False)] = 1
-    return out
-
-
 def test_similarity_preservation_digits(digits):
     """The code the CSA assigns to a new input overlaps a stored code as much as the inputs do.
 
@@ -436,6 +426,8 @@ def test_similarity_preservation_digits(digits):
     fraction of its active units replaced by those of another digit; each probe is learned
     into a copy of the memory (the code the CSA chooses for it).
     """
+    from neurosim.experiments.sparsey_digits import _morph
+
     X, _ = digits
     mem = SparseyMemory(**DIGITS_KW, random_state=0).fit(X[:50])
     rng = np.random.default_rng(1)
