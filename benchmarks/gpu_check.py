@@ -1,0 +1,547 @@
+"""GPU check: every CUDA path of the decoders, at the papers' sizes, in a few minutes on one GPU.
+
+Run it whenever a GPU is available and copy its numbers into ``docs/gpu.rst``::
+
+    python benchmarks/gpu_check.py [--quick] [--out gpu_check.jsonl] [--budget-s 420]
+
+It prints one JSON line per check (and appends it to ``--out``):
+
+- ``env``: torch, CUDA, device name, compute capability, bf16 support;
+- ``fwd-bwd`` per model and precision (float32, bf16 autocast): forward and backward at the paper
+  configuration and batch size, ``samples_per_s``, peak GPU memory (``peak_gib``), the fraction of
+  the timed interval during which the GPU was busy (``gpu_busy_frac``, NVML sampled every 50 ms),
+  the loss in both precisions and their relative difference;
+- ``trainer`` per model: one epoch of :class:`neurosim.decoding.Trainer` against a plain PyTorch
+  loop on the same data and weights (``overhead_pct``), bf16 on CUDA;
+- ``resume`` per model: 3 epochs straight against a run killed in epoch 3 and resumed by a new
+  ``Trainer`` from its epoch-2 checkpoint: ``max_abs_diff`` of the final weights, ``bitwise_equal``;
+- ``memory-estimate``: MindBridge's measured peak against :func:`mindbridge_memory_estimate`.
+
+Each check runs in its own ``try``: a failure is printed as ``{"check": ..., "error": ...}`` and
+the others still run. Checks are skipped (``"skipped": "time budget"``) once ``--budget-s`` seconds
+have passed, so that the run fits a short lease. Without CUDA it runs the same code on the CPU with
+small inputs (``--cpu-dry-run``), which is how it is tested before a GPU is at hand.
+
+Models are listed in ``MODELS`` (a name, a builder returning ``(model, batch_fn, step)``, a batch
+size); add a decoder's paper configuration there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+import numpy as np
+
+_NSD_VOXELS = {"subj01": 15724, "subj02": 14278, "subj05": 13039, "subj07": 12682}
+
+
+# ------------------------------------------------------------------------------------ models
+# A builder takes (device, small) and returns (model, make_batch(n, generator) -> batch, step).
+# ``small`` shrinks the inputs for the CPU dry run; the architecture stays the paper's where the
+# CPU can hold it.
+
+
+def _histn(device, small):
+    import torch
+    from neurosim.decoding import HiSTN
+
+    model = HiSTN()  # the DREAMER configuration: 14 channels, 1-s windows at 128 Hz, 5 classes
+
+    def make_batch(n, gen):
+        x = torch.randn(n, 14, 128, generator=gen)
+        y = torch.randint(0, 5, (n,), generator=gen)
+        return x.to(device), y.to(device)
+
+    return model, make_batch, None
+
+
+def _brainflora(modality, shape, embed_dim=1024):
+    def build(device, small):
+        import torch
+        from neurosim.decoding import BrainFLORA
+
+        model = BrainFLORA({modality: shape}, embed_dim)
+
+        def make_batch(n, gen):
+            x = torch.randn(n, *shape, generator=gen)
+            y = torch.randn(n, embed_dim, generator=gen)
+            return x.to(device), y.to(device)
+
+        def step(model, batch):
+            return model.training_step({"modality": modality, "x": batch[0], "target": batch[1]})
+
+        return model, make_batch, step
+
+    return build
+
+
+def _mindbridge(device, small):
+    import torch
+    from neurosim.decoding import MindBridge
+
+    if small:
+        n_vox = dict(zip(_NSD_VOXELS, [1500, 1300, 1200, 1100]))
+        cfg = {"pool_size": 512, "hidden_dim": 256, "adapter_rank": 32, "n_blocks": 2,
+               "heads": {"image": (16, 64), "text": (8, 64)}}
+    else:
+        n_vox, cfg = _NSD_VOXELS, {}  # paper: 8192 / 2048 / 128 / 4 blocks, 257x768 + 77x768
+    model = MindBridge(list(n_vox), n_vox, random_state=0, **cfg)
+
+    def make_batch(n, gen):
+        batch = {"voxels": torch.randn(n, model.pool_size, generator=gen),
+                 "subject": torch.randint(0, len(n_vox), (n,), generator=gen)}
+        for name, shp in model.heads.items():
+            batch[name] = torch.randn(n, *shp, generator=gen)
+        return {k: v.to(device) for k, v in batch.items()}
+
+    def step(model, batch):
+        return model.training_step(batch)[0]
+
+    return model, make_batch, step
+
+
+def _braincorl(device, small):
+    import torch
+    import torch.nn.functional as F
+    from neurosim.decoding import BraInCoRL
+
+    model = (BraInCoRL(16, d_model=64, n_layers=2, n_heads=4, ffn_dim=128, random_state=0)
+             if small else BraInCoRL.from_preset("CLIP", random_state=0))
+    dim = model.embedding_dim
+    n_ctx, n_query = (32, 16) if small else (100, 100)
+
+    def make_batch(n, gen):
+        ctx = torch.randn(n, n_ctx, dim + 1, generator=gen)
+        query = torch.randn(n, n_query, dim + 1, generator=gen)
+        return ctx.to(device), query.to(device)
+
+    def step(model, batch):
+        ctx, query = batch
+        pred, _ = model(ctx[..., :-1], ctx[..., -1], query[..., :-1])
+        return F.mse_loss(pred, query[..., -1])
+
+    return model, make_batch, step
+
+
+MODELS = [
+    # name, builder, paper batch size, resume check at the small size (the paper-sized
+    # MindBridge writes ~7 GB per checkpoint: the resume code path is the same at any size)
+    ("histn-dreamer", _histn, 256, False),
+    ("brainflora-eeg-paper", _brainflora("eeg", (63, 250)), 100, False),
+    ("brainflora-meg-paper", _brainflora("meg", (271, 201)), 100, True),
+    ("brainflora-fmri-paper", _brainflora("fmri", (8000,)), 100, True),
+    ("mindbridge-nsd-paper", _mindbridge, 50, True),
+    ("braincorl-clip-paper", _braincorl, 8, False),
+]
+
+
+# ------------------------------------------------------------------------------------ helpers
+class _BusySampler(threading.Thread):
+    """Fraction of NVML samples (every 50 ms) in which the GPU reported a running kernel."""
+
+    def __init__(self, device_index=0):
+        super().__init__(daemon=True)
+        self.samples, self._stop_event = [], threading.Event()
+        self.handle = None
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self.nvml = pynvml
+            self.handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
+        except Exception:  # noqa: BLE001 - no NVML: report None
+            self.handle = None
+
+    def run(self):
+        while self.handle is not None and not self._stop_event.is_set():
+            try:
+                self.samples.append(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu)
+            except Exception:  # noqa: BLE001
+                return
+            self._stop_event.wait(0.05)
+
+    def stop(self):
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=2)
+        if not self.samples:
+            return None
+        return round(float(np.mean(self.samples)) / 100.0, 3)
+
+
+def _sync(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_gib(device):
+    import torch
+
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 1024**3, 3)
+
+
+def _loss(model, step, batch):
+    import torch.nn.functional as F
+
+    if step is not None:
+        return step(model, batch)
+    if hasattr(model, "training_step"):
+        out = model.training_step(batch)
+        return out[0] if isinstance(out, tuple) else out
+    return F.cross_entropy(model(batch[0]), batch[1])
+
+
+def _n_params(model):
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+# ------------------------------------------------------------------------------------ checks
+def check_fwd_bwd(name, build, batch_size, device, small, n_steps):
+    """Forward + backward + AdamW step in float32 and bf16 autocast: throughput and memory."""
+    import torch
+
+    rows = []
+    losses = {}
+    bf16_ok = device.type == "cpu" or torch.cuda.is_bf16_supported()
+    for precision in ("32", "bf16") if bf16_ok else ("32",):
+        torch.manual_seed(0)
+        model, make_batch, step = build(device, small)
+        model.to(device).train()
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        gen = torch.Generator().manual_seed(0)
+        batches = [make_batch(batch_size, gen) for _ in range(2)]
+        amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        first_loss = None
+        for i in range(2):  # warm-up (cuDNN autotune, lazy init)
+            with amp:
+                loss = _loss(model, step, batches[i % 2])
+            if i == 0:
+                first_loss = float(loss.detach())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(device)
+        _reset_peak(device)
+        sampler = _BusySampler(device.index or 0) if device.type == "cuda" else None
+        if sampler:
+            sampler.start()
+        t0 = time.perf_counter()
+        for i in range(n_steps):
+            with amp:
+                loss = _loss(model, step, batches[i % 2])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(device)
+        elapsed = time.perf_counter() - t0
+        busy = sampler.stop() if sampler else None
+        final = float(loss.detach())
+        losses[precision] = first_loss
+        rows.append({"check": "fwd-bwd", "model": name, "device": str(device),
+                     "precision": precision, "batch_size": batch_size,
+                     "n_params": _n_params(model), "steps": n_steps,
+                     "step_ms": round(1000 * elapsed / n_steps, 2),
+                     "samples_per_s": round(batch_size * n_steps / elapsed, 1),
+                     "peak_gib": _peak_gib(device), "gpu_busy_frac": busy,
+                     "first_loss": round(first_loss, 6), "last_loss": round(final, 6),
+                     "finite": bool(math.isfinite(final) and math.isfinite(first_loss))})
+        del model, opt, batches
+        _reset_peak(device)
+    if "bf16" in losses:
+        rel = abs(losses["bf16"] - losses["32"]) / max(abs(losses["32"]), 1e-12)
+        rows[-1]["bf16_vs_fp32_first_loss_rel"] = round(rel, 5)
+    return rows
+
+
+def _data_for_trainer(make_batch, n, batch_size):
+    """Materialise n samples as a tuple of tensors (dict batches flattened into a tuple)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(1)
+    batch = make_batch(n, gen)
+    if isinstance(batch, dict):
+        keys = list(batch)
+        return tuple(batch[k] for k in keys), keys
+    return tuple(batch), None
+
+
+def _wrap_step(step, keys):
+    if keys is None:
+        return step
+
+    def dict_step(model, batch):
+        b = dict(zip(keys, batch))
+        return step(model, b) if step is not None else model.training_step(b)
+
+    return dict_step
+
+
+def check_trainer(name, build, batch_size, device, small, n_batches):
+    """One Trainer epoch against a plain loop (same weights, data, AdamW, clipping, precision)."""
+    import torch
+    from neurosim.decoding import Trainer
+
+    torch.manual_seed(0)
+    model, make_batch, step = build(device, small)
+    n = batch_size * n_batches
+    data, keys = _data_for_trainer(make_batch, n, batch_size)
+    data = tuple(t.cpu() for t in data)
+    step_fn = _wrap_step(step, keys)
+    init = copy.deepcopy(model.state_dict())
+    trainer = Trainer(max_epochs=1, batch_size=batch_size, lr=1e-4, device=str(device),
+                      drop_last=True, random_state=0)
+    trainer.fit(model, data, step=step_fn)  # warm-up
+    _sync(device)
+    precision = trainer.precision_
+    model.load_state_dict(init)
+    _reset_peak(device)
+    t0 = time.perf_counter()
+    trainer.fit(model, data, step=step_fn)
+    _sync(device)
+    ours = time.perf_counter() - t0
+    peak = _peak_gib(device)
+
+    model.load_state_dict(init)
+    tensors = tuple(t.to(device) for t in data)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-2)
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    def plain_epoch():
+        order = torch.randperm(n, device=device)
+        model.train()
+        for b in range(n_batches):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            with amp:
+                loss = _loss(model, step_fn, tuple(t[idx] for t in tensors))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+        _sync(device)
+
+    plain_epoch()  # warm-up
+    t0 = time.perf_counter()
+    plain_epoch()
+    plain = time.perf_counter() - t0
+    return [{"check": "trainer", "model": name, "device": str(device), "precision": precision,
+             "batch_size": batch_size, "n_samples": n, "ours_s": round(ours, 4),
+             "plain_s": round(plain, 4), "ours_samples_per_s": round(n / ours, 1),
+             "plain_samples_per_s": round(n / plain, 1),
+             "overhead_pct": round(100 * (ours / plain - 1), 2), "peak_gib": peak}]
+
+
+def check_resume(name, build, batch_size, device, small, n_batches):
+    """3 epochs straight vs a run killed in epoch 3 and resumed, in one checkpoint folder.
+
+    The kill is an exception raised by ``evaluate`` after the third epoch's training, before its
+    checkpoint is written (what a SIGKILL in epoch 3 leaves); a new Trainer with fresh weights
+    then resumes from the epoch-2 checkpoint. One-cycle schedule, bf16 autocast on CUDA.
+    """
+    import torch
+    from neurosim.decoding import Trainer
+
+    class _Killed(Exception):
+        pass
+
+    def kill_in_epoch_3():
+        calls = []
+
+        def evaluate(model):
+            calls.append(1)
+            if len(calls) == 3:
+                raise _Killed
+            return {}
+
+        return evaluate
+
+    n = batch_size * n_batches
+    finals = []
+    resumed_from = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("straight", "resumed"):
+            torch.manual_seed(0)
+            model, make_batch, step = build(device, small)
+            data, keys = _data_for_trainer(make_batch, n, batch_size)
+            data = tuple(t.cpu() for t in data)
+            step_fn = _wrap_step(step, keys)
+            folder = os.path.join(tmp, mode)
+            kw = dict(max_epochs=3, batch_size=batch_size, lr=1e-4, device=str(device),
+                      checkpoint_dir=folder, random_state=0, scheduler="onecycle")
+            if mode == "resumed":
+                try:
+                    Trainer(**kw).fit(model, data, step=step_fn, evaluate=kill_in_epoch_3())
+                except _Killed:
+                    pass
+                torch.manual_seed(123)
+                model, _, _ = build(device, small)  # fresh weights: all state from the file
+                tr = Trainer(**kw).fit(model, data, step=step_fn)
+                resumed_from = tr.resumed_from_
+            else:
+                tr = Trainer(**kw).fit(model, data, step=step_fn)
+            finals.append({k: v.detach().float().cpu() for k, v in model.state_dict().items()})
+    diff = max(float((finals[0][k] - finals[1][k]).abs().max()) if finals[0][k].numel() else 0.0
+               for k in finals[0])
+    equal = all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])
+    return [{"check": "resume", "model": name, "device": str(device), "precision": tr.precision_,
+             "resumed_from": resumed_from, "epochs": 3, "max_abs_diff": diff,
+             "bitwise_equal": bool(equal)}]
+
+
+def check_memory_estimate(device, small):
+    """MindBridge: measured peak training memory against the analytic estimate."""
+    import torch
+    from neurosim.decoding import mindbridge_memory_estimate
+
+    if small:
+        return [{"check": "memory-estimate", "skipped": "paper size only (GPU)"}]
+    rows = []
+    for precision in ("32", "bf16"):
+        est = mindbridge_memory_estimate(4, batch_size=50)
+        model, make_batch, step = _mindbridge(device, small)
+        model.to(device).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        batch = make_batch(50, torch.Generator().manual_seed(0))
+        amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        _reset_peak(device)
+        for _ in range(2):
+            with amp:
+                loss = step(model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(device)
+        rows.append({"check": "memory-estimate", "model": "mindbridge-nsd-paper",
+                     "precision": precision, "batch_size": 50,
+                     "n_parameters": int(est["n_parameters"]),
+                     "estimated_total_gib": round(float(est["total_gib"]), 3),
+                     "measured_peak_gib": _peak_gib(device)})
+        del model, opt, batch
+        _reset_peak(device)
+    return rows
+
+
+# ------------------------------------------------------------------------------------ main
+def _env(device):
+    import torch
+
+    row = {"check": "env", "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "device": str(device)}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        row.update({"cuda": torch.version.cuda, "name": props.name,
+                    "capability": f"{props.major}.{props.minor}",
+                    "total_gib": round(props.total_memory / 1024**3, 1),
+                    "bf16": bool(torch.cuda.is_bf16_supported()),
+                    "cudnn": torch.backends.cudnn.version()})
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=None, help="also append the JSON lines to this file")
+    parser.add_argument("--budget-s", type=float, default=420.0,
+                        help="skip the remaining checks after this many seconds")
+    parser.add_argument("--cpu-dry-run", action="store_true",
+                        help="no CUDA: run every check on the CPU with small inputs")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated subset of the model names")
+    parser.add_argument("--checks", default="fwd-bwd,trainer,resume,memory-estimate")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    t_start = time.perf_counter()
+    if torch.cuda.is_available() and not args.cpu_dry_run:
+        device, small = torch.device("cuda", 0), False
+        torch.backends.cudnn.benchmark = False
+    elif args.cpu_dry_run:
+        device, small = torch.device("cpu"), True
+    else:
+        print(json.dumps({"check": "env", "error": "no CUDA device; use --cpu-dry-run"}))
+        return 1
+    out = open(args.out, "a") if args.out else None  # noqa: SIM115
+
+    def emit(row):
+        row["t_s"] = round(time.perf_counter() - t_start, 1)
+        line = json.dumps(row)
+        print(line, flush=True)
+        if out:
+            out.write(line + "\n")
+            out.flush()
+
+    emit(_env(device))
+    models = MODELS
+    if args.models:
+        wanted = set(args.models.split(","))
+        unknown = wanted - {m[0] for m in MODELS}
+        if unknown:
+            raise SystemExit(f"unknown model(s) {sorted(unknown)}; known: {[m[0] for m in MODELS]}")
+        models = [m for m in MODELS if m[0] in wanted]
+    checks = args.checks.split(",")
+    n_steps = 3 if small else 20
+    plan = []
+    for name, build, bs, _ in models:
+        bs_here = min(bs, 8) if small else bs
+        if "fwd-bwd" in checks:
+            plan.append(("fwd-bwd", name, lambda b=build, n=name, s=bs_here:
+                         check_fwd_bwd(n, b, s, device, small, n_steps)))
+    for name, build, bs, resume_small in models:
+        bs_here = min(bs, 8) if small else bs
+        if "trainer" in checks:
+            plan.append(("trainer", name, lambda b=build, n=name, s=bs_here:
+                         check_trainer(n, b, s, device, small, 3 if small else 10)))
+        if "resume" in checks:
+            rs = small or resume_small
+            bs_resume = min(bs, 8) if rs else bs
+            plan.append(("resume", name, lambda b=build, n=name, s=bs_resume, r=rs:
+                         check_resume(n + ("-small" if r and not small else ""), b, s, device, r,
+                                      2 if small else 4)))
+    if "memory-estimate" in checks:
+        plan.append(("memory-estimate", "mindbridge", lambda: check_memory_estimate(device, small)))
+
+    failures = 0
+    for check, name, fn in plan:
+        if time.perf_counter() - t_start > args.budget_s:
+            emit({"check": check, "model": name, "skipped": "time budget"})
+            continue
+        try:
+            for row in fn():
+                emit(row)
+        except Exception as err:  # noqa: BLE001 - report and go on with the other checks
+            failures += 1
+            emit({"check": check, "model": name, "error": f"{type(err).__name__}: {err}",
+                  "traceback": traceback.format_exc(limit=6)[-2000:]})
+        finally:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    emit({"check": "done", "failures": failures})
+    if out:
+        out.close()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
