@@ -9,11 +9,12 @@ collective here is a no-op, so the same script runs under ``python`` and ``torch
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
 
-__all__ = ["Distributed", "setup", "StepModule"]
+__all__ = ["Distributed", "StepModule", "check_world_vs_data", "setup"]
 
 
 def _env_int(name):
@@ -27,6 +28,25 @@ def _env_int(name):
                          "(it is set by torchrun)") from None
 
 
+def check_world_vs_data(data):
+    """Refuse a ``WORLD_SIZE`` larger than the number of training samples, before joining."""
+    world = _env_int("WORLD_SIZE")
+    if world is None or world <= 1:
+        return
+    try:
+        n = len(data[0]) if isinstance(data, (tuple, list)) and data else len(data)
+    except TypeError:
+        return
+    if n < world:
+        raise ValueError(f"train has {n} samples, fewer than the {world} processes (WORLD_SIZE): "
+                         "every process needs at least one sample; start fewer processes")
+
+
+def _destroy():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 class Distributed:
     """World size, rank and the collectives the Trainer needs (no-ops for one process)."""
 
@@ -34,7 +54,7 @@ class Distributed:
         self.world_size = int(world_size)
         self.rank = int(rank)
         self.local_rank = int(local_rank)
-        self.created = created  # whether this object initialised the process group
+        self.created = created  # whether setup() initialised the process group
         self.device = None
 
     @property
@@ -87,10 +107,7 @@ class Distributed:
         return None
 
     def close(self):
-        """Destroy the process group if :func:`setup` created it."""
-        if self.created and self.active:
-            torch.distributed.destroy_process_group()
-            self.created = False
+        """Nothing: the process group lives until the process exits (see :func:`setup`)."""
 
 
 def setup(device_request):
@@ -142,6 +159,9 @@ def setup(device_request):
         kwargs = {"device_id": device} if device.type == "cuda" else {}
         torch.distributed.init_process_group(backend=backend, rank=rank, world_size=world,
                                              **kwargs)
+        # kept for the next fit in this process (destroying and creating it again reuses the
+        # rendezvous keys and can pair a new group with a stale one); destroyed at exit
+        atexit.register(_destroy)
         created = True
     elif torch.distributed.get_world_size() != world:
         raise ValueError(f"WORLD_SIZE={world} but the process group holds "

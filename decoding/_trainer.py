@@ -652,8 +652,9 @@ class Trainer:
         store = None
         if self.checkpoint_dir is not None:
             store = CheckpointStore(self.checkpoint_dir, self.keep_checkpoints)
-        from ._distributed import setup
+        from ._distributed import check_world_vs_data, setup
 
+        check_world_vs_data(train)  # before joining a process group that would wait for peers
         dist = setup(self.device)
         try:
             self._fit(model, train, val, step, evaluate, store, dist)

@@ -14,8 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neurosim.decoding import Trainer  # noqa: E402
-from neurosim.decoding import _checkpoints  # noqa: E402
+from neurosim.decoding import Trainer, _checkpoints  # noqa: E402
 
 MANIFEST = _checkpoints.MANIFEST
 
@@ -195,7 +194,7 @@ def test_onecycle_with_more_epochs_is_a_clear_error_or_a_rebuilt_schedule(tmp_pa
         torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=1e-2), max_lr=1e-2,
         total_steps=8)
     lrs = []
-    for s in range(8):
+    for _ in range(8):
         lrs.append(ref.get_last_lr()[0])
         ref.optimizer.step()
         ref.step()
