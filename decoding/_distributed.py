@@ -50,7 +50,8 @@ def _destroy():
 class Distributed:
     """World size, rank and the collectives the Trainer needs (no-ops for one process)."""
 
-    def __init__(self, world_size=1, rank=0, local_rank=0, created=False):
+    def __init__(self, world_size=1, rank=0, local_rank=0, created=False, group=False):
+        self.group = bool(group)  # whether this fit trains in the process group
         self.world_size = int(world_size)
         self.rank = int(rank)
         self.local_rank = int(local_rank)
@@ -59,8 +60,9 @@ class Distributed:
 
     @property
     def active(self):
-        """True when a process group is in use (even one of world size 1)."""
-        return torch.distributed.is_available() and torch.distributed.is_initialized()
+        """True when this fit trains in a process group (even one of world size 1)."""
+        return (self.group and torch.distributed.is_available()
+                and torch.distributed.is_initialized())
 
     @property
     def is_main(self):
@@ -166,7 +168,7 @@ def setup(device_request):
     elif torch.distributed.get_world_size() != world:
         raise ValueError(f"WORLD_SIZE={world} but the process group holds "
                          f"{torch.distributed.get_world_size()} processes")
-    dist = Distributed(world, rank, local_rank, created)
+    dist = Distributed(world, rank, local_rank, created, group=True)
     dist.device = device
     return dist
 

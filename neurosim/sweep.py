@@ -13,7 +13,9 @@ is callable, so ``neurosim.sweep(...)`` is :func:`sweep` whether or not the modu
 
 from __future__ import annotations
 
+import copyreg
 import hashlib
+import importlib
 import inspect
 import json
 import math
@@ -592,4 +594,9 @@ class _CallableModule(types.ModuleType):
         return sweep(*args, **kwargs)
 
 
+def _reduce_module(module):
+    return importlib.import_module, (module.__name__,)
+
+
+copyreg.pickle(_CallableModule, _reduce_module)  # pickled by name, like any module
 sys.modules[__name__].__class__ = _CallableModule

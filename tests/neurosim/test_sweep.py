@@ -1,6 +1,5 @@
 """neurosim.sweep on Dask: equal to the serial loop bit for bit, resumes a killed sweep, bad input."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import pytest
 
 import neurosim
 from neurosim.cli import main
-from neurosim.experiments import Experiment, ExperimentResult
 from neurosim.experiments import _REGISTRY as REGISTRY
+from neurosim.experiments import Experiment, ExperimentResult
 
 xr = pytest.importorskip("xarray")
 pytest.importorskip("dask.distributed")
