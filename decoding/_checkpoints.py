@@ -217,7 +217,7 @@ class CheckpointStore:
             if older:
                 prev = self.folder / entries[older - 1]["file"]
                 warnings.warn(f"checkpoint {path} is unreadable ({reason}); resuming from the "
-                              f"previous one, {prev}", UserWarning, stacklevel=4)
+                              f"previous one, {prev}", UserWarning, stacklevel=5)
         raise ValueError("no readable checkpoint in checkpoint_dir "
                          f"{str(self.folder)!r}: " + "; ".join(failures)
                          + ". Pass resume=False to start again from epoch 0 (the Trainer then "
