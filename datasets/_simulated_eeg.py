@@ -6,7 +6,7 @@ import numpy as np
 
 from neurosim._utils import check_positive, check_random_state, check_size
 
-from ._specs import THINGS_EEG2_17CH, THINGS_EEG2_63CH, eeg_positions, standard_montage
+from ._specs import THINGS_EEG2_17CH, THINGS_EEG2_63CH, standard_montage
 
 __all__ = ["make_eeg_things", "make_meg_things"]
 
