@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 
+from neurosim._docs import fill_doc
 from neurosim._utils import check_positive, check_random_state, check_size
 
 from ._specs import THINGS_EEG2_17CH, THINGS_EEG2_63CH, standard_montage
@@ -285,6 +286,7 @@ def _simulate_things(var, *, units, names, pos, gain, posterior, sfreq, layout, 
                            sfreq=sfreq, units=units, attrs=attrs)
 
 
+@fill_doc
 def make_eeg_things(
     n_subjects=2,
     layout="17ch-100hz",
@@ -336,7 +338,7 @@ def make_eeg_things(
         Dimension of the image embeddings.
     snr : float
         Single-trial signal-to-noise power ratio after stimulus onset.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed; the same seed gives the same data, and the same ground truth across splits.
     idiosyncrasy : float
         0: all subjects share the embedding-to-source mapping; 1: independent mappings.
@@ -378,6 +380,7 @@ def make_eeg_things(
     )
 
 
+@fill_doc
 def make_meg_things(
     n_subjects=2,
     split="train",
@@ -416,8 +419,7 @@ def make_meg_things(
         Dimension of the image embeddings.
     snr : float
         Single-trial signal-to-noise power ratio after stimulus onset.
-    random_state : int | numpy.random.Generator | None
-        Seed.
+    %(random_state)s
     n_channels : int
         Number of magnetometers.
     sfreq : float

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from neurosim._docs import fill_doc
 from neurosim._utils import check_positive, check_random_state, check_size
 
 from ._specs import DREAMER_BASELINE_S, DREAMER_CHANNELS, eeg_positions
@@ -45,6 +46,7 @@ def _synthesise(rng, n_samples, sfreq, gains, exponent, mixing, alpha_freq):
     return np.einsum("ij,...jt->...it", mixing, x)
 
 
+@fill_doc
 def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, random_state=0):
     r"""Simulate DREAMER-like emotion EEG with valence, arousal and dominance ratings.
 
@@ -80,8 +82,7 @@ def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, rand
         Seconds of each film kept (the last ``duration`` s, as in the DREAMER literature).
     sfreq : float
         Sampling frequency (Hz); DREAMER's is 128.
-    random_state : int | numpy.random.Generator | None
-        Seed; the same seed gives the same data.
+    %(random_state)s
 
     Returns
     -------

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from neurosim._utils import check_positive, check_random_state, check_size
+from neurosim._utils import atomic_write, check_positive, check_random_state, check_size
+from neurosim._utils_torch import resolve_device
 
 __all__ = ["Trainer"]
 
@@ -24,20 +24,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def resolve_device(device=None):
-    """Return a :class:`torch.device`: ``"cuda"`` when available for None, else ``device``."""
-    torch = _torch()
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be None, 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available")
-    return dev
 
 
 def _to_device(batch, device, non_blocking=False):
@@ -356,9 +342,8 @@ class Trainer:
         folder = Path(self.checkpoint_dir)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{_CKPT_PREFIX}{state['epoch']:05d}.pt"
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # atomic: a kill never leaves a half-written checkpoint
+        with atomic_write(path, overwrite=True) as tmp:  # a kill never leaves a half-written file
+            torch.save(state, tmp)
         for old in folder.glob(f"{_CKPT_PREFIX}*.pt"):
             if old != path:
                 old.unlink(missing_ok=True)

@@ -392,7 +392,7 @@ def test_things_fmri(tmp_path):
 
 
 def test_embeddings_formats(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     rng = np.random.default_rng(6)
     emb = rng.normal(size=(6, 4)).astype(np.float32)
     path = save_embeddings(

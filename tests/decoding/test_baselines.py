@@ -4,13 +4,10 @@ import doctest
 
 import numpy as np
 import pytest
-
-pytest.importorskip("torch")
-
-from neurosim.decoding import LinearClassifier, TorchRidgeCV, baselines  # noqa: E402
-from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV  # noqa: E402
-from sklearn.model_selection import KFold  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from neurosim.decoding import LinearClassifier, TorchRidgeCV, baselines
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 
 def _regression(n=80, p=12, t=4, seed=0):

@@ -5,10 +5,8 @@ import math
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import (  # noqa: E402
+import torch
+from neurosim.decoding import (
     BrainFLORA,
     Trainer,
     clip_loss,
@@ -16,7 +14,7 @@ from neurosim.decoding import (  # noqa: E402
     retrieval_scores,
     round_robin_batches,
 )
-from neurosim.decoding import _brainflora as bf_module  # noqa: E402
+from neurosim.decoding import _brainflora as bf_module
 
 
 def test_clip_loss_hand_computed():

@@ -4,10 +4,8 @@ import doctest
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import (  # noqa: E402
+import torch
+from neurosim.decoding import (
     HiSTN,
     Trainer,
     gaussian_ordinal_labels,
@@ -19,7 +17,7 @@ from neurosim.decoding import (  # noqa: E402
     subject_dependent_split,
     time_block_folds,
 )
-from neurosim.decoding import _histn as histn_module  # noqa: E402
+from neurosim.decoding import _histn as histn_module
 
 
 def test_default_is_dreamer_configuration_with_about_1000_parameters():

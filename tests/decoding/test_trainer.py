@@ -9,11 +9,9 @@ import textwrap
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import Trainer  # noqa: E402
-from neurosim.decoding import _trainer as trainer_module  # noqa: E402
+import torch
+from neurosim.decoding import Trainer
+from neurosim.decoding import _trainer as trainer_module
 
 
 def _data(n=128, d=6, seed=0):

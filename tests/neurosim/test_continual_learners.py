@@ -4,11 +4,10 @@ import doctest
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-torch = pytest.importorskip("torch")
-
-from neurosim.continual import (  # noqa: E402
+from neurosim.continual import (
     EWC,
     ExperienceReplay,
     FastSlowLearner,
