@@ -1,7 +1,5 @@
 """Simulated data sets: structure, determinism and the ground truth they were generated from."""
 
-import doctest
-import importlib
 
 import numpy as np
 import pytest
@@ -310,18 +308,3 @@ def test_emotion_bad_input():
 
 
 # ----------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "neurosim.datasets._simulated_fmri",
-        "neurosim.datasets._simulated_eeg",
-        "neurosim.datasets._simulated_emotion",
-        "neurosim.datasets._torch",
-    ],
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert result.failed == 0

@@ -1,6 +1,5 @@
 """Tests of neurosim.decoding.baselines against scikit-learn."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -113,9 +112,3 @@ def test_band_power_features():
 @parametrize_with_checks([TorchRidgeCV(device="cpu", cv=None), LinearClassifier()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
-
-
-def test_docstring_examples():
-    results = doctest.testmod(baselines,
-                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0

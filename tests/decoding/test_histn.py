@@ -1,6 +1,5 @@
 """Tests of HiSTN: architecture, label smoothing, DREAMER preprocessing, protocols and learning."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -185,12 +184,3 @@ def test_chance_scores_by_hand():
     p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
     assert out["weighted_f1"] == pytest.approx(np.sum(q * 2 * p * q / (p + q)))
     assert out["top1"] == pytest.approx(0.5)
-
-
-@pytest.mark.parametrize("module", ["_histn", "model_selection", "preprocessing"])
-def test_docstring_examples(module):
-    import importlib
-
-    module = importlib.import_module(f"neurosim.decoding.{module}")
-    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0

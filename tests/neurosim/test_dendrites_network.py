@@ -1,7 +1,5 @@
 """Dendritic neurons and layers (numpy), the active-dendrites network (torch), and experiments."""
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -278,14 +276,6 @@ def test_dendrites_theory_experiment():
     assert np.all(np.diff(ds["error_vs_union"].values) > 0)
     assert ds["error_vs_n"].sel(active="n/2").min() > 0.5  # dense: no improvement with n
     assert set(result.figures) == {"predictions", "monte_carlo"}
-
-
-@pytest.mark.parametrize("name", ["neurosim.dendrites._neuron", "neurosim.dendrites._network",
-                                  "neurosim.continual._taskwise"])
-def test_docstring_examples(name, one_thread):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert result.failed == 0
 
 
 def test_permuted_mnist_path(monkeypatch, one_thread, tmp_path):

@@ -1,8 +1,6 @@
 """Tests of neurosim.sparsey: the CSA step by step, the kernels, the hierarchy, SparseyMemory."""
 
 import copy
-import doctest
-import importlib
 import subprocess
 import sys
 
@@ -53,14 +51,6 @@ def _random_items(rng, n_items, n=256, k=16):
     for row in X:
         row[rng.choice(n, k, replace=False)] = 1
     return X
-
-
-@pytest.mark.parametrize("name", ["_csa", "_codes", "_hierarchy", "_memory"])
-def test_docstring_examples(name):
-    module = importlib.import_module(f"neurosim.sparsey.{name}")
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_import_does_not_load_numba():
