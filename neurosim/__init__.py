@@ -12,7 +12,7 @@ import importlib
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = ("backends", "spiking", "results", "experiments", "sparsey", "dendrites", "continual",
-               "decoding", "datasets", "cli")
+               "homeostasis", "decoding", "datasets", "cli")
 _LAZY_ATTRS = {"run": "backends"}
 
 __all__ = ["__version__", "run", *_SUBMODULES]

@@ -11,6 +11,10 @@ MODULES = [
     "neurosim.spiking._network",
     "neurosim.results",
     "neurosim.experiments",
+    "neurosim.homeostasis._shift",
+    "neurosim.homeostasis._metrics",
+    "neurosim.homeostasis._protocol",
+    "neurosim.homeostasis._mlp",
 ]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._utils import check_random_state, check_size
 from ._metrics import paired_difference, shift_recovery
-from ._shift import ConceptShift
+from ._shift import ConceptShift, _check_rate
 
 __all__ = ["compare_learners", "load_shift_data", "run_shift_stream", "shift_rate_sweep"]
 
@@ -341,7 +341,9 @@ def shift_rate_sweep(X, y, X_val, y_val, *, swaps_per_epoch=(0, 1, 5, 20), modes
 
     X, y = _check_pair("X", X, "y", y)
     X_val, y_val = _check_pair("X_val", X_val, "y_val", y_val)
-    rates = [int(ConceptShift(r).swaps_per_epoch) for r in swaps_per_epoch]
+    rates = [_check_rate(r, "every entry of swaps_per_epoch") for r in swaps_per_epoch]
+    if not rates:
+        raise ValueError("swaps_per_epoch must list at least one shift rate")
     modes = list(modes)
     for mode in modes:
         if mode not in _MODES:
