@@ -306,8 +306,7 @@ def check_trainer(name, build, batch_size, device, small, n_batches):
     torch.manual_seed(0)
     model, make_batch, step = build(device, small)
     n = batch_size * n_batches
-    data, keys = _data_for_trainer(make_batch, n, batch_size)
-    data = tuple(t.cpu() for t in data)
+    data, keys = _data_for_trainer(make_batch, n, batch_size)  # on the device, as in the plain loop
     step_fn = _wrap_step(step, keys)
     init = copy.deepcopy(model.state_dict())
     trainer = Trainer(max_epochs=1, batch_size=batch_size, lr=1e-4, device=str(device),
@@ -353,7 +352,7 @@ def check_trainer(name, build, batch_size, device, small, n_batches):
              "overhead_pct": round(100 * (ours / plain - 1), 2), "peak_gib": peak}]
 
 
-def check_resume(name, build, batch_size, device, small, n_batches):
+def _resume_once(name, build, batch_size, device, small, n_batches):
     """3 epochs straight vs a run killed in epoch 3 and resumed, in one checkpoint folder.
 
     The kill is an exception raised by ``evaluate`` after the third epoch's training, before its
@@ -405,9 +404,27 @@ def check_resume(name, build, batch_size, device, small, n_batches):
     diff = max(float((finals[0][k] - finals[1][k]).abs().max()) if finals[0][k].numel() else 0.0
                for k in finals[0])
     equal = all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])
-    return [{"check": "resume", "model": name, "device": str(device), "precision": tr.precision_,
-             "resumed_from": resumed_from, "epochs": 3, "max_abs_diff": diff,
-             "bitwise_equal": bool(equal)}]
+    return {"check": "resume", "model": name, "device": str(device), "precision": tr.precision_,
+            "resumed_from": resumed_from, "epochs": 3, "max_abs_diff": diff,
+            "bitwise_equal": bool(equal)}
+
+
+def check_resume(name, build, batch_size, device, small, n_batches):
+    """Kill-and-resume; if not bitwise equal, again with deterministic algorithms to find why."""
+    import torch
+
+    row = _resume_once(name, build, batch_size, device, small, n_batches)
+    if not row["bitwise_equal"] and device.type == "cuda":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        try:
+            again = _resume_once(name, build, batch_size, device, small, n_batches)
+        finally:
+            torch.use_deterministic_algorithms(False)
+            torch.backends.cudnn.deterministic = False
+        row["deterministic_max_abs_diff"] = again["max_abs_diff"]
+        row["deterministic_bitwise_equal"] = again["bitwise_equal"]
+    return [row]
 
 
 def check_memory_estimate(device, small):
@@ -471,6 +488,8 @@ def main(argv=None):
     parser.add_argument("--checks", default="fwd-bwd,trainer,resume,memory-estimate")
     args = parser.parse_args(argv)
 
+    # deterministic cuBLAS if a check asks for it (must be set before CUDA starts)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
 
     t_start = time.perf_counter()
