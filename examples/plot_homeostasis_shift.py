@@ -93,4 +93,6 @@ for b in ("lrc", "lrr"):
 
 # %%
 # At this scale no interval lies above 0: the paper's advantage of the homeostatic learner is
-# not reproduced (see :doc:`/homeostasis` for the full runs on the 5,000-image MNIST subset).
+# not reproduced. On the 5,000-image MNIST subset with the paper's 50 epochs (:doc:`/homeostasis`)
+# LRH beats LRC at 20 swaps per epoch by 2 points, but LRR beats LRH by 12: the accuracies follow
+# the learners' mean learning rates.

@@ -445,3 +445,24 @@ def _sklearn_checks():
 @_sklearn_checks()
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_sweep_checkpoint_resumes_and_protects(digits, tmp_path, monkeypatch):
+    from neurosim.homeostasis import _protocol
+
+    X, y, Xv, yv = (digits[k][:200] for k in ("X_train", "y_train", "X_val", "y_val"))
+    ckpt = tmp_path / "sweep.npz"
+    kw = dict(swaps_per_epoch=(0, 3), modes=("lrc", "lrr"), seeds=2, n_epochs=1, checkpoint=ckpt)
+    first = shift_rate_sweep(X, y, Xv, yv, **kw)
+    assert ckpt.exists()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished run was recomputed")
+
+    monkeypatch.setattr(_protocol, "run_shift_stream", boom)
+    again = shift_rate_sweep(X, y, Xv, yv, **kw)  # everything from the checkpoint
+    np.testing.assert_array_equal(again["stream_accuracy"], first["stream_accuracy"])
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match="another configuration"):
+        shift_rate_sweep(X, y, Xv, yv, **(kw | {"n_epochs": 2}))
+    assert ckpt.read_bytes() == before
