@@ -13,10 +13,10 @@ images and swaps, so their differences are paired; the table gives LRH - LRC and
 95 % Student-t intervals over the seeds (:func:`neurosim.homeostasis.compare_learners`).
 
 - quick: scikit-learn's digits (1,437 training / 360 validation images, 64-80-60-10), 10 epochs,
-  5 seeds, 0 / 1 / 5 / 20 swaps per epoch (about a minute on one core).
+  5 seeds, 0 / 1 / 5 / 20 swaps per epoch (1 min 45 s of CPU time, on one thread).
 - full: the 5,000-image MNIST subset (:func:`neurosim.datasets.load_mnist_subset`; 4,000 / 1,000
-  images, 784-80-60-10), the paper's 50 epochs, 5 seeds, 0 / 1 / 5 / 20 swaps per epoch (about an
-  hour on one busy core). ``data=PATH`` (``--data``) reads the subset from ``PATH`` (file or
+  images, 784-80-60-10), the paper's 50 epochs, 5 seeds, 0 / 1 / 5 / 20 swaps per epoch (65 min on
+  a 2-core machine shared with other jobs). ``data=PATH`` (``--data``) reads the subset from ``PATH`` (file or
   folder) in either mode.
 
 The ``backend`` argument does not apply (PyTorch, CPU or ``NEUROSIM_DEVICE=cuda``).
