@@ -328,6 +328,12 @@ _REGISTRY: dict[str, Experiment] = {
             "neurosim.experiments.continual_fastslow:run",
         ),
         Experiment(
+            "homeostasis-shift",
+            "Homeostatic learning-rate regulation (Man, Damasio & Neven 2022) under concept shift: "
+            "LRH vs constant and random twins, paired CIs over seeds",
+            "neurosim.experiments.homeostasis_shift:run",
+        ),
+        Experiment(
             "decode-histn",
             "HiSTN EEG emotion decoding on simulated DREAMER-like data: smoothed vs one-hot labels",
             "neurosim.experiments.decode_histn:run",
