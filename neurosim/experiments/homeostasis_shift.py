@@ -19,7 +19,7 @@ images and swaps, so their differences are paired; the table gives LRH - LRC and
   a 2-core machine shared with other jobs). ``data=PATH`` (``--data``) reads the subset from ``PATH`` (file or
   folder) in either mode.
 
-The ``backend`` argument does not apply (PyTorch, CPU or ``NEUROSIM_DEVICE=cuda``).
+It runs no simulation, so it takes no backend (PyTorch, CPU or ``device``/``NEUROSIM_DEVICE``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ import os
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "homeostasis-shift"
 _LABELS = {"lrh": "LRH (homeostatic)", "lrr": "LRR (random)", "lrc": "LRC (constant)",
@@ -37,30 +39,45 @@ _COLORS = {"lrh": "tab:green", "lrr": "tab:orange", "lrc": "tab:blue", "lrh_step
 VARIANT = "lrh_step10"
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        scikit-learn's digits and 10 epochs instead of the MNIST subset and the paper's 50.
+
+    Returns
+    -------
+    config : dict
+        ``data`` (``"digits"`` or ``"mnist-subset"``), ``n_epochs``, ``seeds`` (how many seeds,
+        from ``seed``), ``rates`` (swaps per epoch), ``device`` (the PyTorch device; None reads
+        ``NEUROSIM_DEVICE``, default ``"cpu"``) and ``checkpoint`` (a ``.npz`` file prefix for
+        :func:`neurosim.homeostasis.shift_rate_sweep`'s checkpoints, ``<checkpoint>.npz`` and
+        ``<checkpoint>-variant.npz``: an interrupted run resumes; None: no checkpoints).
+    """
     if quick:
-        return {"data": "digits", "n_epochs": 10, "seeds": 5, "rates": (0, 1, 5, 20)}
-    return {"data": "mnist-subset", "n_epochs": 50, "seeds": 5, "rates": (0, 1, 5, 20)}
+        cfg = {"data": "digits", "n_epochs": 10, "seeds": 5, "rates": [0, 1, 5, 20]}
+    else:
+        cfg = {"data": "mnist-subset", "n_epochs": 50, "seeds": 5, "rates": [0, 1, 5, 20]}
+    return cfg | {"device": None, "checkpoint": None}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, checkpoint=None):
+def run(config, *, data=None, seed=0, progress=False):
     """Sweep LRH, LRR, LRC (and the 10x-step variant) over shift rates and seeds.
 
     Parameters
     ----------
-    quick : bool
-        Digits, 10 epochs (True) or the MNIST subset, 50 epochs (False).
-    backend : str
-        Unused (PyTorch); accepted for the common experiment signature.
+    config : dict
+        The settings (:func:`config`).
+    data : str | path-like | None
+        The MNIST subset file (or its folder); with it, the quick settings run on it too.
     seed : int
-        First seed: the seeds are ``seed .. seed + 4``; also the seed of the train/validation split.
+        First seed: the seeds are ``seed .. seed + config["seeds"] - 1``; also the seed of the
+        train/validation split.
     progress : bool
         Show a progress bar.
-    data : str | path-like | None
-        The MNIST subset file (or its folder); with it, quick mode runs on it too.
-    checkpoint : str | path-like | None
-        A ``.npz`` file prefix for :func:`neurosim.homeostasis.shift_rate_sweep`'s checkpoints
-        (``<checkpoint>.npz`` and ``<checkpoint>-variant.npz``): an interrupted run resumes.
 
     Returns
     -------
@@ -78,10 +95,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, chec
 
     from neurosim.homeostasis import compare_learners, load_shift_data, shift_rate_sweep
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = dict(config)
+    quick = cfg["data"] == "digits"
     name = "mnist-subset" if data is not None else cfg["data"]
     try:
         d = load_shift_data(name, path=data, random_state=seed)
@@ -89,7 +104,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, chec
         raise FileNotFoundError(f"{err} The full mode of {NAME} runs on this MNIST subset; "
                                 "`neurosim run homeostasis-shift --quick` runs on the embedded "
                                 "digits.") from err
-    device = os.environ.get("NEUROSIM_DEVICE", "cpu")
+    device = cfg["device"] or os.environ.get("NEUROSIM_DEVICE", "cpu")
+    checkpoint = cfg["checkpoint"]
     seeds = list(range(seed, seed + cfg["seeds"]))
     common = dict(swaps_per_epoch=cfg["rates"], seeds=seeds, n_epochs=cfg["n_epochs"],
                   progress=progress)
@@ -128,13 +144,22 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, chec
             sweep["n_lr_changes"].sel(mode=mode).mean() / cfg["n_epochs"])
     ds = sweep.merge(table[["diff", "diff_lo", "diff_hi", "excludes_zero"]])
     ds.attrs.update({
-        "experiment": NAME, "experiment_quick": int(bool(quick)), "experiment_seed": int(seed),
         "data": d["description"], "device": device, "confidence": 0.95,
         "variant": f"{VARIANT}: lr_step = lr0 = 1e-3 (10x the paper's step); a variant",
     } | metrics)
     figures = {"stream": _stream_figure(sweep, hi), "rates": _rates_figure(sweep, table)}
     report = _report(sweep, table, vtable, val_table, cfg, d, seeds, quick, metrics)
-    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics)
+    headline = [
+        Headline(f"streaming accuracy, LRH, {hi} swaps/epoch",
+                 metrics[f"lrh_stream_accuracy_spe{hi}"], "constant learning rate (LRC)",
+                 metrics[f"lrc_stream_accuracy_spe{hi}"]),
+        Headline(f"LRH - LRC, {hi} swaps/epoch (paired, 95 % CI excludes 0: "
+                 f"{metrics['lrh_minus_lrc_high_shift_lo'] > 0})",
+                 metrics["lrh_minus_lrc_high_shift"], "random learning rate: LRH - LRR",
+                 metrics["lrh_minus_lrr_high_shift"], fmt="+.4f"),
+    ]
+    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics,
+                            headline=headline)
 
 
 def _stream_figure(sweep, rate):

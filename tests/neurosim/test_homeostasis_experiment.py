@@ -9,10 +9,9 @@ from neurosim.experiments import get_experiment, homeostasis_shift  # noqa: E402
 
 
 def test_experiment_tiny(monkeypatch, tmp_path):
-    monkeypatch.setattr(homeostasis_shift, "_config",
-                        lambda quick: {"data": "digits", "n_epochs": 1, "seeds": 2,
-                                       "rates": (0, 5)})
-    res = get_experiment("homeostasis-shift").run(quick=True, seed=3)
+    assert homeostasis_shift.config(True)["n_epochs"] == 10
+    res = get_experiment("homeostasis-shift").run(
+        quick=True, seed=3, config={"n_epochs": 1, "seeds": 2, "rates": [0, 5]})
     m = res.metrics
     for key in ("lrh_minus_lrc_high_shift", "lrh_minus_lrc_high_shift_lo",
                 "lrh_minus_lrc_high_shift_hi", "lrh_minus_lrc_no_shift", "lrh_minus_lrr_high_shift",
@@ -40,3 +39,5 @@ def test_full_mode_without_the_subset_says_what_to_do(monkeypatch):
     monkeypatch.setattr(_mnist_subset.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match="--quick"):
         get_experiment("homeostasis-shift").run(quick=False)
+    with pytest.raises(ValueError, match="runs no simulation"):
+        get_experiment("homeostasis-shift").run(quick=True, backend="numba")
