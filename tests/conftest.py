@@ -6,11 +6,12 @@ import socket
 
 import pytest
 
-_LOCAL_NAMES = {"localhost", "localhost.localdomain", ""}
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "", socket.gethostname()}
 
 
 def _is_local(address):
-    """Whether a socket address is on this machine (loopback or a Unix socket)."""
+    """Whether a socket address is on this machine (loopback, unspecified, this host's name or a
+    Unix socket): local servers such as a Dask ``LocalCluster`` bind to ``0.0.0.0``."""
     if isinstance(address, (str, bytes)):  # AF_UNIX path
         return True
     host = address[0] if isinstance(address, tuple) and address else address
@@ -19,9 +20,10 @@ def _is_local(address):
     if not isinstance(host, str) or host in _LOCAL_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        ip = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         return False
+    return ip.is_loopback or ip.is_unspecified
 
 
 class NetworkBlocked(OSError):
