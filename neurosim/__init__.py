@@ -14,7 +14,7 @@ __version__ = "0.1.0.dev0"
 __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["backends", "spiking", "results", "experiments", "sparsey", "dendrites",
-                "continual", "homeostasis", "decoding", "datasets", "cli"],
-    submod_attrs={"backends": ["run"], "sweep": ["sweep"]},
+                "continual", "homeostasis", "decoding", "datasets", "cli", "sweep"],
+    submod_attrs={"backends": ["run"]},  # neurosim.sweep is a callable module
 )
 __all__ = ["__version__", *__all__]
