@@ -161,15 +161,19 @@ def test_serial_sweep_values_and_callable_module():
     assert neurosim.sweep is module or neurosim.sweep is module.sweep
 
 
-def _tiny(*, quick=False, backend="numba", seed=0, progress=False, gain=1.0):
-    ds = xr.Dataset({"y": ("trial", np.random.default_rng(seed).normal(size=3) * gain)})
+def _tiny_config(quick=False):
+    return {"gain": 1.0}
+
+
+def _tiny(config, *, data=None, seed=0, progress=False):
+    ds = xr.Dataset({"y": ("trial", np.random.default_rng(seed).normal(size=3) * config["gain"])})
     return ExperimentResult(dataset=ds, metrics={"y_mean": float(ds["y"].mean())},
                             report="tiny")
 
 
 @pytest.fixture
 def tiny_experiment():
-    REGISTRY["tiny-sweep"] = Experiment("tiny-sweep", "a test experiment", _tiny)
+    REGISTRY["tiny-sweep"] = Experiment("tiny-sweep", "a test experiment", _tiny, config=_tiny_config)
     yield "tiny-sweep"
     REGISTRY.pop("tiny-sweep", None)
 
