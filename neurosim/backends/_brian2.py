@@ -363,7 +363,7 @@ class _Brian2Sim:
 
     def restore(self, snap):
         name, counts, step, extra, pending = snap
-        self.objects.net.restore(name)
+        self.objects.net.restore(name, restore_random_state=True)
         self.counts = dict(counts)
         self.step = step
         for k, v in extra.items():
@@ -376,7 +376,7 @@ class _Brian2Sim:
             ob.rls[name].reset()
         elif name in ob.tf:
             for S in ob.tf[name]:
-                S.e = 0.0
+                S.elig = 0.0
         else:
             raise ValueError(f"no readout rule named {name!r}; rules: "
                              f"{sorted(ob.rls) + sorted(ob.tf)}")
@@ -443,6 +443,31 @@ class _RLSOperation:
 
     def reset(self):
         self.P = np.eye(self.rule.readout.n_in) / self.rule.alpha
+
+
+def _as_operation(obj):
+    """A plain function of ``t`` calling ``obj`` (Brian2 inspects the signature)."""
+
+    def operation(t):
+        obj(t)
+
+    return operation
+
+
+class _PendingEvents:
+    """Network operation adding the modulator events scheduled between runs (runtime only)."""
+
+    def __init__(self, pending, name, group, var, dt):
+        self.pending, self.name, self.group, self.var = pending, name, group, var
+        self.dt_s = dt * 1e-3
+
+    def __call__(self, t):
+        pend = self.pending[self.name]
+        if pend:
+            n = int(round(float(t) / self.dt_s))
+            if n in pend:
+                values = getattr(self.group, self.var)
+                values[:] = np.asarray(values[:]) + pend[n]
 
 
 def _signal_at(sig, n, dt, col):
@@ -915,14 +940,7 @@ class _Builder:
         G.run_regularly(code, when="end", order=0, name=f"{G.name}_{m.name}")
         ob.mod_copies[m.name].append((G, var))
         if m.signal is None and not self.standalone:
-            pend = ob.pending[m.name]
-            dt_s = dt * 1e-3
-
-            def add_pending(t, G=G, var=var, pend=pend):
-                n = int(round(float(t) / dt_s))
-                if n in pend:
-                    getattr(G, var)[:] = np.asarray(getattr(G, var)[:]) + pend[n]
-
+            add_pending = _as_operation(_PendingEvents(ob.pending, m.name, G, var, dt))
             op = b2.NetworkOperation(add_pending, when="end", order=1,
                                      name=f"{G.name}_{m.name}_added")
             # events added between runs apply after the decay, as in the numba kernel
@@ -953,7 +971,7 @@ class _Builder:
                 ns = {}
                 code = None
                 if isinstance(rule, ThreeFactorRule):
-                    model += "\ne : 1"
+                    model += "\nelig : 1"
                     ns.update(tf_de=float(np.exp(-dt / rule.tau_e)), tf_eta=rule.eta,
                               tf_dt=float(dt), tf_wmin=rule.w_min, tf_wmax=rule.w_max)
                     gate = "1.0"
@@ -973,12 +991,12 @@ class _Builder:
                     else:
                         M = f"d_{mod.name}_post"
                     gfac = "1.0" if rule.post == "none" else "y_post"
-                    upd = f"w + tf_eta*{gate}*{M}*e*tf_dt"
+                    upd = f"w + tf_eta*{gate}*{M}*elig*tf_dt"
                     lo, hi = np.isfinite(rule.w_min), np.isfinite(rule.w_max)
                     if lo or hi:
                         upd = (f"clip({upd}, {'tf_wmin' if lo else '-inf'}, "
                                f"{'tf_wmax' if hi else 'inf'})")
-                    code = f"e = e*tf_de + x_{t.name}_pre*{gfac}\nw = {upd}"
+                    code = f"elig = elig*tf_de + x_{t.name}_pre*{gfac}\nw = {upd}"
                 S = b2.Synapses(G, R, model, namespace=ns, name=f"ns_ro{q:03d}_{r.name}_s{p}")
                 S.connect(i=np.tile(np.arange(t.n), r.n_out), j=np.repeat(np.arange(r.n_out), t.n))
                 S.w = np.ascontiguousarray(r.w[:, col:col + t.n]).reshape(-1)
@@ -996,7 +1014,8 @@ class _Builder:
             if isinstance(rule, RLSRule):
                 op_obj = _RLSOperation(ob, rule, dt)
                 ob.rls[rule.name] = op_obj
-                extra.append(b2.NetworkOperation(op_obj, dt=rule.every * ms, when="start",
+                extra.append(b2.NetworkOperation(_as_operation(op_obj), dt=rule.every * ms,
+                                                 when="start",
                                                  order=6, name=f"{R.name}_rls"))
             extra.append(R)
             extra.extend(syns)
