@@ -420,7 +420,7 @@ class _RLSOperation:
         self.P = np.eye(rule.readout.n_in) / rule.alpha
 
     def __call__(self, t):
-        n = int(round(float(t) / (self.dt * 1e-3)))
+        n = int(round(t / (self.dt * 1e-3)))
         rule = self.rule
         if rule.gate is not None and _signal_at(rule.gate, n, self.dt, 0) == 0.0:
             return
@@ -449,7 +449,7 @@ def _as_operation(obj):
     """A plain function of ``t`` calling ``obj`` (Brian2 inspects the signature)."""
 
     def operation(t):
-        obj(t)
+        obj(float(np.asarray(t[:] if hasattr(t, "get_item") else t)))
 
     return operation
 
@@ -464,7 +464,7 @@ class _PendingEvents:
     def __call__(self, t):
         pend = self.pending[self.name]
         if pend:
-            n = int(round(float(t) / self.dt_s))
+            n = int(round(t / self.dt_s))
             if n in pend:
                 values = getattr(self.group, self.var)
                 values[:] = np.asarray(values[:]) + pend[n]
