@@ -567,10 +567,11 @@ class _Builder:
         traces_of = {}
         for t in network.traces:
             traces_of.setdefault(t.group.name, []).append(
-                (f"x_{t.name}", t.tau, t.tau_rise, t.increment))
+                (f"x_{t.name}", t.tau, t.tau_rise, t.increment, 0.0))
         for sc in network.scalings:
             traces_of.setdefault(sc.synapses.post.name, []).append(
-                (f"rhat_{sc.synapses.name}", sc.tau_rate, 0.0, 1000.0 / sc.tau_rate))
+                (f"rhat_{sc.synapses.name}", sc.tau_rate, 0.0, 1000.0 / sc.tau_rate,
+                 sc.rate_init))
         thresholds = {th.group.name: th for th in network.thresholds}
 
         for k, g in enumerate(network.groups):
@@ -749,7 +750,7 @@ class _Builder:
         # traces and thresholds
         reset_extra = []
         trace_code = []
-        for var, tau, tau_rise, inc in traces:
+        for var, tau, tau_rise, inc, _ in traces:
             extra += f"{var} : 1\n"
             ns[f"tdg_{var}"] = float(np.exp(-dt / tau))
             if tau_rise > 0:
@@ -812,6 +813,8 @@ class _Builder:
         G.syn_decay = syn_decay(g.tau_syn, dt)
         for r in g.receptors:
             setattr(G, f"g_{r.name}", r.g_init)
+        for var, _, _, _, init in traces:
+            setattr(G, var, init)
         if threshold is not None:
             th = threshold
             G.theta = th.theta_init

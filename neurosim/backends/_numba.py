@@ -490,14 +490,17 @@ class _Layout:
         self.modulators = modulators
 
         # ---- traces (user traces, then the rate estimates of synaptic scaling)
-        traces = [(t.name, t.group, t.tau, t.tau_rise, t.increment) for t in network.traces]
+        traces = [(t.name, t.group, t.tau, t.tau_rise, t.increment, 0.0)
+                  for t in network.traces]
         for sc in network.scalings:
             traces.append((f"_rate_{sc.synapses.name}", sc.synapses.post, sc.tau_rate, 0.0,
-                           1000.0 / sc.tau_rate))
+                           1000.0 / sc.tau_rate, sc.rate_init))
         T = {k: [] for k in ("lo", "hi", "off", "double", "dg", "dh", "cgh", "inc", "hinc")}
         self.trace_index = {}
         toff_ = 0
-        for k, (name, g, tau, tau_rise, inc) in enumerate(traces):
+        x0 = []
+        for k, (name, g, tau, tau_rise, inc, init) in enumerate(traces):
+            x0.append(np.full(g.n, float(init)))
             T["lo"].append(offsets[g.name])
             T["hi"].append(offsets[g.name] + g.n)
             T["off"].append(toff_)
@@ -580,7 +583,7 @@ class _Layout:
             tr_lo=_i64(T["lo"]), tr_hi=_i64(T["hi"]), tr_off=_i64(T["off"]),
             tr_double=_i64(T["double"]), tr_dg=_f64(T["dg"]), tr_dh=_f64(T["dh"]),
             tr_cgh=_f64(T["cgh"]), tr_inc=_f64(T["inc"]), tr_hinc=_f64(T["hinc"]),
-            tr_x=np.zeros(toff_), tr_h=np.zeros(toff_),
+            tr_x=_cat(x0, np.float64).copy(), tr_h=np.zeros(toff_),
             ro_nout=_i64(R["nout"]), ro_nin=_i64(R["nin"]), ro_woff=_i64(R["woff"]),
             ro_yoff=_i64(R["yoff"]), ro_inoff=_i64(R["inoff"]), ro_in=_cat(ro_in, np.int64),
             W=_cat(Ws, np.float64).copy(), y=np.zeros(yoff), xin=np.zeros(inoff),

@@ -534,10 +534,13 @@ class SynapticScaling:
         Interval (ms) between updates.
     w_min, w_max : float | None
         Weight bounds.
+    rate_init : float | None
+        Initial rate estimate (Hz); None starts it at the target, so that scaling waits for
+        the estimate to move rather than reacting to an empty history.
     """
 
     def __init__(self, synapses, *, target_rate, tau_rate=1000.0, eta=1e-3, every=10.0,
-                 w_min=0.0, w_max=None):
+                 w_min=0.0, w_max=None, rate_init=None):
         from ._synapses import Synapses
 
         if not isinstance(synapses, Synapses):
@@ -548,6 +551,8 @@ class SynapticScaling:
         self.eta = check_positive("eta", eta, allow_zero=True)
         self.every = check_positive("every", every)
         self.w_min, self.w_max = _bounds(w_min, w_max, "SynapticScaling")
+        self.rate_init = self.target_rate if rate_init is None else check_positive(
+            "rate_init", rate_init, allow_zero=True)
         if synapses.plasticity is not None:
             raise ValueError(f"synapses {synapses.name!r} already have a plasticity rule; scaling "
                              "and STDP on the same synapses are not supported")
