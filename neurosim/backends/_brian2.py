@@ -470,6 +470,11 @@ class _PendingEvents:
                 values[:] = np.asarray(values[:]) + pend[n]
 
 
+def _ta_values(sig):
+    """TimedArray values of a signal: 1-D for one shared signal, 2-D otherwise."""
+    return sig.values[:, 0] if sig.mode == "shared" else sig.values
+
+
 def _signal_at(sig, n, dt, col):
     r = min(n // sig.steps_per_sample(dt), sig.n_times - 1)
     return float(sig.values[r, col if sig.values.shape[1] > 1 else 0])
@@ -585,7 +590,7 @@ class _Builder:
                     G = b2.PoissonGroup(g.n, rates=g.rates * b2.Hz, name=name)
                 else:
                     sig = g.signal
-                    ta = b2.TimedArray(sig.values, dt=sig.dt * ms, name=f"{name}_rates")
+                    ta = b2.TimedArray(_ta_values(sig), dt=sig.dt * ms, name=f"{name}_rates")
                     eqs, expr, gains = self._signal_expr(sig, ta.name, "rg")
                     G = b2.NeuronGroup(g.n, eqs or "", threshold=f"rand() < ({expr})*dt/second",
                                        namespace={ta.name: ta}, name=name)
@@ -613,7 +618,7 @@ class _Builder:
                 elif isinstance(inp, TimedInput):
                     sig = inp.signal
                     inp.steps_per_sample(dt)  # validates the sampling step
-                    ta = b2.TimedArray(sig.values, dt=sig.dt * ms, name=f"{name}_timed_{m}")
+                    ta = b2.TimedArray(_ta_values(sig), dt=sig.dt * ms, name=f"{name}_timed_{m}")
                     objects.append(ta)
                     ns[ta.name] = ta
                     _, expr, gains = self._signal_expr(sig, ta.name, f"tg{m}_")

@@ -124,7 +124,7 @@ def plot_state(ds, var="v", neurons=None, *, group=None, ax=None, spikes=True):
                              f"{sorted(set(gcoord))}")
     if neurons is not None:
         wanted = np.asarray(neurons)
-        cols = np.asarray([c for c in cols if local[c] in wanted])
+        cols = np.asarray([c for c in cols if local[c] in wanted], dtype=np.int64)
         missing = sorted(set(wanted.tolist()) - set(local[cols].tolist()))
         if missing:
             raise ValueError(f"neurons {missing} of {var!r} were not recorded; recorded: "
