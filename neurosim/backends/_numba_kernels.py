@@ -175,7 +175,11 @@ def _deliver_plastic(p, g_pre, n, sy, st, rc, pl):
     sc = sy.scale[p]
     toff = sy.toff[p]
     post0 = sy.post_start[p]
-    pl.xpre[pl.xpre_off[p] + g_pre - sy.pre_start[p]] += pl.aplus[p]
+    xi = pl.xpre_off[p] + g_pre - sy.pre_start[p]
+    if pl.nearest[p]:
+        pl.xpre[xi] = pl.aplus[p]
+    else:
+        pl.xpre[xi] += pl.aplus[p]
     xo = pl.xpost_off[p]
     kind = pl.kind[p]
     rule = pl.rule[p]
@@ -227,7 +231,10 @@ def _stdp_post(p, n, slot, ns, sy, pl):
         if g < lo_g or g >= hi_g:
             continue
         j = g - lo_g
-        pl.xpost[xo + j] += pl.aminus[p]
+        if pl.nearest[p]:
+            pl.xpost[xo + j] = pl.aminus[p]
+        else:
+            pl.xpost[xo + j] += pl.aminus[p]
         for e in range(pl.csc_ptr[co + j], pl.csc_ptr[co + j + 1]):
             s = pl.csc_syn[e]
             x = pl.xpre[po + pl.csc_pre[e]]
@@ -416,33 +423,29 @@ def _receptor_inputs(st, rc):
 
 
 @njit(cache=True, inline="always")
+def _decay_pairs(g, h, m, dg, dh, cgh, double):
+    # views from 0 so that the loops vectorise
+    if double:
+        for k in range(m):
+            g[k] = g[k] * dg + h[k] * cgh
+            h[k] = h[k] * dh
+    else:
+        for k in range(m):
+            g[k] = g[k] * dg
+
+
+@njit(cache=True, inline="always")
 def _decay_receptors_traces(rc, le):
     for r in range(rc.lo.size):
         off = rc.off[r]
         m = rc.hi[r] - rc.lo[r]
-        dg = rc.dg[r]
-        if rc.double[r]:
-            dh = rc.dh[r]
-            cgh = rc.cgh[r]
-            for k in range(m):
-                rc.rg[off + k] = rc.rg[off + k] * dg + rc.rh[off + k] * cgh
-                rc.rh[off + k] = rc.rh[off + k] * dh
-        else:
-            for k in range(m):
-                rc.rg[off + k] = rc.rg[off + k] * dg
+        _decay_pairs(rc.rg[off:off + m], rc.rh[off:off + m], m, rc.dg[r], rc.dh[r], rc.cgh[r],
+                     rc.double[r])
     for t in range(le.tr_lo.size):
         off = le.tr_off[t]
         m = le.tr_hi[t] - le.tr_lo[t]
-        dg = le.tr_dg[t]
-        if le.tr_double[t]:
-            dh = le.tr_dh[t]
-            cgh = le.tr_cgh[t]
-            for k in range(m):
-                le.tr_x[off + k] = le.tr_x[off + k] * dg + le.tr_h[off + k] * cgh
-                le.tr_h[off + k] = le.tr_h[off + k] * dh
-        else:
-            for k in range(m):
-                le.tr_x[off + k] = le.tr_x[off + k] * dg
+        _decay_pairs(le.tr_x[off:off + m], le.tr_h[off:off + m], m, le.tr_dg[t], le.tr_dh[t],
+                     le.tr_cgh[t], le.tr_double[t])
 
 
 @njit(cache=True, inline="always")
@@ -610,7 +613,11 @@ def _inputs(n, st, inp, le, mo):
         lo = inp.noise_lo[e]
         m = inp.noise_hi[e] - lo
         off = inp.noise_off[e]
-        fill_normal(inp.zbuf, m, mo.rng_state, mo.zig_k, mo.zig_w, mo.zig_f)
+        if inp.noise_kind[e] == 0:
+            fill_normal(inp.zbuf, m, mo.rng_state, mo.zig_k, mo.zig_w, mo.zig_f)
+        else:
+            for k in range(m):
+                inp.zbuf[k] = _next_double(mo.rng_state)
         e_ = st.Iext[lo:lo + m]
         mu_ = inp.noise_mu[off:off + m]
         sd_ = inp.noise_std[off:off + m]
@@ -690,14 +697,11 @@ def _end_of_step(n, inp, sy, pl, le):
         cd = pl.cdecay[p]
         s0 = sy.syn_off[p]
         s1 = s0 + sy.indptr[sy.indptr_off[p] + sy.pre_n[p]]
-        for s in range(s0, s1):
-            w = sy.weights[s] + f * pl.c[s]
-            if w < lo:
-                w = lo
-            elif w > hi:
-                w = hi
-            sy.weights[s] = w
-            pl.c[s] *= cd
+        w_ = sy.weights[s0:s1]
+        c_ = pl.c[s0:s1]
+        for s in range(s1 - s0):  # branch-free, so that it vectorises
+            w_[s] = min(max(w_[s] + f * c_[s], lo), hi)
+            c_[s] *= cd
     # synaptic scaling toward a target rate, every k steps
     for q in range(le.sc_pw.size):
         if n % le.sc_every[q] != 0:
@@ -806,15 +810,21 @@ def simulate(n_start, n_stop, dtf, dt, st, rc, inp, sy, pl, le, mo):
         # 5. propagation, with the STDP updates
         if has_plastic:
             for p in range(n_pw):
-                if pl.kind[p] != 0:
+                if pl.kind[p] != 0:  # views from 0, so that the loops vectorise
                     xo = pl.xpre_off[p]
+                    x_ = pl.xpre[xo:xo + sy.pre_n[p]]
                     d = pl.dpre[p]
-                    for k in range(sy.pre_n[p]):
-                        pl.xpre[xo + k] *= d
+                    for k in range(x_.size):
+                        x_[k] *= d
                     xo = pl.xpost_off[p]
+                    x_ = pl.xpost[xo:xo + sy.post_n[p]]
                     d = pl.dpost[p]
-                    for k in range(sy.post_n[p]):
-                        pl.xpost[xo + k] *= d
+                    for k in range(x_.size):
+                        x_[k] *= d
+        if has_plastic:  # rules whose postsynaptic side comes first in the step
+            for p in range(n_pw):
+                if pl.kind[p] != 0 and pl.postfirst[p]:
+                    _stdp_post(p, n, slot, ns, sy, pl)
         for p in range(n_pw):
             lo = sy.pre_start[p]
             hi = lo + sy.pre_n[p]
@@ -870,7 +880,7 @@ def simulate(n_start, n_stop, dtf, dt, st, rc, inp, sy, pl, le, mo):
         # Brian2 runs every on_pre pathway (order -1) before every on_post pathway (order +1)
         if has_plastic:
             for p in range(n_pw):
-                if pl.kind[p] != 0:
+                if pl.kind[p] != 0 and not pl.postfirst[p]:
                     _stdp_post(p, n, slot, ns, sy, pl)
         if sy.has_het:
             b = n % Dhet
