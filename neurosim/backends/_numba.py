@@ -424,9 +424,9 @@ class _Layout:
         # ---- STDP and reward-modulated STDP
         plastic = [s.plasticity is not None for s in network.synapses]
         n_pw = len(network.synapses)
-        P = {k: [] for k in ("kind", "rule", "nearest", "postfirst", "xpre_off", "xpost_off", "dpre", "dpost", "aplus",
-                             "aminus", "wmin", "wmax", "csc_off", "mod", "every", "cdecay",
-                             "eta", "dtonic")}
+        P = {k: [] for k in ("kind", "rule", "nearest", "postfirst", "xpre_off", "xpost_off",
+                             "dpre", "dpost", "aplus", "aminus", "wmin", "wmax", "csc_off",
+                             "mod", "every", "cdecay", "eta", "dtonic")}
         xpre_n = xpost_n = csc_n = csc_e = 0
         csc_ptr, csc_syn, csc_pre = [], [], []
         any_reward = False

@@ -46,7 +46,8 @@ Synapses = namedtuple("Synapses", [
 
 #: STDP and reward-modulated STDP per pathway, and the neuromodulators
 Plasticity = namedtuple("Plasticity", [
-    "kind", "rule", "nearest", "postfirst", "xpre_off", "xpost_off", "dpre", "dpost", "aplus", "aminus", "wmin", "wmax",
+    "kind", "rule", "nearest", "postfirst", "xpre_off", "xpost_off", "dpre", "dpost", "aplus",
+    "aminus", "wmin", "wmax",
     "csc_off", "mod", "every", "cdecay", "eta", "dtonic",
     "xpre", "xpost", "csc_ptr", "csc_syn", "csc_pre", "c",
     "mod_d", "mod_decay", "mod_sig", "mod_ev_step", "mod_ev_amt", "mod_ev_hi", "mod_ev_ptr",
