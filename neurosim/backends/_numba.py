@@ -199,7 +199,7 @@ class _Layout:
 
         # ---- receptors
         rec = {k: [] for k in ("lo", "hi", "kind", "E", "off", "double", "dg", "dh", "cgh",
-                               "mode")}
+                               "mode", "first")}
         kg_all, kh_all = [], []
         self.receptor_offset = {}  # (group name, receptor name) -> offset in rg/rh
         size = 0
@@ -207,7 +207,8 @@ class _Layout:
             if not g.receptors:
                 continue
             mode = 0 if type(g) is not LIF else lif_mode[lif.index(g)]
-            for r in g.receptors:
+            for q, r in enumerate(g.receptors):
+                rec["first"].append(int(q == 0))
                 rec["lo"].append(offsets[g.name])
                 rec["hi"].append(offsets[g.name] + g.n)
                 rec["kind"].append(1 if r.kind == "conductance" else 0)
@@ -235,6 +236,7 @@ class _Layout:
             lo=_i64(rec["lo"]), hi=_i64(rec["hi"]), kind=_i64(rec["kind"]), E=_f64(rec["E"]),
             off=_i64(rec["off"]), double=_i64(rec["double"]), dg=_f64(rec["dg"]),
             dh=_f64(rec["dh"]), cgh=_f64(rec["cgh"]), mode=_i64(rec["mode"]),
+            first=_i64(rec["first"]),
             rg=rg0, rh=np.zeros(size), rk_g=_cat(kg_all, np.float64),
             rk_h=_cat(kh_all, np.float64), accA=np.zeros(N), accB=np.zeros(N),
         )

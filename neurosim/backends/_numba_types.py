@@ -22,7 +22,7 @@ Neurons = namedtuple("Neurons", [
 #: receptors: one entry per (group, receptor); rg/rh hold the variables, rk_g/rk_h the exact
 #: LIF coefficients; accA/accB are per-neuron accumulators for LIF groups with receptors
 Receptors = namedtuple("Receptors", [
-    "lo", "hi", "kind", "E", "off", "double", "dg", "dh", "cgh", "mode",
+    "lo", "hi", "kind", "E", "off", "double", "dg", "dh", "cgh", "mode", "first",
     "rg", "rh", "rk_g", "rk_h", "accA", "accB",
 ])
 
