@@ -132,8 +132,8 @@ def test_bad_input(tmp_path):
     with pytest.raises(TypeError, match="must return an xarray.Dataset"):
         neurosim.sweep(lambda a, random_state: 3, grid={"a": [1]}, client=False, progress=False)
     with pytest.raises(ValueError, match="grid key 'n_neurons' is not a parameter of experiment "
-                                         "'spiking-izhikevich'; it accepts: backend, dt, duration, n, p, "
-                                         "quick"):
+                                         "'spiking-izhikevich'; it accepts: backend, dt, "
+                                         "duration, n, p, quick"):
         neurosim.sweep("spiking-izhikevich", grid={"n_neurons": [10]}, client=False)
     with pytest.raises(ValueError, match="unknown experiment|no experiment"):
         neurosim.sweep("no-such-experiment", grid={"quick": [True]}, client=False)
