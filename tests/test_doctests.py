@@ -32,6 +32,7 @@ MODULES = [
     "neurosim.homeostasis._metrics",
     "neurosim.homeostasis._protocol",
     "neurosim.homeostasis._mlp",
+    "neurosim.homeostasis._spiking",
 ]
 
 
