@@ -115,7 +115,12 @@ def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     if cfg["compare_duration"] > 0:
         inputs = {k: a[f"input_rate_{k}"] for k in ("set_point", "above", "below")}
         runs = {}
+        if (cfg["compare_duration"], cfg["compare_final_window"]) == (cfg["duration"],
+                                                                       cfg["final_window"]):
+            runs[backend] = res  # the same run (monitors do not change the dynamics)
         for be in ("numba", "brian2"):
+            if be in runs:
+                continue
             runs[be] = rate_recovery(
                 cfg["factor"], duration=cfg["compare_duration"], dt=cfg["dt"], backend=be,
                 bin_size=cfg["bin_size"], tolerance=cfg["tolerance"],
