@@ -170,6 +170,11 @@ def run(config, *, data=None, seed=0, progress=False, backend="numba"):
 
 
 def _band(ax, target, tol):
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.axhspan(target * (1 - tol), target * (1 + tol), color="0.85", zorder=0,
                label=f"target ± {tol:.0%}")
     ax.axhline(target, color="0.4", lw=0.8)
@@ -192,7 +197,6 @@ def _recovery_figure(res):
             ax.axvline(settle, color=color, ls=":", lw=1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("population rate (Hz)")
-    ax.set_yscale("log")
     ax.set_title(f"Recovery to the {a['target_rate']:g} Hz set point ({a['backend']}); dotted: "
                  "within tolerance from here on")
     ax.legend(fontsize="small")
@@ -235,7 +239,6 @@ def _backends_figure(res):
                 label=f"Brian2, from {start}")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("population rate (Hz)")
-    ax.set_yscale("log")
     ax.set_title("Same network and inputs on both backends (independent Poisson draws)")
     ax.legend(fontsize="small", ncol=2)
     return fig
