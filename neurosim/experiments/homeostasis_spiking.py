@@ -281,8 +281,8 @@ def _report(cfg, m, backend, seed, mode, res):
             "",
             f"Backends over {cfg['compare_duration'] / 1000:g} s (Brian2 {cfg['brian2_target']} "
             f"target, same inputs, independent Poisson draws): mean rates differ by at most "
-            f"{m['backend_rate_difference']:.1%}, final rates by "
-            f"{m['backend_final_rate_difference']:.1%}; on {other} the errors are "
+            f"{m['backend_rate_difference']:.2%}, final rates by "
+            f"{m['backend_final_rate_difference']:.2%}; on {other} the errors are "
             f"{_fmt(m[f'{other}_rate_error_from_above'])} (above) and "
             f"{_fmt(m[f'{other}_rate_error_from_below'])} (below), within 10 % from "
             f"{_fmt(m[f'{other}_settle_time_above_s'], '.1f')} s and "
