@@ -223,7 +223,10 @@ def local_familiarity(U=None, H=None, D=None, *, params=None):
     Examples
     --------
     >>> from neurosim.sparsey import local_familiarity
-    >>> local_familiarity([1.0, 0.5], [0.5, 1.0])
+    >>> local_familiarity([1.0, 0.5], [0.5, 1.0])  # default exponents: U^10 H
+    array([0.5       , 0.00097656])
+    >>> from neurosim.sparsey import CSAParams
+    >>> local_familiarity([1.0, 0.5], [0.5, 1.0], params=CSAParams(exponent_u=1.0))
     array([0.5, 0.5])
     """
     params = CSAParams() if params is None else params

@@ -143,7 +143,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
     >>> mem.codes_.shape
     (20, 12)
     >>> float(np.mean(mem.transform(X) == mem.codes_))  # fraction of CMs recalled exactly
-    0.99...
+    1.0
     >>> bool(np.all(mem.predict(X) == np.arange(20)))
     True
     """
