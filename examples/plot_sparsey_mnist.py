@@ -1,6 +1,6 @@
 """
 Sparsey on MNIST digits: the paper's single-trial protocol
-=========================================================
+==========================================================
 
 The Sparsey MNIST run (Rinkus, sparsey.com "MNIST Results") learned **200 images per class in a
 single trial each** and recognised held-out images with 91 % accuracy, in 220 s on one thread.
