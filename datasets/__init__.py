@@ -6,6 +6,10 @@ Hugging Face's package of the same name.
 * ``load_*`` read the public data sets in their real on-disk formats with no network: NSD
   (:func:`load_nsd`, and the derived MindEye2/BraInCoRL files), THINGS-EEG2, THINGS-MEG,
   THINGS-fMRI, DREAMER, MNIST/Fashion-MNIST and precomputed stimulus embeddings.
+* ``find_*`` discover a data set's layout in a folder and read what is there, in the structure
+  the decoders take: :func:`find_nsd` (NSD release + stimulus embeddings), :func:`find_nsd_braincorl`
+  (BraInCoRL's NSD arrays), :func:`find_things` (THINGS-EEG2/MEG + image embeddings). Nothing
+  reads real data unless its folder is named (``neurosim run ... --data PATH``).
 * ``fetch_*`` download openly available files into the data home (:func:`get_data_home`) with
   pooch: checksums where known, atomic renames, resumable transfers, clear offline errors.
 * ``make_*`` generate simulated data sets (no download) in the structure of the real ones, with the
@@ -23,6 +27,8 @@ from ._embeddings import load_embeddings, save_embeddings
 from ._mnist import fetch_mnist, load_mnist, read_idx
 from ._nsd import (
     fetch_nsd,
+    find_nsd,
+    find_nsd_braincorl,
     load_nsd,
     load_nsd_braincorl,
     load_nsd_expdesign,
@@ -32,7 +38,13 @@ from ._nsd import (
 from ._simulated_eeg import make_eeg_things, make_meg_things
 from ._simulated_emotion import make_eeg_emotion
 from ._simulated_fmri import make_fmri_visual
-from ._things import fetch_things_eeg2, load_things_eeg2, load_things_fmri, load_things_meg
+from ._things import (
+    fetch_things_eeg2,
+    find_things,
+    load_things_eeg2,
+    load_things_fmri,
+    load_things_meg,
+)
 from ._torch import as_torch_dataset
 
 __all__ = [
@@ -40,6 +52,9 @@ __all__ = [
     "fetch_mnist",
     "fetch_nsd",
     "fetch_things_eeg2",
+    "find_nsd",
+    "find_nsd_braincorl",
+    "find_things",
     "get_data_home",
     "load_dreamer",
     "load_embeddings",

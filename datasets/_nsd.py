@@ -7,6 +7,8 @@ import numpy as np
 from ._fetch import RemoteFile, fetch_files
 
 __all__ = [
+    "find_nsd",
+    "find_nsd_braincorl",
     "load_nsd",
     "fetch_nsd",
     "load_nsd_expdesign",
@@ -37,6 +39,22 @@ def _roi_path(subject):
 def _betas_path(subject, session, betas, fmt):
     ext = "hdf5" if fmt == "hdf5" else "nii.gz"
     return f"nsddata_betas/ppdata/subj{subject:02d}/func1pt8mm/{betas}/betas_session{session:02d}.{ext}"
+
+
+#: the beta version read by :func:`load_nsd` and :func:`find_nsd` by default
+DEFAULT_BETAS = "betas_fithrf_GLMdenoise_RR"
+#: stimulus-embedding files :func:`find_nsd` looks for next to the release (rows in nsdId order)
+EMBEDDING_FILES = ("nsd_embeddings.npz", "nsd_embeddings.npy", "nsd_embeddings.h5",
+                   "nsd_embeddings.hdf5", "nsd_embeddings.pt")
+
+
+def _braincorl_names(n, split):
+    """BraInCoRL's file names of subject ``n``: (embeddings, responses) of ``split``."""
+    return {
+        "train": (f"s{n}_unique_img_feats_normed.npy", f"s{n}_unique_nrn_feats_msk.npy"),
+        "val": (f"s{n}_unique_img_feats_normed_val.npy", f"s{n}_unique_nrn_feats_msk_val.npy"),
+        "test": ("common_img_feats_normed.npy", f"s{n}_common_nrn_feats_msk.npy"),
+    }.get(split)
 
 
 def _check_subject(subject):
@@ -157,7 +175,7 @@ def load_nsd(
     sessions=None,
     *,
     fmt="auto",
-    betas="betas_fithrf_GLMdenoise_RR",
+    betas=DEFAULT_BETAS,
     roi="nsdgeneral",
     average_repeats=False,
     embeddings=None,
@@ -517,11 +535,7 @@ def load_nsd_braincorl(folder, subject, split="train"):
 
     folder = Path(folder).expanduser()
     n = int(subject)
-    names = {
-        "train": (f"s{n}_unique_img_feats_normed.npy", f"s{n}_unique_nrn_feats_msk.npy"),
-        "val": (f"s{n}_unique_img_feats_normed_val.npy", f"s{n}_unique_nrn_feats_msk_val.npy"),
-        "test": ("common_img_feats_normed.npy", f"s{n}_common_nrn_feats_msk.npy"),
-    }.get(split)
+    names = _braincorl_names(n, split)
     if names is None:
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     missing = [str(folder / m) for m in names if not (folder / m).is_file()]
@@ -545,3 +559,133 @@ def load_nsd_braincorl(folder, subject, split="train"):
             )
         out["gt"] = (("voxel", "weight"), gt)
     return out
+
+
+def find_nsd(folder=None, *, max_sessions=None, on_missing="none"):
+    """NSD on disk, with stimulus embeddings, in the structure of ``make_fmri_visual``.
+
+    Looks in ``folder`` (default ``<data home>/nsd``, see :func:`get_data_home`) for the NSD
+    release layout read by :func:`load_nsd` (``nsd_expdesign.mat``, each subject's ``nsdgeneral``
+    ROI and beta sessions) and for the embeddings of the 73,000 images in
+    ``nsd_embeddings.{npz,npy,h5,hdf5,pt}`` (any format of :func:`load_embeddings`, rows in
+    ``nsdId`` order; compute them with the image model whose space you decode into, e.g. CLIP).
+
+    Parameters
+    ----------
+    folder : str | path-like | None
+        The NSD root folder.
+    max_sessions : int | None
+        Read at most this many sessions per subject (the first ones on disk).
+    on_missing : {"none", "raise"}
+        What to do when the design file, the embeddings or two subjects with beta files are not
+        there: return None, or raise :class:`FileNotFoundError` saying what is missing.
+
+    Returns
+    -------
+    data : dict of str to xarray.Dataset | None
+        ``"subjNN"`` -> single-trial betas with ``embedding`` (:func:`load_nsd`).
+
+    Examples
+    --------
+    >>> from neurosim.datasets import find_nsd
+    >>> data = find_nsd("~/neurosim_data/nsd", max_sessions=4)  # doctest: +SKIP
+    """
+    from ._base import get_data_home
+    from ._embeddings import load_embeddings
+
+    if on_missing not in ("none", "raise"):
+        raise ValueError(f"on_missing must be 'none' or 'raise', got {on_missing!r}")
+    root = Path(folder).expanduser() if folder is not None else get_data_home() / "nsd"
+    missing = []
+    if not (root / EXPDESIGN).is_file():
+        missing.append(EXPDESIGN)
+    emb_path = next((root / f for f in EMBEDDING_FILES if (root / f).is_file()), None)
+    if emb_path is None:
+        missing.append("nsd_embeddings.<npz|npy|h5|hdf5|pt> (one row per nsdId, "
+                       "see neurosim.datasets.save_embeddings)")
+    sessions = {}
+    for n in range(1, 9):
+        beta_dir = (root / _betas_path(n, 1, DEFAULT_BETAS, "hdf5")).parent
+        found = sorted({int(p.name[len("betas_session"):len("betas_session") + 2])
+                        for p in beta_dir.glob("betas_session[0-9][0-9].*")})
+        if (root / _roi_path(n)).is_file() and found:
+            sessions[n] = found[:max_sessions] if max_sessions else found
+    if len(sessions) < 2:
+        missing.append(f"at least two subjects with {_roi_path(1).replace('01', 'XX')} and "
+                       f"{_betas_path(1, 1, DEFAULT_BETAS, 'hdf5').replace('01', 'XX')} "
+                       f"(found {len(sessions)})")
+    if missing:
+        if on_missing == "raise":
+            raise FileNotFoundError(f"no complete NSD under {root}: missing "
+                                    + "; ".join(missing) + ". " + _TERMS)
+        return None
+    embeddings = load_embeddings(emb_path)
+    return {f"subj{n:02d}": load_nsd(root, n, sessions=s, embeddings=embeddings)
+            for n, s in sessions.items()}
+
+
+def find_nsd_braincorl(folder=None, *, on_missing="none"):
+    """BraInCoRL-format NSD arrays on disk: meta-training subjects and a held-out one.
+
+    Looks in ``folder`` (default ``<data home>/nsd_braincorl``, see :func:`get_data_home`) for
+    the files read by :func:`load_nsd_braincorl` (``s{N}_unique_img_feats_normed.npy``, ...).
+    With at least two subjects, the last one (by number) is held out: its "unique" images are the
+    context pool and the shared ("common") images the test set; ``s{N}_gt.npy`` gives the
+    reference weights when present.
+
+    Parameters
+    ----------
+    folder : str | path-like | None
+        The folder.
+    on_missing : {"none", "raise"}
+        With fewer than two subjects: return None, or raise :class:`FileNotFoundError`.
+
+    Returns
+    -------
+    found : tuple | None
+        ``(train, heldout, folder)``: ``train`` maps ``"subjN"`` to ``(embeddings, betas)``,
+        ``heldout`` is a dict of arrays ``context_embeddings``, ``context_responses``,
+        ``test_embeddings``, ``test_responses`` (and ``weights``, ``bias`` when present) with its
+        ``subject`` id (the input of :func:`neurosim.decoding.scaling_curve`).
+
+    Examples
+    --------
+    >>> from neurosim.datasets import find_nsd_braincorl
+    >>> train, heldout, folder = find_nsd_braincorl("braincorl_data")  # doctest: +SKIP
+    """
+    import re
+
+    from ._base import get_data_home
+
+    if on_missing not in ("none", "raise"):
+        raise ValueError(f"on_missing must be 'none' or 'raise', got {on_missing!r}")
+    folder = (Path(folder).expanduser() if folder is not None
+              else get_data_home() / "nsd_braincorl")
+    pattern = _braincorl_names("*", "train")[0]
+    regex = re.escape(_braincorl_names("N", "train")[0]).replace("N", r"(\d+)")
+    numbers = sorted(int(m.group(1)) for p in folder.glob(pattern)
+                     if (m := re.fullmatch(regex, p.name))) if folder.is_dir() else []
+    if len(numbers) < 2:
+        if on_missing == "raise":
+            raise FileNotFoundError(
+                f"BraInCoRL-format NSD files of at least two subjects are needed in {folder} "
+                f"({_braincorl_names('N', 'train')[0]} and the other files of "
+                f"load_nsd_braincorl); found {len(numbers)}")
+        return None
+    train = {}
+    for n in numbers[:-1]:
+        ds = load_nsd_braincorl(folder, n, split="train")
+        train[f"subj{n:02d}"] = (np.asarray(ds["embedding"].values, dtype=np.float32),
+                                 np.asarray(ds["betas"].values, dtype=np.float32))
+    n = numbers[-1]
+    ctx = load_nsd_braincorl(folder, n, split="train")
+    test = load_nsd_braincorl(folder, n, split="test")
+    heldout = {"subject": f"subj{n:02d}",
+               "context_embeddings": np.asarray(ctx["embedding"].values, dtype=np.float32),
+               "context_responses": np.asarray(ctx["betas"].values, dtype=np.float32),
+               "test_embeddings": np.asarray(test["embedding"].values, dtype=np.float32),
+               "test_responses": np.asarray(test["betas"].values, dtype=np.float32)}
+    if "gt" in ctx:
+        gt = np.asarray(ctx["gt"].values, dtype=np.float64)
+        heldout["weights"], heldout["bias"] = gt[:, :-1], gt[:, -1]
+    return train, heldout, folder

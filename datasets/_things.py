@@ -8,7 +8,8 @@ import numpy as np
 from ._fetch import RemoteFile, fetch_files
 from ._simulated_eeg import eeg_positions
 
-__all__ = ["load_things_eeg2", "fetch_things_eeg2", "load_things_meg", "load_things_fmri"]
+__all__ = ["find_things", "load_things_eeg2", "fetch_things_eeg2", "load_things_meg",
+           "load_things_fmri"]
 
 _EEG2_FILES = {"train": "preprocessed_eeg_training.npy", "test": "preprocessed_eeg_test.npy"}
 _EEG2_HOW = (
@@ -18,6 +19,15 @@ _EEG2_HOW = (
     "and image_metadata.npy in the folder named above."
 )
 MEG_CATCH_EVENT = 999999
+N_MEG_SUBJECTS = 4
+
+
+def _meg_file(subject):
+    return f"preprocessed_P{subject}-epo.fif"
+
+
+def _fmri_file(subject, kind):
+    return f"sub-{subject:02d}_{kind}"  # kind: ResponseData.h5, VoxelMetadata.csv, ...
 
 
 def _load_pickled_dict(path):
@@ -257,7 +267,7 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
             raise ValueError("root is a single file: give exactly one subject")
         paths = [root]
     else:
-        paths = [root / f"preprocessed_P{s}-epo.fif" for s in subjects]
+        paths = [root / _meg_file(s) for s in subjects]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(
@@ -402,9 +412,8 @@ def load_things_fmri(root, subject=1, *, rois=None):
 
     root = Path(root).expanduser()
     subject = _subject_list(subject, 3, "THINGS-fMRI")[0]
-    prefix = root / f"sub-{subject:02d}"
     paths = {
-        k: Path(f"{prefix}_{k}")
+        k: root / _fmri_file(subject, k)
         for k in ("ResponseData.h5", "VoxelMetadata.csv", "StimulusMetadata.csv")
     }
     missing = [str(p) for p in paths.values() if not p.is_file()]
@@ -458,3 +467,145 @@ def load_things_fmri(root, subject=1, *, rois=None):
         coords=coords,
         attrs={"subject": f"sub-{subject:02d}", "citation": "Hebart et al. (2023), eLife 12:e82580"},
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# a folder of THINGS recordings with image embeddings (BrainFLORA's real-data input)
+# ----------------------------------------------------------------------------------------------
+EMBEDDING_SUFFIXES = (".npz", ".npy", ".pt", ".h5", ".hdf5")
+
+
+def _embedding_file(root, name, what):
+    from ._embeddings import load_embeddings
+
+    found = [root / f"embeddings_{name}{suffix}" for suffix in EMBEDDING_SUFFIXES]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        raise FileNotFoundError(
+            f"no stimulus-embedding file embeddings_{name}.<npz|npy|pt|h5> in {root}: it must hold "
+            f"one row per {what} (e.g. CLIP image features saved with "
+            "neurosim.datasets.save_embeddings; see load_embeddings for the formats)"
+        )
+    if len(found) > 1:
+        raise ValueError(f"several embedding files embeddings_{name}.* in {root}: "
+                         f"{[p.name for p in found]}; keep one")
+    emb = load_embeddings(found[0])
+    values = np.asarray(emb.values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{found[0].name} contains NaN or inf values")
+    return found[0].name, values
+
+
+def _find_eeg2(root, subjects):
+    out = {}
+    for split in ("train", "test"):
+        ds = load_things_eeg2(root, subjects=subjects, split=split)
+        what = f"image of the THINGS-EEG2 {split} files, in their order"
+        name, emb = _embedding_file(root, split, what)
+        if len(emb) != ds.sizes["image"]:
+            raise ValueError(
+                f"{name} has {len(emb)} rows but the THINGS-EEG2 {split} files have "
+                f"{ds.sizes['image']} images: one embedding row per image is expected"
+            )
+        out[split] = ds.assign(embedding=(("image", "feature"), emb))
+    tr, te = out["train"], out["test"]
+    text = (f"THINGS-EEG2 (subjects {', '.join(tr['subject'].values)}; "
+            f"{tr.sizes['image']} training images x {tr.sizes['repetition']} repetitions, "
+            f"{te.sizes['image']} test images x {te.sizes['repetition']} repetitions averaged; "
+            f"{tr.sizes['channel']} channels x {tr.sizes['time']} samples; "
+            f"{tr.sizes['feature']}-d image embeddings)")
+    return out, text
+
+
+def _find_meg(root, subjects):
+    name, emb = _embedding_file(root, "meg", "row of THINGS' image_paths.csv (the MEG event value - 1)")
+    out = {}
+    for split in ("train", "test"):
+        ds = load_things_meg(root, subjects=subjects, split=split)
+        images = ds["image"].values
+        if images.max() >= len(emb):
+            raise ValueError(f"{name} has {len(emb)} rows but the THINGS-MEG files show image "
+                             f"{images.max() + 1} (1-based row of image_paths.csv)")
+        # repetitions that some subject lacks (NaN) are dropped rather than averaged in
+        complete = np.isfinite(ds["meg"].values).all(axis=(0, 1, 3, 4))
+        if not complete.any():
+            raise ValueError(f"no THINGS-MEG {split} repetition is complete for every subject")
+        ds = ds.isel(repetition=np.flatnonzero(complete))
+        out[split] = ds.assign(embedding=(("image", "feature"), emb[images]))
+    tr, te = out["train"], out["test"]
+    text = (f"THINGS-MEG (subjects {', '.join(tr['subject'].values)}; "
+            f"{tr.sizes['image']} training images, {te.sizes['image']} test images x "
+            f"{te.sizes['repetition']} repetitions averaged; {tr.sizes['channel']} channels x "
+            f"{tr.sizes['time']} samples; {tr.sizes['feature']}-d image embeddings)")
+    return out, text
+
+
+def find_things(path, *, max_subjects=None):
+    """Read the THINGS-EEG2 and/or THINGS-MEG recordings in a folder, with image embeddings.
+
+    The folder ``path`` holds the data of at least one modality:
+
+    - EEG: ``sub-XX/preprocessed_eeg_training.npy`` and ``sub-XX/preprocessed_eeg_test.npy`` for one
+      or more subjects ``XX`` in 01-10, as distributed on OSF (read by :func:`load_things_eeg2`;
+      the official 17-channel 100 Hz files or the 63-channel 250 Hz variant), with
+      ``embeddings_train.<ext>`` and ``embeddings_test.<ext>`` (``ext`` one of ``npz``, ``npy``,
+      ``pt``, ``h5``, ``hdf5``; read by :func:`load_embeddings`): (image, feature) image
+      embeddings, row ``i`` for image ``i`` of the EEG files (16540 training and 200 test images
+      in the official release), e.g. CLIP features. BrainFLORA's ``ViT-H-14_features_train.pt``
+      / ``..._test.pt`` (key ``img_features``) can be linked under these names.
+    - MEG: ``preprocessed_P1-epo.fif`` ... ``preprocessed_P4-epo.fif`` (THINGS-MEG, OpenNeuro
+      ds004212 derivatives; read by :func:`load_things_meg`, MEG channels; images shown once
+      train, images shown repeatedly test), with ``embeddings_meg.<ext>``: row ``i`` for row
+      ``i`` of THINGS' ``image_paths.csv`` (event value ``i + 1``). Repetitions missing for some
+      subject are dropped.
+
+    THINGS-fMRI tables are not read (a warning says so when they are present).
+
+    Parameters
+    ----------
+    path : str | path-like
+        The folder.
+    max_subjects : int | None
+        Use only the first ``max_subjects`` subjects found of each modality (None: all).
+
+    Returns
+    -------
+    data : dict
+        Per modality found (``"eeg"``, ``"meg"``), ``{"train": Dataset, "test": Dataset}``, the
+        readers' data sets with ``embedding`` (image, feature) added (the input of
+        :func:`neurosim.decoding.prepare_retrieval_data`).
+    description : str
+        What was read, for a report.
+
+    Examples
+    --------
+    >>> from neurosim.datasets import find_things
+    >>> data, text = find_things("~/neurosim_data/things")  # doctest: +SKIP
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"data must be a folder holding THINGS-EEG2 and/or THINGS-MEG files, got {str(path)!r}"
+        )
+    files = tuple(_EEG2_FILES.values())
+    eeg_subjects = sorted(int(d.name[4:]) for d in root.glob("sub-[0-9][0-9]")
+                          if d.is_dir() and all((d / f).is_file() for f in files))
+    meg_subjects = [s for s in range(1, N_MEG_SUBJECTS + 1) if (root / _meg_file(s)).is_file()]
+    if not eeg_subjects and not meg_subjects:
+        raise FileNotFoundError(
+            f"no THINGS-EEG2 or THINGS-MEG data in {root}: expected sub-XX/{files[0]} and "
+            f"sub-XX/{files[1]} (XX in 01-10, from https://osf.io/anp5v/) and/or "
+            f"{_meg_file('N')} (N in 1-{N_MEG_SUBJECTS}, OpenNeuro ds004212)"
+        )
+    fmri = sorted(p.name for p in root.glob(_fmri_file(0, "ResponseData.h5").replace("00", "0*")))
+    if fmri:
+        warnings.warn(f"find_things does not read THINGS-fMRI; ignoring {fmri}", UserWarning,
+                      stacklevel=2)
+    data, texts = {}, []
+    if eeg_subjects:
+        data["eeg"], text = _find_eeg2(root, eeg_subjects[:max_subjects])
+        texts.append(text)
+    if meg_subjects:
+        data["meg"], text = _find_meg(root, meg_subjects[:max_subjects])
+        texts.append(text)
+    return data, f"{' and '.join(texts)} from {root}"

@@ -1,38 +1,50 @@
 """Brain decoders (PyTorch): BrainFLORA, MindBridge, BraInCoRL, HiSTN, and their shared trainer.
 
-Installed as :mod:`neurosim.decoding`. Importing it is cheap and needs neither Brian2 nor torch:
-each public name is imported from its module when first used, so that the subpackage also works
-on machines where Brian2 cannot be installed.
+Installed as :mod:`neurosim.decoding`. The modules are split by job:
+
+=====================  =========================================================================
+module                 what it holds
+=====================  =========================================================================
+``_histn``, ...        one model each (:class:`HiSTN`, :class:`BrainFLORA`, :class:`MindBridge`,
+                       :class:`BraInCoRL`), all built on :class:`DecoderMixin` (``_base``):
+                       ``get_config``/``from_config``, ``save``/``load``, ``random_state``,
+                       ``predict``
+:mod:`.losses`         the training losses (CLIP, SoftCLIP, ordinal cross-entropy)
+:mod:`.samplers`       the batch streams of each model's training
+:mod:`.preprocessing`  from data sets to the arrays the models train on
+:mod:`.model_selection` the papers' protocols: splits and folds, training recipes, curves
+:mod:`.metrics`        retrieval, classification, Seq2HR, voxelwise scores
+:mod:`.baselines`      ridge (torch) and band-power logistic regression
+``_trainer``           :class:`Trainer`: device, mixed precision, checkpoints, history
+=====================  =========================================================================
+
+Importing it is cheap and needs neither Brian2 nor torch: each public name is imported from its
+module when first used, so that the subpackage also works on machines where Brian2 cannot be
+installed (a GPU node with torch and the scientific stack only).
 """
 
-import importlib
+from neurosim._lazy import attach
 
-# public name -> private module that defines it (one line per module; keep sorted by module)
-_LAZY = {
-    **dict.fromkeys(["Trainer"], "_trainer"),
-    **dict.fromkeys(["TorchRidgeCV", "LinearClassifier"], "baselines"),
-    **dict.fromkeys(["HiSTN", "gaussian_ordinal_labels", "preprocess_dreamer", "make_windows",
-                     "time_block_folds", "subject_dependent_split", "leave_one_subject_out_split",
-                     "majority_vote_labels"], "_histn"),
-    **dict.fromkeys(["BrainFLORA", "clip_loss", "round_robin_batches", "retrieval_scores",
-                     "prepare_retrieval_data"], "_brainflora"),
-    **dict.fromkeys(["MindBridge", "reset_tune", "mindbridge_batches", "soft_clip_loss",
-                     "mindbridge_memory_estimate"], "_mindbridge"),
-    **dict.fromkeys(["BraInCoRL", "braincorl_tasks"], "_braincorl"),
-}
-_SUBMODULES = ("metrics", "baselines")
-
-__all__ = sorted([*_LAZY, *_SUBMODULES])
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["baselines", "losses", "metrics", "model_selection", "preprocessing", "samplers"],
+    submod_attrs={
+        "_base": ["DecoderMixin"],
+        "_trainer": ["Trainer"],
+        "_histn": ["HiSTN"],
+        "_brainflora": ["BrainFLORA"],
+        "_mindbridge": ["MindBridge", "mindbridge_memory_estimate", "reset_tune"],
+        "_braincorl": ["BraInCoRL"],
+        "baselines": ["LinearClassifier", "TorchRidgeCV"],
+        "losses": ["clip_loss", "gaussian_ordinal_labels", "ordinal_cross_entropy",
+                   "soft_clip_loss"],
+        "samplers": ["braincorl_tasks", "mindbridge_batches", "round_robin_batches"],
+        "preprocessing": ["make_windows", "prepare_retrieval_data", "preprocess_dreamer"],
+        "metrics": ["retrieval_scores"],
+        "model_selection": ["fit_brainflora", "fit_histn", "histn_leave_one_subject_out",
+                            "histn_subject_dependent", "leave_one_subject_out_split",
+                            "majority_vote_labels", "meta_train", "reset_tuning_curve",
+                            "retrieval_by_subject", "ridge_retrieval_baseline", "scaling_curve",
+                            "subject_dependent_split", "time_block_folds"],
+    },
+)

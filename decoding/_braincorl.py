@@ -7,21 +7,24 @@ register tokens are prepended and token 0 is read out; attention queries are sca
 the sequence length so that attention stays sharp for long contexts. The model is meta-trained over
 voxels and subjects with random context sizes (:func:`braincorl_tasks`), and then encodes a new
 subject's voxels from a few images, without gradient steps.
+
+The task stream is :func:`~neurosim.decoding.samplers.braincorl_tasks`; the meta-training and
+test-time scaling protocols are :func:`~neurosim.decoding.model_selection.meta_train` and
+:func:`~neurosim.decoding.model_selection.scaling_curve`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._fmri_utils import load_checkpoint_state
+from ._base import DecoderMixin
 
-__all__ = ["BraInCoRL", "braincorl_tasks"]
+__all__ = ["BraInCoRL"]
 
 # embedding dim / internal dim / layers of the reference code's presets
 _PRESETS = {
@@ -67,7 +70,7 @@ class _SwiGLUBlock(nn.Module):
         return x + self.ffn_out(F.silu(a) * b)
 
 
-class BraInCoRL(nn.Module):
+class BraInCoRL(DecoderMixin, nn.Module):
     """In-context transformer that writes voxelwise linear encoders (BraInCoRL, Yu et al. 2025).
 
     Parameters
@@ -95,7 +98,7 @@ class BraInCoRL(nn.Module):
         the model equivariant to the responses' offset and scale (voxels and data sets differ
         in both); the reference code feeds raw betas (``standardize=False``).
     random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation.
+        Seeds the parameter initialisation (None: torch's global random state).
 
     Notes
     -----
@@ -115,12 +118,12 @@ class BraInCoRL(nn.Module):
     ((3, 4), (3, 9))
     """
 
+    _derive_int_seed = True  # the torch seed of an int random_state, as before the mixin
+
     def __init__(self, embedding_dim=512, *, d_model=560, n_layers=20, n_heads=10, ffn_dim=2048,
                  n_registers=4, hidden_dim=None, dropout=0.0, standardize=True, random_state=0):
         super().__init__()
         from neurosim._utils import check_positive, check_size
-
-        from ._mindbridge import _seed_from
 
         self.embedding_dim = check_size("embedding_dim", embedding_dim)
         self.d_model = check_size("d_model", d_model)
@@ -138,8 +141,7 @@ class BraInCoRL(nn.Module):
         self.standardize = bool(standardize)
         self.random_state = random_state
         e, d = self.embedding_dim, self.d_model
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed_from(random_state))
+        with self._seeded(random_state):
             self.tokenizer = _ResidualBlock(e + 1, d, self.hidden_dim, self.dropout)
             self.registers = nn.Parameter(torch.randn(1, self.n_registers, d) / math.sqrt(d + 1))
             self.input_dropout = nn.Dropout(self.dropout)
@@ -165,65 +167,15 @@ class BraInCoRL(nn.Module):
             raise ValueError(f"unknown preset {name!r}; expected one of {sorted(_PRESETS)}")
         return cls(**{**_PRESETS[name], **kwargs})
 
-    def get_config(self):
-        """Return the constructor arguments as a dict.
-
-        Returns
-        -------
-        config : dict
-        """
-        return {"embedding_dim": self.embedding_dim, "d_model": self.d_model,
-                "n_layers": self.n_layers, "n_heads": self.n_heads, "ffn_dim": self.ffn_dim,
-                "n_registers": self.n_registers, "hidden_dim": self.hidden_dim,
-                "dropout": self.dropout, "standardize": self.standardize,
-                "random_state": self.random_state if isinstance(self.random_state, int) else None}
-
-    @classmethod
-    def from_config(cls, config):
-        """Build a model from :meth:`get_config`'s dict.
-
-        Parameters
-        ----------
-        config : dict
-
-        Returns
-        -------
-        model : BraInCoRL
-        """
-        return cls(**config)
-
-    def save(self, path):
-        """Save configuration and weights to ``path`` (:func:`torch.save`).
-
-        Parameters
-        ----------
-        path : str | pathlib.Path
-        """
-        torch.save({"class": type(self).__name__, "config": self.get_config(),
-                    "state_dict": self.state_dict()}, path)
-
-    @classmethod
-    def load(cls, path, *, map_location="cpu"):
-        """Load a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str | pathlib.Path
-        map_location : str | torch.device
-
-        Returns
-        -------
-        model : BraInCoRL
-        """
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("class") != cls.__name__:
-            raise ValueError(f"{path} is not a {cls.__name__} checkpoint written by save()")
-        model = cls.from_config(ckpt["config"])
-        load_checkpoint_state(model, ckpt["state_dict"], path)
-        return model
-
     # ------------------------------------------------------------------------------------------
-    def _check_context(self, context_embeddings, context_responses):
+    def check_input(self, context_embeddings, context_responses):
+        """Raise a clear error unless the context tensors fit the model.
+
+        Parameters
+        ----------
+        context_embeddings : torch.Tensor, shape (n_voxels, n_context, embedding_dim)
+        context_responses : torch.Tensor, shape (n_voxels, n_context)
+        """
         x, y = context_embeddings, context_responses
         if x.ndim != 3:
             raise ValueError("context_embeddings must have shape (n_voxels, n_context, "
@@ -250,7 +202,7 @@ class BraInCoRL(nn.Module):
         params : torch.Tensor, shape (n_voxels, embedding_dim + 1)
             Weights ``w`` (first ``embedding_dim`` columns) and bias ``b`` (last column).
         """
-        self._check_context(context_embeddings, context_responses)
+        self.check_input(context_embeddings, context_responses)
         y = context_responses.to(self.registers.dtype)
         if self.standardize:
             mean = y.mean(dim=1, keepdim=True)
@@ -360,92 +312,37 @@ class BraInCoRL(nn.Module):
         return params[:, :-1], params[:, -1]
 
 
-def braincorl_tasks(embeddings, responses, *, min_context=30, max_context=500, n_query=100,
-                    voxels_per_batch=64, steps_per_epoch=100):
-    """Meta-training task stream for :class:`BraInCoRL` (callable form for the Trainer).
+    def predict(self, embeddings, responses, query_embeddings, *, batch_size=256):
+        """Responses of many voxels to new images, from one shared set of in-context images.
 
-    Each batch takes one training subject (in rotation), ``voxels_per_batch`` random voxels of it,
-    one context size drawn uniformly in ``[min_context, max_context]`` for the whole batch, and, per
-    voxel, that many random context images plus ``n_query`` other random query images.
+        Writes each voxel's encoder with :meth:`fit_voxels` (no gradient steps) and applies it:
+        ``query_embeddings @ w.T + b``.
 
-    Parameters
-    ----------
-    embeddings : dict of str to array, each (n_images_s, embedding_dim)
-        Per subject, the embeddings of the images it saw.
-    responses : dict of str to array, each (n_images_s, n_voxels_s)
-        Per subject, each voxel's (repeat-averaged) response to those images.
-    min_context, max_context : int
-        Range of context sizes (30-500 in the paper's script).
-    n_query : int
-        Query images per voxel (100).
-    voxels_per_batch : int
-        Voxels per batch (64).
-    steps_per_epoch : int
-        Batches per epoch.
+        Parameters
+        ----------
+        embeddings : array-like, shape (n_context, embedding_dim)
+            The in-context images' embeddings.
+        responses : array-like, shape (n_context, n_voxels)
+            Each voxel's responses to them.
+        query_embeddings : array-like, shape (n_query, embedding_dim)
+            The images to predict.
+        batch_size : int
+            Voxels per forward pass.
 
-    Returns
-    -------
-    train : callable
-        ``train(epoch, generator) -> list of dict batches`` with ``context_embeddings``
-        (V, S, E), ``context_responses`` (V, S), ``query_embeddings`` (V, Q, E),
-        ``query_responses`` (V, Q).
+        Returns
+        -------
+        pred : numpy.ndarray, shape (n_query, n_voxels)
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> tasks = braincorl_tasks({"s1": rng.normal(size=(50, 4))}, {"s1": rng.normal(size=(50, 7))},
-    ...                         min_context=5, max_context=10, n_query=3, voxels_per_batch=2,
-    ...                         steps_per_epoch=2)
-    >>> batch = tasks(0, None)[0]
-    >>> tuple(batch["query_responses"].shape)
-    (2, 3)
-    """
-    from neurosim._utils import check_size
-
-    if not isinstance(embeddings, Mapping) or not embeddings:
-        raise TypeError("embeddings must be a non-empty dict of subject -> array")
-    if not isinstance(responses, Mapping) or set(responses) != set(embeddings):
-        raise ValueError("responses must be a dict with the same subjects as embeddings")
-    min_context = check_size("min_context", min_context)
-    max_context = check_size("max_context", max_context)
-    if max_context < min_context:
-        raise ValueError(f"max_context ({max_context}) must be >= min_context ({min_context})")
-    n_query = check_size("n_query", n_query)
-    voxels_per_batch = check_size("voxels_per_batch", voxels_per_batch)
-    steps_per_epoch = check_size("steps_per_epoch", steps_per_epoch)
-    subjects = list(embeddings)
-    data = {}
-    dim = None
-    for s in subjects:
-        x = torch.from_numpy(np.array(embeddings[s], dtype=np.float32))
-        y = torch.from_numpy(np.array(responses[s], dtype=np.float32))
-        if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
-            raise ValueError(f"subject {s!r}: embeddings (n_images, E) and responses "
-                             f"(n_images, n_voxels) must match, got {tuple(x.shape)} and "
-                             f"{tuple(y.shape)}")
-        if dim is not None and x.shape[1] != dim:
-            raise ValueError(f"subject {s!r}: embedding dim {x.shape[1]} differs from {dim}")
-        dim = x.shape[1]
-        if len(x) < max_context + n_query:
-            raise ValueError(f"subject {s!r} has {len(x)} images, fewer than max_context + "
-                             f"n_query = {max_context + n_query}")
-        data[s] = (x, y)
-
-    def train(epoch, generator):
-        batches = []
-        for step in range(steps_per_epoch):
-            s = subjects[(epoch * steps_per_epoch + step) % len(subjects)]
-            x, y = data[s]
-            n_ctx = int(torch.randint(min_context, max_context + 1, (1,), generator=generator))
-            vox = torch.randint(y.shape[1], (voxels_per_batch,), generator=generator)
-            order = torch.rand(voxels_per_batch, len(x), generator=generator).argsort(dim=1)
-            ctx, qry = order[:, :n_ctx], order[:, n_ctx:n_ctx + n_query]
-            batches.append({
-                "context_embeddings": x[ctx], "context_responses": y[ctx, vox[:, None]],
-                "query_embeddings": x[qry], "query_responses": y[qry, vox[:, None]],
-            })
-        return batches
-
-    return train
-
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = BraInCoRL(embedding_dim=4, d_model=8, n_layers=1, n_heads=2, ffn_dim=8)
+        >>> model.predict(np.ones((6, 4)), np.zeros((6, 3)), np.ones((2, 4))).shape
+        (2, 3)
+        """
+        q = np.asarray(query_embeddings, dtype=np.float32)
+        if q.ndim != 2 or q.shape[1] != self.embedding_dim:
+            raise ValueError(f"query_embeddings must have shape (n_query, {self.embedding_dim}), "
+                             f"got {q.shape}")
+        w, b = self.fit_voxels(embeddings, responses, batch_size=batch_size)
+        return q @ w.T + b

@@ -6,6 +6,12 @@ projector maps every tower's output into the unified space. Training is contrast
 CLIP loss with a learnable temperature) on single-modality batches taken in turn (round-robin),
 with the subjects of a modality pooled; the unified stage freezes the towers and trains the
 projector.
+
+The loss is :func:`~neurosim.decoding.losses.clip_loss`, the batch stream
+:func:`~neurosim.decoding.samplers.round_robin_batches`, the data preparation
+:func:`~neurosim.decoding.preprocessing.prepare_retrieval_data` and the training and evaluation
+protocol :func:`~neurosim.decoding.model_selection.fit_brainflora` and
+:func:`~neurosim.decoding.model_selection.retrieval_by_subject`.
 """
 
 from __future__ import annotations
@@ -13,61 +19,15 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = [
-    "BrainFLORA",
-    "clip_loss",
-    "prepare_retrieval_data",
-    "retrieval_scores",
-    "round_robin_batches",
-]
+from ._base import DecoderMixin
+from .losses import clip_loss
+from .preprocessing import MODALITIES
 
-MODALITIES = ("eeg", "meg", "fmri")
-
-
-def clip_loss(pred, target, logit_scale):
-    r"""Symmetric CLIP (InfoNCE) loss between two batches of embeddings.
-
-    .. math::
-
-        \mathcal L = \tfrac12\left[\mathrm{CE}(s\,\hat P T^\top, I) + \mathrm{CE}(s\,T \hat P^\top, I)
-        \right],\qquad s = e^{\tau},
-
-    with :math:`\hat P` and :math:`T` the L2-normalised rows of ``pred`` and ``target`` and
-    :math:`\tau` the learnable log inverse temperature (initialised at :math:`\log(1/0.07)`,
-    :math:`s` clamped to 100 as in CLIP).
-
-    Parameters
-    ----------
-    pred, target : torch.Tensor, shape (batch, dim)
-        Row ``i`` of ``pred`` matches row ``i`` of ``target``.
-    logit_scale : torch.Tensor
-        Scalar :math:`\tau`.
-
-    Returns
-    -------
-    loss : torch.Tensor
-
-    Examples
-    --------
-    >>> import math, torch
-    >>> from neurosim.decoding import clip_loss
-    >>> t = torch.eye(4)
-    >>> float(clip_loss(t, t, torch.tensor(math.log(100.0)))) < 1e-3
-    True
-    """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have the same shape (batch, dim), got "
-                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
-    p = F.normalize(pred.float(), dim=-1)
-    t = F.normalize(target.float(), dim=-1)
-    logits = logit_scale.float().exp().clamp(max=100.0) * p @ t.T
-    labels = torch.arange(p.shape[0], device=p.device)
-    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+__all__ = ["BrainFLORA"]
 
 
 class _MultiGranularityEncoder(nn.Module):
@@ -201,7 +161,7 @@ class _SoftMoE(nn.Module):
         return torch.einsum("be,bed->bd", w, e)
 
 
-class BrainFLORA(nn.Module):
+class BrainFLORA(DecoderMixin, nn.Module):
     r"""BrainFLORA: modality towers and a shared soft-MoE projector into an image-embedding space.
 
     Parameters
@@ -226,6 +186,8 @@ class BrainFLORA(nn.Module):
         The fMRI voxel vector is mapped linearly to (``enc_in``, ``seq_len``) (paper: 8, 1024).
     dropout, proj_dropout : float
         Encoder dropout (paper 0.25) and convolution/projection dropout (paper 0.5).
+    random_state : int | numpy.random.Generator | None
+        Seeds the parameter initialisation (None: torch's global random state).
 
     Attributes
     ----------
@@ -251,7 +213,8 @@ class BrainFLORA(nn.Module):
 
     def __init__(self, input_shapes, embed_dim=1024, *, n_experts=5, d_model=250, n_heads=5,
                  d_ff=256, patch_lens=(2, 4, 8), conv_filters=40, conv_kernel=25, conv_pool=51,
-                 conv_stride=5, fmri_tokens=(8, 1024), dropout=0.25, proj_dropout=0.5):
+                 conv_stride=5, fmri_tokens=(8, 1024), dropout=0.25, proj_dropout=0.5,
+                 random_state=None):
         super().__init__()
         if not isinstance(input_shapes, dict) or not input_shapes:
             raise ValueError("input_shapes must be a non-empty dict modality -> sample shape")
@@ -271,13 +234,12 @@ class BrainFLORA(nn.Module):
                    conv_filters=conv_filters, conv_kernel=conv_kernel, conv_pool=conv_pool,
                    conv_stride=conv_stride, fmri_tokens=tuple(fmri_tokens), dropout=dropout,
                    proj_dropout=proj_dropout)
-        self._config = dict(input_shapes={k: list(v) for k, v in input_shapes.items()},
-                            embed_dim=embed_dim, n_experts=n_experts, **cfg)
         self.embed_dim = embed_dim
-        self.towers = nn.ModuleDict({m: _Tower(m, tuple(s), embed_dim, cfg)
-                                     for m, s in input_shapes.items()})
-        self.projector = _SoftMoE(embed_dim, n_experts)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        with self._seeded(random_state):
+            self.towers = nn.ModuleDict({m: _Tower(m, tuple(s), embed_dim, cfg)
+                                         for m, s in input_shapes.items()})
+            self.projector = _SoftMoE(embed_dim, n_experts)
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.unified = False
 
     @classmethod
@@ -292,14 +254,11 @@ class BrainFLORA(nn.Module):
         cfg.update(kwargs)
         return cls(input_shapes, embed_dim, **cfg)
 
-    def get_config(self):
-        """Constructor arguments; ``BrainFLORA.from_config(cfg)`` rebuilds the model."""
-        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._config.items()}
+    def _checkpoint_state(self):
+        return {"unified": self.unified}
 
-    @classmethod
-    def from_config(cls, config):
-        """Build a model from :meth:`get_config`'s output."""
-        return cls(**config)
+    def _restore_state(self, state):
+        self.unify(bool(state.get("unified", False)))
 
     def unify(self, unified=True):
         """Switch to the unified stage: freeze the towers and train the shared projector.
@@ -322,7 +281,16 @@ class BrainFLORA(nn.Module):
             self.towers.eval()  # frozen towers keep their batch-norm statistics and no dropout
         return self
 
-    def _check(self, x, modality):
+    def check_input(self, x, modality):
+        """Raise a clear error unless ``x`` is a batch of ``modality`` that this model embeds.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            (batch, channels, time) for EEG/MEG, (batch, n_voxels) for fMRI.
+        modality : str
+            One of the model's towers.
+        """
         if modality not in self.towers:
             raise ValueError(f"modality {modality!r} has no tower; this model has "
                              f"{sorted(self.towers)}")
@@ -337,7 +305,7 @@ class BrainFLORA(nn.Module):
 
     def forward(self, x, modality):
         """Embed a batch of one modality: (batch, channels, time) or (batch, voxels) -> (batch, dim)."""
-        self._check(x, modality)
+        self.check_input(x, modality)
         z = self.towers[modality](x)
         return self.projector(z) if self.unified else z
 
@@ -354,227 +322,38 @@ class BrainFLORA(nn.Module):
         scale = self.logit_scale if self.unified else self.towers[modality].logit_scale
         return clip_loss(pred, target, scale)
 
-    @torch.no_grad()
+    def predict(self, x, modality, *, batch_size=256):
+        """Embeddings of ``x`` in eval mode, batch by batch, as a float32 NumPy array.
+
+        Parameters
+        ----------
+        x : array-like | torch.Tensor
+            (n, channels, time) for EEG/MEG, (n, n_voxels) for fMRI.
+        modality : str
+            One of the model's towers.
+        batch_size : int
+            Samples per forward pass.
+
+        Returns
+        -------
+        embeddings : numpy.ndarray, shape (n, embed_dim)
+        """
+        return self._predict_batches(x, lambda xb: self(xb, modality), batch_size=batch_size)
+
     def embed(self, x, modality, *, batch_size=256):
-        """Embeddings of ``x`` (numpy or torch) in eval mode, as a float32 numpy array."""
-        was = self.training
-        self.eval()
-        try:
-            device = next(self.parameters()).device
-            x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not torch.is_tensor(x) else x)
-            out = [self(x[i:i + batch_size].to(device), modality).float().cpu()
-                   for i in range(0, x.shape[0], batch_size)]
-        finally:
-            self.train(was)
-        return torch.cat(out).numpy()
+        """Alias of :meth:`predict` (the embeddings of ``x``).
 
+        Parameters
+        ----------
+        x : array-like | torch.Tensor
+            (n, channels, time) for EEG/MEG, (n, n_voxels) for fMRI.
+        modality : str
+            One of the model's towers.
+        batch_size : int
+            Samples per forward pass.
 
-def round_robin_batches(data, batch_size, *, drop_last=True):
-    """Single-modality batches of several modalities, taken in turn: a ``train`` for the Trainer.
-
-    Parameters
-    ----------
-    data : dict of str to (array, array)
-        Per modality, ``(x, target)`` with the subjects pooled.
-    batch_size : int
-        Samples per batch.
-    drop_last : bool
-        Drop each modality's last incomplete batch (contrastive losses want full batches).
-
-    Returns
-    -------
-    train : callable
-        ``train(epoch, generator)`` returning the epoch's batches, dicts ``{"modality", "x",
-        "target"}``: a shuffled batch of the first modality, then of the second, ... cycling until
-        every modality's batches are used.
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from neurosim.decoding import round_robin_batches
-    >>> data = {"eeg": (np.zeros((8, 2, 5)), np.zeros((8, 3))), "fmri": (np.zeros((4, 6)),
-    ...                                                               np.zeros((4, 3)))}
-    >>> batches = round_robin_batches(data, 4)(1, torch.Generator().manual_seed(0))
-    >>> [b["modality"] for b in batches]
-    ['eeg', 'fmri', 'eeg']
-    """
-    tensors = {}
-    for m, (x, y) in data.items():
-        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-        y = torch.as_tensor(np.asarray(y, dtype=np.float32))
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"{m}: x has {x.shape[0]} samples but target has {y.shape[0]}")
-        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
-            raise ValueError(f"{m}: data contain NaN or inf values")
-        if x.shape[0] < (batch_size if drop_last else 1):
-            raise ValueError(f"{m} has {x.shape[0]} samples, fewer than batch_size={batch_size}")
-        tensors[m] = (x, y)
-
-    def train(epoch, generator):
-        queues = {}
-        for m, (x, _) in tensors.items():
-            order = torch.randperm(x.shape[0], generator=generator)
-            n = x.shape[0] // batch_size if drop_last else math.ceil(x.shape[0] / batch_size)
-            queues[m] = [order[i * batch_size:(i + 1) * batch_size] for i in range(n)]
-        batches = []
-        while any(queues.values()):
-            for m, q in queues.items():
-                if q:
-                    idx = q.pop(0)
-                    x, y = tensors[m]
-                    batches.append({"modality": m, "x": x[idx], "target": y[idx]})
-        return batches
-
-    return train
-
-
-def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, random_state=0):
-    """BrainFLORA's evaluation: k-way top-1 retrieval (and top-5 for k >= 5 / all).
-
-    Parameters
-    ----------
-    pred, target : array-like, shape (n, dim)
-        Predicted and true embeddings of the ``n`` test images (repetitions averaged).
-    k_ways : sequence of int | None
-        Values of k; None means all ``n`` images.
-    n_draws : int
-        Distractor draws per image.
-    random_state : None | int | numpy.random.Generator
-        Seed of the distractor draws.
-
-    Returns
-    -------
-    scores : dict of str to float
-        ``"top1_2way"``, ``"top1_4way"``, ``"top1_10way"``, ``"top1_all"``, ``"top5_10way"``,
-        ``"top5_all"`` ... (fractions).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurosim.decoding import retrieval_scores
-    >>> t = np.eye(12)
-    >>> retrieval_scores(t, t)["top1_all"]
-    1.0
-    """
-    from .metrics import retrieval_accuracy
-
-    out = {}
-    n = np.shape(pred)[0]
-    for k in k_ways:
-        name = "all" if k is None else f"{k}way"
-        kk = n if k is None else k
-        if kk > n:
-            continue
-        out[f"top1_{name}"] = retrieval_accuracy(pred, target, k_way=k, top=1, n_draws=n_draws,
-                                                 random_state=random_state)
-        if kk >= 5:
-            out[f"top5_{name}"] = retrieval_accuracy(pred, target, k_way=k, top=5,
-                                                     n_draws=n_draws, random_state=random_state)
-    return out
-
-
-def _things_arrays(ds, var, average, decim):
-    x = ds[var].transpose("subject", "image", "repetition", "channel", "time").values
-    if decim > 1:
-        n = x.shape[-1] // decim * decim
-        x = x[..., :n].reshape(*x.shape[:-1], n // decim, decim).mean(-1)
-    if average:
-        x = x.mean(axis=2, keepdims=True)
-    S, I, R = x.shape[:3]
-    emb = ds["embedding"].values
-    Y = np.broadcast_to(emb[None, :, None], (S, I, R, emb.shape[1])).reshape(S * I * R, -1)
-    subject = np.repeat(np.asarray(ds["subject"].values), I * R)
-    image = np.tile(np.repeat(np.arange(I), R), S)
-    return x.reshape(S * I * R, *x.shape[3:]), Y, subject, image
-
-
-def _fmri_arrays(data):
-    train, test = {"x": [], "y": [], "s": [], "i": []}, {"x": [], "y": [], "s": [], "i": []}
-    n_max = max(ds.sizes["voxel"] for ds in data.values())
-    for name, ds in data.items():
-        betas = ds["betas"].values.astype(np.float64)
-        stim = ds["stimulus"].values
-        shared = ds["shared"].values[stim]
-        emb = ds["embedding"].values
-        mu, sd = betas[~shared].mean(0), betas[~shared].std(0)
-        z = (betas - mu) / np.where(sd > 0, sd, 1.0)  # voxelwise z-score with the training trials
-        z = np.pad(z, ((0, 0), (0, n_max - z.shape[1])))  # zero-pad to the largest subject
-        for part, sel in ((train, ~shared), (test, shared)):
-            xs, ss = z[sel], stim[sel]
-            if part is test:  # average the repetitions of each shared stimulus
-                ss = np.unique(ss)
-                xs = np.stack([z[sel][stim[sel] == u].mean(0) for u in ss])
-            part["x"].append(xs)
-            part["y"].append(emb[ss])
-            part["s"].append(np.full(len(ss), name))
-            part["i"].append(ss)
-    return [tuple(np.concatenate(p[k]) for k in "xysi") for p in (train, test)]
-
-
-def prepare_retrieval_data(modality, train, test=None, *, decim=1):
-    """Arrays for BrainFLORA and ridge from simulated or real THINGS/NSD-like data sets.
-
-    EEG/MEG: single trials of the training split (subjects pooled) and the test split with the
-    repetitions averaged, each channel z-scored with the training mean and standard deviation.
-    fMRI: per subject, voxelwise z-scored betas zero-padded to the largest voxel count; trials of
-    non-shared stimuli train, the shared stimuli (repetitions averaged) test.
-
-    Parameters
-    ----------
-    modality : "eeg" | "meg" | "fmri"
-        Which data.
-    train : xarray.Dataset | dict of str to xarray.Dataset
-        EEG/MEG: the ``split="train"`` data set of :func:`neurosim.datasets.make_eeg_things` /
-        :func:`~neurosim.datasets.make_meg_things`. fMRI: the dict of
-        :func:`~neurosim.datasets.make_fmri_visual`.
-    test : xarray.Dataset | None
-        EEG/MEG: the ``split="test"`` data set. Unused for fMRI.
-    decim : int
-        EEG/MEG: average blocks of ``decim`` samples (downsampling).
-
-    Returns
-    -------
-    data : dict
-        ``"train"`` and ``"test"``: dicts with ``x`` (float32), ``y`` (target embeddings, float32),
-        ``subject`` and ``image`` (stimulus index) per sample.
-
-    Examples
-    --------
-    >>> from neurosim.datasets import make_eeg_things  # doctest: +SKIP
-    >>> d = prepare_retrieval_data("eeg", make_eeg_things(split="train"),
-    ...                            make_eeg_things(split="test"))  # doctest: +SKIP
-    >>> d["train"]["x"].shape, d["test"]["x"].shape  # doctest: +SKIP
-    ((800, 17, 100), (40, 17, 100))
-    """
-    if modality not in MODALITIES:
-        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
-    keys = ("x", "y", "subject", "image")
-    if modality == "fmri":
-        if not isinstance(train, dict) or not train:
-            raise TypeError("fmri data must be the dict subject -> Dataset of make_fmri_visual")
-        tr, te = _fmri_arrays(train)
-    else:
-        if test is None:
-            raise ValueError(f"{modality} needs the train and the test split")
-        for ds, split in ((train, "train"), (test, "test")):
-            if modality not in getattr(ds, "data_vars", {}):
-                raise ValueError(f"the {split} data set has no {modality!r} variable")
-        if train.sizes["channel"] != test.sizes["channel"] or \
-                train.sizes["feature"] != test.sizes["feature"]:
-            raise ValueError("train and test must have the same channels and embedding dim")
-        tr = _things_arrays(train, modality, False, decim)
-        te = _things_arrays(test, modality, True, decim)
-        mu = tr[0].mean(axis=(0, 2), keepdims=True)
-        sd = tr[0].std(axis=(0, 2), keepdims=True)
-        sd = np.where(sd > 0, sd, 1.0)
-        tr = ((tr[0] - mu) / sd, *tr[1:])
-        te = ((te[0] - mu) / sd, *te[1:])
-    out = {}
-    for name, arrays in (("train", tr), ("test", te)):
-        d = dict(zip(keys, arrays))
-        d["x"] = np.ascontiguousarray(d["x"], dtype=np.float32)
-        d["y"] = np.ascontiguousarray(d["y"], dtype=np.float32)
-        if not np.all(np.isfinite(d["x"])):
-            raise ValueError(f"the {modality} {name} data contain NaN or inf values")
-        out[name] = d
-    return out
+        Returns
+        -------
+        embeddings : numpy.ndarray, shape (n, embed_dim)
+        """
+        return self.predict(x, modality, batch_size=batch_size)

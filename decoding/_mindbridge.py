@@ -7,6 +7,12 @@ embedding spaces (token grids such as CLIP ViT-L/14's 257 x 768 image and 77 x 7
 states, or single vectors). Per-subject *builders* map the shared space back to the pooled fMRI;
 the cycle loss ``MSE(e_a, embedder_b(builder_b(e_a)))`` ties subjects together. A new subject is
 added by *reset-tuning* (:func:`reset_tune`): fresh embedder and builder, everything else frozen.
+
+The loss is in :mod:`neurosim.decoding.losses` (:func:`~neurosim.decoding.losses.soft_clip_loss`),
+the batch stream in :mod:`neurosim.decoding.samplers`
+(:func:`~neurosim.decoding.samplers.mindbridge_batches`) and the reset-tuning protocol in
+:mod:`neurosim.decoding.model_selection`
+(:func:`~neurosim.decoding.model_selection.reset_tuning_curve`).
 """
 
 from __future__ import annotations
@@ -20,58 +26,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._fmri_utils import load_checkpoint_state
+from ._base import DecoderMixin
+from .losses import soft_clip_loss
 
-__all__ = ["MindBridge", "reset_tune", "soft_clip_loss", "mindbridge_batches",
-           "mindbridge_memory_estimate"]
+__all__ = ["MindBridge", "mindbridge_memory_estimate", "reset_tune"]
 
 _POOL_TYPES = ("max", "avg")
-
-
-def soft_clip_loss(pred, target, temperature=0.005):
-    """SoftCLIP contrastive loss (MindEye / MindBridge) between predictions and targets.
-
-    Both are flattened per row and L2-normalised. The soft labels are the softmax of the targets'
-    own similarities, so near-duplicate targets are not pushed apart:
-
-    .. math::
-
-        L = -\\frac{1}{2B}\\sum_i \\sum_j \\operatorname{softmax}_j\\!\\left(
-        \\frac{t_i \\cdot t_j}{\\tau}\\right)\\left[\\log\\operatorname{softmax}_j\\!\\left(
-        \\frac{p_i \\cdot t_j}{\\tau}\\right) + \\log\\operatorname{softmax}_j\\!\\left(
-        \\frac{p_j \\cdot t_i}{\\tau}\\right)\\right]
-
-    Parameters
-    ----------
-    pred, target : torch.Tensor, shape (batch, ...)
-        Predicted and target embeddings (any trailing shape, flattened).
-    temperature : float
-        Softmax temperature :math:`\\tau` (0.005 in MindBridge).
-
-    Returns
-    -------
-    loss : torch.Tensor
-        Scalar.
-
-    Examples
-    --------
-    >>> import torch
-    >>> t = torch.eye(4)
-    >>> float(soft_clip_loss(t, t, temperature=0.01)) < 1e-6
-    True
-    """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} "
-                         f"and {tuple(target.shape)}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
-    p = F.normalize(pred.reshape(len(pred), -1).float(), dim=-1)
-    t = F.normalize(target.reshape(len(target), -1).float(), dim=-1)
-    soft = (t @ t.T / temperature).softmax(-1)
-    logits = p @ t.T / temperature
-    loss_fwd = -(logits.log_softmax(-1) * soft).sum(-1).mean()
-    loss_bwd = -(logits.T.log_softmax(-1) * soft).sum(-1).mean()
-    return (loss_fwd + loss_bwd) / 2
 
 
 class _Adapter(nn.Module):
@@ -154,13 +114,7 @@ def _check_heads(heads):
     return out
 
 
-def _seed_from(random_state):
-    from neurosim._utils import check_random_state
-
-    return int(check_random_state(random_state).integers(2**62))
-
-
-class MindBridge(nn.Module):
+class MindBridge(DecoderMixin, nn.Module):
     """MindBridge: cross-subject fMRI decoder onto embedding spaces (Wang et al., 2024).
 
     Parameters
@@ -191,7 +145,7 @@ class MindBridge(nn.Module):
         norm), of the pooled-fMRI reconstruction loss and of the cycle loss (1 and 1 in the
         paper's bridge and adapt runs).
     random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation.
+        Seeds the parameter initialisation (None: torch's global random state).
 
     Attributes
     ----------
@@ -205,8 +159,8 @@ class MindBridge(nn.Module):
     Input contract: raw voxel vectors are ``float`` tensors of shape ``(batch, n_voxels[s])``
     for one subject ``s`` (:meth:`forward`, :meth:`predict`); training batches
     (:meth:`training_step`) carry *pooled* vectors ``(batch, pool_size)`` of several subjects with
-    an integer ``subject`` index, as built by :func:`mindbridge_batches` (pooling on the data side,
-    as in the reference code). Outputs have shape ``(batch, *heads[name])``.
+    an integer ``subject`` index, as built by :func:`~neurosim.decoding.mindbridge_batches`
+    (pooling on the data side, as in the reference code). Outputs have shape ``(batch, *heads[name])``.
 
     Examples
     --------
@@ -218,6 +172,8 @@ class MindBridge(nn.Module):
     >>> tuple(out["image"].shape)
     (5, 4, 16)
     """
+
+    _derive_int_seed = True  # the torch seed of an int random_state, as before the mixin
 
     def __init__(self, subjects, n_voxels, *, pool_size=8192, pool_type="max", hidden_dim=2048,
                  adapter_rank=128, n_blocks=4, heads=None, embedder_dropout=0.5,
@@ -250,8 +206,7 @@ class MindBridge(nn.Module):
         self.random_state = random_state
         self.adapt_target = None
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed_from(random_state))
+        with self._seeded(random_state):
             self.embedder = nn.ModuleDict({s: self._new_embedder() for s in self.subjects})
             self.builder = nn.ModuleDict({s: self._new_builder() for s in self.subjects})
             self.translator = _ResMLP(self.hidden_dim, self.n_blocks, self.translator_dropout)
@@ -273,78 +228,40 @@ class MindBridge(nn.Module):
         return nn.Sequential(nn.Linear(h, p), nn.LayerNorm(p), nn.GELU(),
                              _Adapter(p, self.adapter_rank))
 
-    def get_config(self):
-        """Return the constructor arguments as a dict (see :meth:`from_config`).
+    def _checkpoint_state(self):
+        return {"adapt_target": self.adapt_target}
 
-        Returns
-        -------
-        config : dict
-        """
-        return {
-            "subjects": list(self.subjects), "n_voxels": dict(self.n_voxels),
-            "pool_size": self.pool_size, "pool_type": self.pool_type,
-            "hidden_dim": self.hidden_dim, "adapter_rank": self.adapter_rank,
-            "n_blocks": self.n_blocks, "heads": {k: list(v) for k, v in self.heads.items()},
-            "embedder_dropout": self.embedder_dropout,
-            "translator_dropout": self.translator_dropout, "temperature": self.temperature,
-            "mse_mult": self.mse_mult, "rec_mult": self.rec_mult, "cyc_mult": self.cyc_mult,
-            "random_state": self.random_state if isinstance(self.random_state, int) else None,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        """Build a model from :meth:`get_config`'s dict.
-
-        Parameters
-        ----------
-        config : dict
-            Constructor arguments.
-
-        Returns
-        -------
-        model : MindBridge
-        """
-        return cls(**config)
-
-    def save(self, path):
-        """Save configuration, weights and ``adapt_target`` to ``path`` (:func:`torch.save`).
-
-        Parameters
-        ----------
-        path : str | pathlib.Path
-        """
-        torch.save({"class": type(self).__name__, "config": self.get_config(),
-                    "adapt_target": self.adapt_target, "state_dict": self.state_dict()}, path)
-
-    @classmethod
-    def load(cls, path, *, map_location="cpu"):
-        """Load a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str | pathlib.Path
-        map_location : str | torch.device
-            Passed to :func:`torch.load`.
-
-        Returns
-        -------
-        model : MindBridge
-        """
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("class") != cls.__name__:
-            raise ValueError(f"{path} is not a {cls.__name__} checkpoint written by save()")
-        model = cls.from_config(ckpt["config"])
-        load_checkpoint_state(model, ckpt["state_dict"], path)
-        model.adapt_target = ckpt.get("adapt_target")
-        return model
+    def _restore_state(self, state):
+        self.adapt_target = state.get("adapt_target")
 
     # ------------------------------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------------------------------
-    def _check_subject(self, subject):
+    def check_input(self, x, subject):
+        """Raise a clear error unless ``x`` holds voxel vectors of the known ``subject``.
+
+        Parameters
+        ----------
+        x : torch.Tensor | numpy.ndarray, shape (..., n_voxels[subject])
+            Floating-point voxel vectors (None checks the subject only).
+        subject : str
+            One of :attr:`subjects`.
+
+        Returns
+        -------
+        subject : str
+        """
         if subject not in self.n_voxels:
             raise ValueError(f"unknown subject {subject!r}; this model knows {self.subjects} "
                              "(add one with reset_tune)")
+        if x is not None:
+            if not (torch.is_floating_point(x) if isinstance(x, torch.Tensor)
+                    else np.issubdtype(np.asarray(x).dtype, np.floating)):
+                raise TypeError(f"voxel vectors must be floating point, got {x.dtype}")
+            n = self.n_voxels[subject]
+            if x.ndim < 1 or x.shape[-1] != n:
+                raise ValueError(f"subject {subject!r} has {n} voxels, got voxel vectors of shape "
+                                 f"{tuple(x.shape)}")
         return subject
 
     def pool(self, x, subject):
@@ -359,14 +276,9 @@ class MindBridge(nn.Module):
         -------
         pooled : torch.Tensor, shape (..., pool_size)
         """
-        self._check_subject(subject)
         x = torch.as_tensor(x)
-        if not torch.is_floating_point(x):
-            raise TypeError(f"voxel vectors must be floating point, got {x.dtype}")
+        self.check_input(x, subject)
         n = self.n_voxels[subject]
-        if x.ndim < 1 or x.shape[-1] != n:
-            raise ValueError(f"subject {subject!r} has {n} voxels, got voxel vectors of shape "
-                             f"{tuple(x.shape)}")
         lead = x.shape[:-1]
         flat = x.reshape(-1, 1, n)
         pool = F.adaptive_max_pool1d if self.pool_type == "max" else F.adaptive_avg_pool1d
@@ -391,11 +303,8 @@ class MindBridge(nn.Module):
         out : dict of str to torch.Tensor
             Per head, shape ``(batch, *heads[name])``.
         """
-        pooled = self.pool(x, subject).to(self._device(), torch.float32)
+        pooled = self.pool(x, subject).to(self.device, torch.float32)
         return self._heads(self.embedder[subject](pooled))
-
-    def _device(self):
-        return next(self.parameters()).device
 
     def training_step(self, batch):
         """Loss of one multi-subject batch (used by :class:`~neurosim.decoding.Trainer`).
@@ -469,35 +378,28 @@ class MindBridge(nn.Module):
     # ------------------------------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------------------------------
-    @torch.no_grad()
     def predict(self, x, subject, *, batch_size=256):
         """Predicted embeddings for one subject's voxel vectors (eval mode, no gradients).
 
         Parameters
         ----------
         x : numpy.ndarray | torch.Tensor, shape (n_samples, n_voxels[subject])
+            Raw (unpooled) voxel vectors.
         subject : str
+            Whose voxels they are.
         batch_size : int
+            Samples per forward pass.
 
         Returns
         -------
         out : dict of str to numpy.ndarray
             Per head, shape ``(n_samples, *heads[name])``, float32.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            if isinstance(x, torch.Tensor):
-                x = x.detach().to("cpu", torch.float32)
-            else:
-                x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-            if x.ndim != 2:
-                raise ValueError(f"x must be 2-D (n_samples, n_voxels), got shape {tuple(x.shape)}")
-            chunks = [self(x[i:i + batch_size], subject) for i in range(0, len(x), batch_size)]
-        finally:
-            self.train(was_training)
-        return {name: torch.cat([c[name] for c in chunks]).float().cpu().numpy()
-                for name in self.heads}
+        shape = tuple(getattr(x, "shape", np.shape(x)))
+        if len(shape) != 2:
+            raise ValueError(f"x must be 2-D (n_samples, n_voxels), got shape {shape}")
+        return self._predict_batches(x, lambda xb: self(xb, subject), batch_size=batch_size,
+                                     to_device=False)
 
     def score(self, x, subject, target, *, head=None, k_way=None, random_state=0):
         """Forward top-1 retrieval accuracy of the predicted embeddings.
@@ -569,7 +471,7 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
     freshly initialised embedder and builder (the "reset"), freezes everything else
     (``requires_grad=False``) and sets ``adapt_target`` so that the cycle loss synthesises the new
     subject's fMRI from the source subjects' batches. Train it on batches that mix source and
-    target subjects (:func:`mindbridge_batches` with ``target=subject``).
+    target subjects (:func:`~neurosim.decoding.mindbridge_batches` with ``target=subject``).
 
     Parameters
     ----------
@@ -619,114 +521,6 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
         p.requires_grad_(parts[0] in ("embedder", "builder") and parts[1] == subject)
     new.adapt_target = subject
     return new
-
-
-# ----------------------------------------------------------------------------------------------
-# batches
-# ----------------------------------------------------------------------------------------------
-def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, length=None):
-    """Build the batch stream of MindBridge training for :meth:`neurosim.decoding.Trainer.fit`.
-
-    Voxel vectors are pooled once (on the data side, as in the reference code). Each step
-    concatenates ``batch_size`` samples of every subject (bridge training) or, with ``target``, a
-    batch of the target subject and a batch of one source subject, rotating through the sources
-    (reset-tuning). An epoch is one pass over the largest (bridge) or the target (adapt) subject.
-
-    Parameters
-    ----------
-    model : MindBridge
-        Supplies the subject order and the pooling.
-    voxels : dict of str to array, each (n_samples_s, n_voxels[s])
-        Training fMRI per subject (single trials).
-    targets : dict of str to dict of str to array
-        Per subject, per head, ``(n_samples_s, *heads[head])`` target embeddings.
-    batch_size : int
-        Samples per subject per step (50 in the paper).
-    target : str | None
-        The reset-tuned subject, or None for bridge training over all subjects in ``voxels``.
-    length : int | None
-        Use only the first ``length`` samples of the target subject (the paper's ``--length``).
-
-    Returns
-    -------
-    train : callable
-        ``train(epoch, generator) -> list of dict batches`` (``"voxels"``, ``"subject"`` and one
-        tensor per head), the callable form accepted by the Trainer.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurosim.decoding import MindBridge, mindbridge_batches
-    >>> m = MindBridge(["a", "b"], [30, 20], pool_size=16, hidden_dim=8, adapter_rank=2,
-    ...                n_blocks=1, heads={"image": (4,)})
-    >>> rng = np.random.default_rng(0)
-    >>> vox = {"a": rng.normal(size=(10, 30)), "b": rng.normal(size=(10, 20))}
-    >>> tgt = {s: {"image": rng.normal(size=(10, 4))} for s in vox}
-    >>> batches = mindbridge_batches(m, vox, tgt, batch_size=5)(0, None)
-    >>> len(batches), tuple(batches[0]["voxels"].shape)
-    (2, (10, 16))
-    """
-    from neurosim._utils import check_size
-
-    batch_size = check_size("batch_size", batch_size)
-    if not isinstance(voxels, Mapping) or not voxels:
-        raise TypeError("voxels must be a non-empty dict of subject -> array")
-    pooled, tgts = {}, {}
-    for s, x in voxels.items():
-        model._check_subject(s)
-        x = np.asarray(x, dtype=np.float32)
-        if s not in targets:
-            raise ValueError(f"targets has no entry for subject {s!r}")
-        t = {}
-        for name, shape in model.heads.items():
-            if name not in targets[s]:
-                raise ValueError(f"targets[{s!r}] has no {name!r} head")
-            arr = np.asarray(targets[s][name], dtype=np.float32)
-            if arr.shape != (len(x), *shape):
-                raise ValueError(f"targets[{s!r}][{name!r}] must have shape "
-                                 f"{(len(x), *shape)}, got {arr.shape}")
-            t[name] = torch.from_numpy(arr)
-        if s == target and length is not None:
-            length = check_size("length", length)
-            x, t = x[:length], {k: v[:length] for k, v in t.items()}
-        pooled[s] = model.pool(torch.from_numpy(x), s)
-        tgts[s] = t
-    if target is not None:
-        if target not in pooled:
-            raise ValueError(f"target {target!r} is not among the subjects of voxels "
-                             f"({list(pooled)})")
-        sources = [s for s in pooled if s != target]
-        if not sources:
-            raise ValueError("reset-tuning needs at least one source subject besides the target")
-    index = {s: model.subjects.index(s) for s in pooled}
-
-    def _take(s, idx):
-        return ({"voxels": pooled[s][idx],
-                 "subject": torch.full((len(idx),), index[s], dtype=torch.long)}
-                | {k: v[idx] for k, v in tgts[s].items()})
-
-    def _cat(parts):
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-
-    def train(epoch, generator):
-        perms = {s: torch.randperm(len(x), generator=generator) for s, x in pooled.items()}
-        if target is None:
-            n_steps = max(1, max(len(x) for x in pooled.values()) // batch_size)
-        else:
-            n_steps = max(1, len(pooled[target]) // batch_size)
-        batches = []
-        for step in range(n_steps):
-            names = list(pooled) if target is None else [sources[step % len(sources)], target]
-            parts = []
-            for s in names:
-                perm = perms[s]
-                start = (step * batch_size) % max(1, len(perm) - batch_size + 1)
-                idx = perm[start:start + batch_size]
-                parts.append(_take(s, idx))
-            batches.append(_cat(parts))
-        return batches
-
-    return train
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,12 +11,18 @@ import numpy as np
 from neurosim._utils import check_random_state, check_size
 
 __all__ = [
+    "chance_retrieval_scores",
+    "classification_scores",
     "cosine_similarity",
     "explained_variance",
+    "forward_backward_retrieval",
     "mse",
     "off_neighbour_rate",
+    "permutation_test",
     "retrieval_accuracy",
+    "retrieval_scores",
     "seq2hr",
+    "stratified_chance_scores",
     "topk_accuracy",
     "voxelwise_pearson",
     "weighted_f1",
@@ -189,6 +195,119 @@ def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_sta
         n_better = np.take_along_axis(better, distractors, axis=1).sum(axis=1)
         hits += int(np.sum(n_better < top))
     return hits / (n * n_draws)
+
+
+def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, random_state=0):
+    """BrainFLORA's evaluation: k-way top-1 retrieval (and top-5 for k >= 5 / all).
+
+    Parameters
+    ----------
+    pred, target : array-like, shape (n, dim)
+        Predicted and true embeddings of the ``n`` test images (repetitions averaged).
+    k_ways : sequence of int | None
+        Values of k; None means all ``n`` images.
+    n_draws : int
+        Distractor draws per image.
+    random_state : None | int | numpy.random.Generator
+        Seed of the distractor draws.
+
+    Returns
+    -------
+    scores : dict of str to float
+        ``"top1_2way"``, ``"top1_4way"``, ``"top1_10way"``, ``"top1_all"``, ``"top5_10way"``,
+        ``"top5_all"`` ... (fractions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding.metrics import retrieval_scores
+    >>> t = np.eye(12)
+    >>> retrieval_scores(t, t)["top1_all"]
+    1.0
+    """
+    out = {}
+    n = np.shape(pred)[0]
+    for k in k_ways:
+        name = "all" if k is None else f"{k}way"
+        kk = n if k is None else k
+        if kk > n:
+            continue
+        out[f"top1_{name}"] = retrieval_accuracy(pred, target, k_way=k, top=1, n_draws=n_draws,
+                                                 random_state=random_state)
+        if kk >= 5:
+            out[f"top5_{name}"] = retrieval_accuracy(pred, target, k_way=k, top=5,
+                                                     n_draws=n_draws, random_state=random_state)
+    return out
+
+
+def chance_retrieval_scores(n, k_ways=(2, 4, 10, None)):
+    """The scores of :func:`retrieval_scores` expected by chance among ``n`` test images.
+
+    Top-1 k-way chance is ``1 / k`` and top-5 ``5 / k`` (k = ``n`` for None).
+
+    Parameters
+    ----------
+    n : int
+        Test images.
+    k_ways : sequence of int | None
+        As in :func:`retrieval_scores`.
+
+    Returns
+    -------
+    scores : dict of str to float
+        The same keys as :func:`retrieval_scores`.
+
+    Examples
+    --------
+    >>> from neurosim.decoding.metrics import chance_retrieval_scores
+    >>> chance_retrieval_scores(20)["top5_10way"]
+    0.5
+    """
+    n = check_size("n", n, minimum=1)
+    out = {}
+    for k in k_ways:
+        kk = n if k is None else k
+        name = "all" if k is None else f"{k}way"
+        if kk > n:
+            continue
+        out[f"top1_{name}"] = 1.0 / kk
+        if kk >= 5:
+            out[f"top5_{name}"] = 5.0 / kk
+    return out
+
+
+def forward_backward_retrieval(pred, target, *, n_draws=20, random_state=0):
+    """Top-1 retrieval among all rows, both ways, and 2-way retrieval (MindBridge's evaluation).
+
+    Parameters
+    ----------
+    pred, target : array-like, shape (n, d)
+        Predicted and true embeddings, row ``i`` for stimulus ``i``.
+    n_draws : int
+        Distractor draws per row of the 2-way score.
+    random_state : None | int | numpy.random.Generator
+        Seed of the 2-way distractors.
+
+    Returns
+    -------
+    scores : dict of str to float
+        ``top1_forward`` (each prediction finds its target among all targets),
+        ``top1_backward`` (each target finds its prediction among all predictions) and
+        ``two_way``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding.metrics import forward_backward_retrieval
+    >>> forward_backward_retrieval(np.eye(5), np.eye(5))["top1_backward"]
+    1.0
+    """
+    return {
+        "top1_forward": retrieval_accuracy(pred, target),
+        "top1_backward": retrieval_accuracy(target, pred),
+        "two_way": retrieval_accuracy(pred, target, k_way=2, n_draws=n_draws,
+                                      random_state=random_state),
+    }
 
 
 def topk_accuracy(scores, labels, k=1):
@@ -402,3 +521,134 @@ def explained_variance(y_true, y_pred):
     ev[ok] = 1.0 - var_res[ok] / var_true[ok]
     ev[~ok & (var_res != 0)] = 0.0
     return ev
+
+
+def classification_scores(proba, y):
+    """Weighted F1, Seq2HR, top-1 and top-2 accuracy of class scores (HiSTN's evaluation).
+
+    Parameters
+    ----------
+    proba : array-like, shape (n, n_classes)
+        Class scores (probabilities or logits); the prediction is their argmax.
+    y : array-like of int, shape (n,)
+        True classes.
+
+    Returns
+    -------
+    scores : dict of str to float
+        ``weighted_f1``, ``seq2hr``, ``top1``, ``top2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding.metrics import classification_scores
+    >>> classification_scores(np.eye(3), [0, 1, 2])["weighted_f1"]
+    1.0
+    """
+    proba = np.asarray(proba)
+    return {"weighted_f1": weighted_f1(y, proba.argmax(1)),
+            "seq2hr": seq2hr(proba, y),
+            "top1": topk_accuracy(proba, y, k=1),
+            "top2": topk_accuracy(proba, y, k=2)}
+
+
+def stratified_chance_scores(y_train, y_test, n_classes=5):
+    """Expected scores of guessing with the training class frequencies (stratified chance).
+
+    A guess drawn from the training frequencies ``p`` has, for class ``k``, precision ``q_k``
+    (its test frequency) and recall ``p_k``, so its expected F1 is ``2 p_k q_k / (p_k + q_k)``
+    and its top-1 accuracy ``sum_k p_k q_k``. Seq2HR and top-2 are not defined for a guess (NaN).
+
+    Parameters
+    ----------
+    y_train, y_test : array-like of int
+        Training and test classes in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    scores : dict of str to float
+        ``weighted_f1``, ``seq2hr`` (NaN), ``top1``, ``top2`` (NaN).
+
+    Examples
+    --------
+    >>> from neurosim.decoding.metrics import stratified_chance_scores
+    >>> stratified_chance_scores([0, 1], [0, 1], n_classes=2)["top1"]
+    0.5
+    """
+    p = np.bincount(y_train, minlength=n_classes) / len(y_train)
+    q = np.bincount(y_test, minlength=n_classes) / len(y_test)
+    f1 = np.where(p + q > 0, 2 * p * q / np.where(p + q > 0, p + q, 1), 0.0)
+    return {"weighted_f1": float(np.sum(q * f1)), "seq2hr": float("nan"),
+            "top1": float(np.sum(p * q)), "top2": float("nan")}
+
+
+def permutation_test(score_fn, y, *, groups=None, n_permutations=100, random_state=0):
+    """Permutation test of any decoder: refit on shuffled labels and count scores as good.
+
+    The labels are shuffled *within* each group (e.g. within each fMRI run, so that the block
+    structure that cross-validation by run relies on is kept), ``score_fn`` is called on every
+    shuffle, and the p-value is the fraction of shuffles that score at least as well as the true
+    labels, counting the true labels once (Phipson & Smyth 2010), as
+    :func:`sklearn.model_selection.permutation_test_score` does. Use scikit-learn's function for
+    scikit-learn estimators; this one takes any callable, e.g. a cross-validation of a torch decoder
+    through the :class:`~neurosim.decoding.Trainer`.
+
+    Parameters
+    ----------
+    score_fn : callable
+        ``score_fn(y) -> float``: fit and score the decoder with labels ``y`` (higher is better),
+        e.g. the mean accuracy of a leave-one-run-out cross-validation.
+    y : array-like of shape (n_samples,)
+        The true labels (any dtype).
+    groups : array-like of shape (n_samples,) | None
+        Labels are permuted only among samples of the same group (None: all samples).
+    n_permutations : int
+        Number of shuffles. The smallest p-value reachable is ``1 / (n_permutations + 1)``: at
+        least 19 shuffles are needed to reach p <= 0.05.
+    random_state : None | int | numpy.random.Generator
+        Seeds the shuffles.
+
+    Returns
+    -------
+    score : float
+        ``score_fn(y)`` on the true labels.
+    permutation_scores : numpy.ndarray of shape (n_permutations,)
+        The scores on shuffled labels.
+    pvalue : float
+        ``(1 + #{permutation_scores >= score}) / (n_permutations + 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding.metrics import permutation_test
+    >>> y = np.repeat([0, 1], 20)
+    >>> x = y + np.random.default_rng(0).normal(scale=0.5, size=40)
+    >>> score_fn = lambda labels: float(np.mean((x > 0.5) == labels))
+    >>> score, perm, p = permutation_test(score_fn, y, n_permutations=99, random_state=0)
+    >>> p <= 0.01
+    True
+    """
+    if not callable(score_fn):
+        raise TypeError(f"score_fn must be callable, got {score_fn!r}")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"y must be a non-empty 1-D array, got shape {y.shape}")
+    n_permutations = check_size("n_permutations", n_permutations)
+    if groups is None:
+        groups = np.zeros(len(y), dtype=np.int64)
+    groups = np.asarray(groups)
+    if groups.shape != y.shape:
+        raise ValueError(f"groups must have the shape of y {y.shape}, got {groups.shape}")
+    rng = check_random_state(random_state)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    score = float(score_fn(y))
+    perm_scores = np.empty(n_permutations)
+    for k in range(n_permutations):
+        shuffled = y.copy()
+        for idx in members:
+            shuffled[idx] = y[rng.permutation(idx)]
+        perm_scores[k] = float(score_fn(shuffled))
+    pvalue = (1.0 + np.sum(perm_scores >= score)) / (n_permutations + 1.0)
+    return score, perm_scores, float(pvalue)

@@ -23,8 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from neurosim.datasets import make_fmri_visual
-
-from neurosim.experiments.decode_braincorl import meta_train, scaling_curve
+from neurosim.decoding import meta_train, scaling_curve
 
 data = make_fmri_visual(n_subjects=5, embedding_dim=8, random_state=0)
 model, trainer = meta_train(
@@ -32,7 +31,7 @@ model, trainer = meta_train(
     model_kwargs={"d_model": 32, "n_layers": 2, "n_heads": 4, "ffn_dim": 64},
     task_kwargs={"min_context": 2, "max_context": 32, "n_query": 32, "voxels_per_batch": 32,
                  "steps_per_epoch": 50},
-    epochs=8, lr=3e-3, seed=0, device="cpu")
+    epochs=8, lr=3e-3, random_state=0, device="cpu")
 print(trainer.history_["train_loss"].values.round(3))
 
 # %%
@@ -54,7 +53,7 @@ print("max change after permuting the context:", float((p1 - p2).abs().max()))
 # ---------------------------------------
 # Explained variance on the 100 shared test images, averaged over the 823 voxels of ``subj05``
 # and over four independent context draws per size.
-curve = scaling_curve(model, data["subj05"], [2, 5, 10, 20, 50, 100], n_draws=4, seed=0,
+curve = scaling_curve(model, data["subj05"], [2, 5, 10, 20, 50, 100], n_draws=4, random_state=0,
                       ridge_device="cpu")
 ev = curve["explained_variance"]
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")

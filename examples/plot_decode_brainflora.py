@@ -18,7 +18,6 @@ is its embedding closer to the prediction than those of k - 1 random other image
 # and averages the test repetitions, as in the paper.
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from neurosim.datasets import make_eeg_things
 from neurosim.decoding import (
     BrainFLORA,
@@ -39,11 +38,11 @@ print(f"train {train['x'].shape}, test {test['x'].shape}, embeddings {train['y']
 # --------------------------------------
 # :meth:`~neurosim.decoding.BrainFLORA.small` is a CPU-sized configuration;
 # ``BrainFLORA(...)`` has the paper's sizes.
-torch.manual_seed(0)
-model = BrainFLORA.small({"eeg": train["x"].shape[1:]}, embed_dim=train["y"].shape[1])
+model = BrainFLORA.small({"eeg": train["x"].shape[1:]}, embed_dim=train["y"].shape[1],
+                         random_state=0)
 batches = round_robin_batches({"eeg": (train["x"], train["y"])}, batch_size=32)
 trainer = Trainer(max_epochs=10, lr=2e-3, random_state=0).fit(model, batches)
-pred = model.embed(test["x"], "eeg")
+pred = model.predict(test["x"], "eeg")
 
 # %%
 # A ridge regression from the flattened trial to the embedding is the linear baseline.

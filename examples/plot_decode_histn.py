@@ -20,7 +20,6 @@ power and with chance.
 # stay fast (the paper uses 60 s).
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from neurosim.datasets import make_eeg_emotion
 from neurosim.decoding import (
     HiSTN,
@@ -62,15 +61,10 @@ ax.legend(fontsize="small")
 # :class:`~neurosim.decoding.Trainer` does the rest.
 results = {}
 for name, sigma in (("smoothed", 0.5), ("one-hot", None)):
-    torch.manual_seed(4)
-    model = HiSTN(label_sigma=sigma)
+    model = HiSTN(label_sigma=sigma, random_state=4)
     Trainer(max_epochs=8, batch_size=64, lr=1e-2, scheduler="onecycle", drop_last=True,
             random_state=4).fit(model, (X_train, y_train))
-    model.eval()
-    with torch.no_grad():
-        proba = torch.softmax(model(torch.as_tensor(X_test).to(next(model.parameters()).device)),
-                              -1).cpu().numpy()
-    results[f"HiSTN {name}"] = proba
+    results[f"HiSTN {name}"] = model.predict_proba(X_test)
 
 clf = LinearClassifier().fit(band_power_features(X_train, 128.0), y_train)
 proba = np.zeros((len(X_test), 5))
@@ -85,9 +79,7 @@ results["band power + logistic regression"] = proba
 names = list(results)
 f1 = [metrics.weighted_f1(y_test, results[n].argmax(1)) for n in names]
 s2 = [metrics.seq2hr(results[n], y_test) for n in names]
-p = np.bincount(y_train, minlength=5) / len(y_train)
-q = np.bincount(y_test, minlength=5) / len(y_test)
-chance = float(np.sum(q * np.where(p + q > 0, 2 * p * q / np.maximum(p + q, 1e-12), 0)))
+chance = metrics.stratified_chance_scores(y_train, y_test)["weighted_f1"]
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
 x = np.arange(2)
 for i, n in enumerate(names):

@@ -19,9 +19,7 @@ the same number of its trials.
 import matplotlib.pyplot as plt
 import numpy as np
 from neurosim.datasets import make_fmri_visual
-from neurosim.decoding import MindBridge
-
-from neurosim.experiments.decode_mindbridge import reset_tuning_curve
+from neurosim.decoding import MindBridge, reset_tuning_curve
 
 data = make_fmri_visual(n_subjects=5, random_state=0)
 for name, ds in data.items():
@@ -53,7 +51,7 @@ ax.legend(fontsize="small")
 curve, bridge = reset_tuning_curve(
     data, ["subj01", "subj02", "subj03", "subj04"], "subj05", [30, 90, 300],
     model_kwargs={"pool_size": 256, "hidden_dim": 128, "adapter_rank": 8, "n_blocks": 2},
-    bridge_epochs=10, adapt_steps=150, lr=2e-3, seed=0, device="cpu")
+    bridge_epochs=10, adapt_steps=150, lr=2e-3, random_state=0, device="cpu")
 print(curve["top1_forward"].to_pandas())
 
 fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")

@@ -13,9 +13,9 @@ __version__ = "0.1.0.dev0"
 
 _SUBMODULES = ("backends", "spiking", "results", "experiments", "sparsey", "dendrites", "continual",
                "decoding", "datasets", "cli")
-_LAZY_ATTRS = {"run": "backends"}
+_LAZY_ATTRS = {"run": "backends", "sweep": "sweep"}
 
-__all__ = ["__version__", "run", *_SUBMODULES]
+__all__ = ["__version__", "run", "sweep", *_SUBMODULES]
 
 
 def __getattr__(name):

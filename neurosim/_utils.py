@@ -1,6 +1,13 @@
-"""Small shared helpers: random state and argument checks."""
+"""Small shared helpers: random state, argument checks, devices and atomic writes.
 
+Nothing here imports torch at module level: :func:`resolve_device` imports it when called.
+"""
+
+import contextlib
 import numbers
+import os
+import uuid
+from pathlib import Path
 
 import numpy as np
 
@@ -67,3 +74,150 @@ def as_per_neuron(name, value, n, *, dtype=np.float64):
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf values")
     return arr
+
+
+def seed_from(random_state):
+    """Draw one integer seed (for torch, or for another library) from ``random_state``.
+
+    Parameters
+    ----------
+    random_state : None | int | numpy.random.Generator
+        None gives fresh entropy; an int always gives the same seed; a Generator is advanced.
+
+    Returns
+    -------
+    seed : int
+        In ``[0, 2**62)``.
+
+    Examples
+    --------
+    >>> seed_from(0) == seed_from(0)
+    True
+    """
+    return int(check_random_state(random_state).integers(2**62))
+
+
+def resolve_device(device=None):
+    """The :class:`torch.device` to compute on, with a clear error for one that cannot be used.
+
+    Parameters
+    ----------
+    device : None | str | torch.device
+        None or ``"auto"``: ``"cuda"`` when CUDA is available, else ``"cpu"``. Otherwise any
+        torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) or :class:`torch.device`.
+
+    Returns
+    -------
+    device : torch.device
+
+    Raises
+    ------
+    ValueError
+        For a string torch does not know, or a CUDA device when CUDA is not available.
+    TypeError
+        For anything else than None, a str or a torch.device.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    import torch
+
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be None, 'auto', a str such as 'cpu' or 'cuda:0', or a "
+                        f"torch.device, got {type(device).__name__}: {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}; expected None, 'auto', 'cpu', 'cuda' or "
+                         "'cuda:N'") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available; use "
+                         "'cpu' or 'auto'")
+    return dev
+
+
+@contextlib.contextmanager
+def atomic_write(path, *, overwrite=False):
+    """Write a file through a temporary file in the same folder, renamed into place at the end.
+
+    The block receives the temporary path and writes the whole file to it (with any writer:
+    ``open``, :func:`numpy.savez`, :func:`torch.save`, ``Dataset.to_netcdf``). When the block
+    ends without an error the file is renamed to ``path``, so ``path`` never holds a half-written
+    file; on any error (or an interrupt) the temporary file is removed and ``path`` is left as it
+    was.
+
+    Parameters
+    ----------
+    path : str | os.PathLike
+        The destination file. Its folder must exist.
+    overwrite : bool
+        Replace an existing ``path``. If False, an existing ``path`` raises
+        :class:`FileExistsError`, checked before the block runs and again, atomically where the
+        file system has hard links, when the file is moved into place.
+
+    Yields
+    ------
+    tmp : pathlib.Path
+        The temporary file to write: ``.<name>.<random>.tmp<suffix>`` next to ``path`` (it keeps
+        the suffix, for writers such as :func:`numpy.savez` that add one otherwise).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_write(path) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> path.read_text()
+    'done'
+    """
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise TypeError(f"overwrite must be a bool, got {type(overwrite).__name__}: {overwrite!r}")
+    path = Path(os.fspath(path))
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a directory")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
+    tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}"
+    # O_EXCL: never clobber anything; mode 0o666 honours the umask (unlike tempfile.mkstemp)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_no_clobber(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _move_no_clobber(tmp, path):
+    """Rename ``tmp`` to ``path``, failing if ``path`` appeared since it was checked."""
+    try:
+        os.link(tmp, path)  # atomic and fails on an existing path
+    except FileExistsError:
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it") from None
+    except OSError:  # no hard links on this file system: check, then rename
+        if path.exists():
+            raise FileExistsError(
+                f"{str(path)!r} exists; pass overwrite=True to replace it") from None
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()

@@ -6,13 +6,18 @@
     neurosim run NAME [--quick] [--backend numba|brian2] [--seed N] [--out DIR] [--overwrite]
                       [--data PATH]
     neurosim demo [--out DIR] [--backend numba|brian2] [--seed N] [--overwrite]
+    neurosim sweep NAME --param KEY=V1,V2 [--param ...] [--seeds 0:10] [--quick]
+                        [--scheduler ADDRESS | --workers N | --serial] [--out DIR]
 
 ``run`` runs one experiment (see ``neurosim list``) and writes ``results.nc`` (NetCDF, read it
 with :func:`neurosim.results.load`), its figures as PNG and a short ``report.md`` into ``--out``
 (default ``./neurosim-output/NAME``); ``--data PATH`` runs it on a real data set on disk, for the
 experiments that support one (``decode-histn`` on ``DREAMER.mat``). ``demo`` runs every
 experiment in quick mode, each into ``DIR/NAME``, and writes ``DIR/report.md`` summarising them
-all (default ``./neurosim-demo``).
+all (default ``./neurosim-demo``). ``sweep`` runs one experiment at every combination of the
+``--param`` values and every seed on Dask (:func:`neurosim.sweep`) and writes each point, then
+the combined ``sweep.nc``, into ``--out`` (default ``./neurosim-sweep/NAME``); run again, it
+computes only the points that are missing.
 Neither writes into a folder that is not empty unless given ``--overwrite``, which replaces the
 files of the same names and leaves other files alone.
 
@@ -99,6 +104,7 @@ def _build_parser():
     demo.add_argument("--out", type=Path, default=Path("neurosim-demo"), metavar="DIR",
                       help="output folder (default: ./neurosim-demo)")
     add_common(demo)
+    _add_sweep_parser(sub, names)
     return parser
 
 
@@ -130,12 +136,14 @@ def main(argv=None):
         except SystemExit as exc:  # --help and --version
             return exc.code if isinstance(exc.code, int) else 0
         if args.command is None:
-            raise _UsageError(f"{_PROG}: error: a command is required: list, run or demo "
+            raise _UsageError(f"{_PROG}: error: a command is required: list, run, demo or sweep "
                               f"(see '{_PROG} --help')")
         if args.command == "list":
             return _cmd_list()
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_demo(args)
     except _UsageError as err:
         print(str(err), file=sys.stderr)
@@ -339,3 +347,120 @@ def _demo_report(done, failed, *, backend, seed):
             if f.endswith(".png"):
                 lines += [f"![{f[:-4]}]({experiment.name}/{f})", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# sweep (issue #19)
+# --------------------------------------------------------------------------------------------
+def _param(text):
+    from neurosim.sweep import parse_values
+
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"must be KEY=V1,V2,..., got {text!r}")
+    try:
+        return key.strip(), parse_values(values)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _seeds(text):
+    from neurosim.sweep import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_sweep_parser(sub, names):
+    p = sub.add_parser(
+        "sweep", help="run one experiment over a grid of parameters and seeds, on Dask",
+        description="Run one experiment at every combination of the --param values and every "
+                    "seed, on a Dask cluster (a local one by default); write each point, then "
+                    "the combined sweep.nc, into --out. Run again with the same --out, it "
+                    "computes only the missing points.")
+    p.add_argument("name", metavar="NAME", help=f"experiment name ({names})")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=V1,V2",
+                   help="a parameter of the experiment and its values (repeat for a grid), "
+                        "e.g. --param backend=numba,brian2")
+    p.add_argument("--seeds", type=_seeds, default=[0], metavar="SEEDS",
+                   help="START:STOP (STOP excluded) or a list 1,5,7 (default: 0)")
+    p.add_argument("--quick", action="store_true", help="run the small, fast version of each point")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                            "(default: a local cluster)")
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes of the local cluster (default: one per core)")
+    where.add_argument("--serial", action="store_true",
+                       help="no Dask: run the points one after the other in this process")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="seconds to wait for --scheduler (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: ./neurosim-sweep/NAME)")
+
+
+def _cmd_sweep(args):
+    from neurosim import sweep as sweep_module
+
+    experiment = _get_experiment(args.name)
+    if not args.param:
+        raise _UsageError(f"{_PROG}: error: sweep needs at least one --param KEY=V1,V2")
+    grid = {}
+    for key, values in args.param:
+        if key in grid:
+            raise _UsageError(f"{_PROG}: error: --param {key} is given twice")
+        grid[key] = values
+    if args.workers is not None and args.workers < 1:
+        raise _UsageError(f"{_PROG}: error: --workers must be >= 1, got {args.workers}")
+    if not args.timeout > 0:
+        raise _UsageError(f"{_PROG}: error: --timeout must be > 0, got {args.timeout}")
+    options = {"quick": True} if args.quick else {}
+    out = args.out if args.out is not None else Path("neurosim-sweep") / experiment.name
+    try:  # every check before anything runs
+        grid = sweep_module._check_grid(grid)
+        target = sweep_module._Target(experiment.name, options, None)
+        target.check_keys(grid, what="--param")
+        if "quick" in grid and args.quick:
+            raise ValueError("--quick and --param quick=... are both given")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output path {str(out)!r} is a file, not a folder")
+    except (ValueError, TypeError) as err:
+        raise _UsageError(f"{_PROG}: error: {err}") from None
+    except ImportError as err:
+        raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot be loaded: "
+                          f"{err}") from None
+    client = None
+    if args.serial:
+        client = False
+    elif args.scheduler is not None:
+        client = args.scheduler
+    elif args.workers is not None:
+        from dask.distributed import LocalCluster
+
+        client = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                              dashboard_address=":0")
+    _use_agg()
+    try:
+        ds = sweep_module.sweep(experiment.name, grid, args.seeds, client=client, out=out,
+                                options=options, timeout=args.timeout)
+    except ConnectionError as err:
+        print(f"{_PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except (FileExistsError, NotADirectoryError) as err:
+        raise _UsageError(f"{_PROG}: error: {err}") from None
+    sizes = ", ".join(f"{d}={n}" for d, n in ds.sizes.items() if d in (*grid, "seed"))
+    print(f"Wrote {out / 'sweep.nc'} ({sizes}); points in {out / 'points'}")
+    metrics = [v for v in ds.data_vars if v.startswith("metric_")]
+    if metrics:
+        import numpy as np
+
+        table = ds[metrics].mean("seed")
+        for name in metrics:
+            print(f"  {name[len('metric_'):]} (mean over seeds):")
+            da = table[name]
+            for idx in np.ndindex(*da.shape):
+                where = ", ".join(f"{d}={da[d].values[i]}" for d, i in zip(da.dims, idx))
+                print(f"    {where}: {float(da.values[idx]):.4g}")
+    return 0

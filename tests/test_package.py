@@ -1,6 +1,6 @@
 """Package layout, namespace mapping and import cost."""
 
-import importlib.util
+import importlib.machinery
 import json
 import subprocess
 import sys
@@ -16,10 +16,12 @@ def test_subpackages_live_in_the_neurosim_namespace():
     assert neurosim.datasets.__name__ == "neurosim.datasets"
     assert neurosim.decoding.__name__ == "neurosim.decoding"
     # the distribution installs no top-level `datasets` or `decoding` package: if one is
-    # importable it is someone else's (e.g. Hugging Face's), not our folder
+    # importable it is someone else's (e.g. Hugging Face's), not our folder. The repository root
+    # itself is left out of the search: `python -m pytest` puts the current folder on sys.path.
     repo = Path(__file__).resolve().parents[1]
+    path = [p for p in sys.path if Path(p or ".").resolve() != repo]
     for name in ("datasets", "decoding"):
-        spec = importlib.util.find_spec(name)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.origin:
             assert not Path(spec.origin).resolve().is_relative_to(repo), spec.origin
 

@@ -22,6 +22,7 @@ import numbers
 
 from .._utils import check_positive
 from ._base import ALL_FEATURES, Backend, RawResult, required_features
+from ._reference import brian2_reference
 
 _REGISTRY = {
     "numba": "neurosim.backends._numba:NumbaBackend",
@@ -30,8 +31,8 @@ _REGISTRY = {
 _INSTANCES: dict[str, Backend] = {}
 
 __all__ = [
-    "ALL_FEATURES", "Backend", "RawResult", "Session", "get_backend", "list_backends",
-    "register_backend", "required_features", "run",
+    "ALL_FEATURES", "Backend", "RawResult", "Session", "brian2_reference", "get_backend",
+    "list_backends", "register_backend", "required_features", "run",
 ]
 
 

@@ -13,7 +13,7 @@ ALL_FEATURES = frozenset({
     "SpikeGeneratorGroup",
     "current_synapses", "voltage_synapses", "heterogeneous_delays",
     "current_receptors", "conductance_receptors", "double_exponential_receptors",
-    "ConstantInput", "TimedInput", "low_rank_TimedInput", "GaussianNoise",
+    "ConstantInput", "TimedInput", "low_rank_TimedInput", "GaussianNoise", "UniformNoise",
     "StateMonitor", "WeightMonitor", "ReadoutMonitor",
     "STDP", "RewardSTDP", "Modulator", "Trace", "Readout", "ThreeFactorRule", "RLSRule",
     "ReadoutFeedback", "AdaptiveThreshold", "SynapticScaling",

@@ -552,6 +552,7 @@ class _Builder:
             RewardSTDP,
             SpikeGeneratorGroup,
             TimedInput,
+            UniformNoise,
         )
 
         ob = _Objects()
@@ -629,6 +630,10 @@ class _Builder:
                     setattr(G, f"noise_mu_{m}", inp.mean)
                     setattr(G, f"noise_std_{m}", inp.std)
                     terms.append(f"(noise_mu_{m} + noise_std_{m}*randn())")
+                elif isinstance(inp, UniformNoise):
+                    setattr(G, f"noise_mu_{m}", inp.low)
+                    setattr(G, f"noise_std_{m}", inp.high - inp.low)
+                    terms.append(f"(noise_mu_{m} + noise_std_{m}*rand())")
             terms += list(feedback_terms.get(g.name, ()))
             G.I_const = const
             # Summed in the numba kernel's order. The first line must not be "I_ext = I_const"
@@ -709,14 +714,14 @@ class _Builder:
         return eqs, expr, [(f"{prefix}{c}", sig.gains[:, c]) for c in range(K)]
 
     def _neuron_group(self, g, name, traces, threshold, fb_terms, mods, objects, ob):
-        from neurosim.spiking import LIF, AdEx, GaussianNoise, Izhikevich, TimedInput
+        from neurosim.spiking import LIF, AdEx, GaussianNoise, Izhikevich, TimedInput, UniformNoise
 
         b2, dt, ms = self.b2, self.dt, self.b2.ms
         ns = {}
         extra = ""
         inputs = [inp for inp in self.network.inputs if inp.target is g]
         for m, inp in enumerate(inputs):
-            if isinstance(inp, GaussianNoise):
+            if isinstance(inp, (GaussianNoise, UniformNoise)):
                 extra += f"noise_mu_{m} : 1 (constant)\nnoise_std_{m} : 1 (constant)\n"
             elif isinstance(inp, TimedInput) and inp.signal.mode == "lowrank":
                 extra += self._signal_expr(inp.signal, "x", f"tg{m}_")[0]
@@ -871,16 +876,17 @@ class _Builder:
                     return f"clip({expr}, -inf, w_max)"
                 return expr
 
+            op = "=" if rule.pairing == "nearest" else "+="
             if reward:
                 model += "\nc : 1"
-                on_pre += "\napre += a_plus\nc = c - apost"
-                on_post = "apost += a_minus\nc = c + apre"
+                on_pre += f"\napre {op} a_plus\nc = c - apost"
+                on_post = f"apost {op} a_minus\nc = c + apre"
             elif rule.rule == "additive":
-                on_pre += "\napre += a_plus\nw = " + clip("w - apost")
-                on_post = "apost += a_minus\nw = " + clip("w + apre")
+                on_pre += f"\napre {op} a_plus\nw = " + clip("w - apost")
+                on_post = f"apost {op} a_minus\nw = " + clip("w + apre")
             else:
-                on_pre += "\napre += a_plus\nw = " + clip("w - apost*(w - w_min)")
-                on_post = "apost += a_minus\nw = " + clip("w + apre*(w_max - w)")
+                on_pre += f"\napre {op} a_plus\nw = " + clip("w - apost*(w - w_min)")
+                on_post = f"apost {op} a_minus\nw = " + clip("w + apre*(w_max - w)")
         steps = s.delay_steps(dt)
         kwargs = {"delay": steps * dt * ms} if np.ndim(steps) == 0 else {}
         name = f"ns{k:03d}_syn_{s.name}"
@@ -888,6 +894,8 @@ class _Builder:
                         on_post=on_post, namespace=ns, name=name, **kwargs)
         S.connect(i=s.i, j=s.j)
         S.w = s.w
+        if rule is not None and rule.order == "post_first":
+            S.post.order = -2  # before every on_pre pathway (order -1)
         if np.ndim(steps):
             S.delay = steps * dt * ms
         if rule is not None and isinstance(rule, RewardSTDP):

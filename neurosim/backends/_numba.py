@@ -126,6 +126,7 @@ class _Layout:
             SpikeGeneratorGroup,
             ThreeFactorRule,
             TimedInput,
+            UniformNoise,
         )
         from neurosim.spiking._plasticity import Modulator
 
@@ -198,7 +199,7 @@ class _Layout:
 
         # ---- receptors
         rec = {k: [] for k in ("lo", "hi", "kind", "E", "off", "double", "dg", "dh", "cgh",
-                               "mode")}
+                               "mode", "first")}
         kg_all, kh_all = [], []
         self.receptor_offset = {}  # (group name, receptor name) -> offset in rg/rh
         size = 0
@@ -206,7 +207,8 @@ class _Layout:
             if not g.receptors:
                 continue
             mode = 0 if type(g) is not LIF else lif_mode[lif.index(g)]
-            for r in g.receptors:
+            for q, r in enumerate(g.receptors):
+                rec["first"].append(int(q == 0))
                 rec["lo"].append(offsets[g.name])
                 rec["hi"].append(offsets[g.name] + g.n)
                 rec["kind"].append(1 if r.kind == "conductance" else 0)
@@ -234,6 +236,7 @@ class _Layout:
             lo=_i64(rec["lo"]), hi=_i64(rec["hi"]), kind=_i64(rec["kind"]), E=_f64(rec["E"]),
             off=_i64(rec["off"]), double=_i64(rec["double"]), dg=_f64(rec["dg"]),
             dh=_f64(rec["dh"]), cgh=_f64(rec["cgh"]), mode=_i64(rec["mode"]),
+            first=_i64(rec["first"]),
             rg=rg0, rh=np.zeros(size), rk_g=_cat(kg_all, np.float64),
             rk_h=_cat(kh_all, np.float64), accA=np.zeros(N), accB=np.zeros(N),
         )
@@ -243,6 +246,7 @@ class _Layout:
         ti = {k: [] for k in ("lo", "n", "sig", "mode", "goff")}
         gains, goff = [], 0
         noise_lo, noise_hi, noise_off, noise_mu, noise_std, off = [], [], [], [], [], 0
+        noise_kind = []
         for inp in network.inputs:
             idx = rng_idx(inp.target)
             if isinstance(inp, ConstantInput):
@@ -264,6 +268,15 @@ class _Layout:
                 off += inp.target.n
                 noise_mu.append(inp.mean)
                 noise_std.append(inp.std)
+                noise_kind.append(0)
+            elif isinstance(inp, UniformNoise):
+                noise_lo.append(idx.start)
+                noise_hi.append(idx.stop)
+                noise_off.append(off)
+                off += inp.target.n
+                noise_mu.append(inp.low)
+                noise_std.append(inp.high - inp.low)
+                noise_kind.append(1)
         ip = {k: [] for k in ("lo", "n", "sig", "mode", "goff", "pscale")}
         pois = [g for g in network.groups if isinstance(g, PoissonGroup) and not g.inhomogeneous]
         for g in network.groups:
@@ -332,6 +345,7 @@ class _Layout:
             ti_mode=_i64(ti["mode"]), ti_goff=_i64(ti["goff"]), gains=_cat(gains, np.float64),
             noise_lo=_i64(noise_lo), noise_hi=_i64(noise_hi), noise_off=_i64(noise_off),
             noise_mu=_cat(noise_mu, np.float64), noise_std=_cat(noise_std, np.float64),
+            noise_kind=_i64(noise_kind),
             zbuf=np.zeros(max((g.n for g in network.groups), default=1)),
             fb_lo=_i64(fb["lo"]), fb_n=_i64(fb["n"]), fb_ro=_i64(fb["ro"]), fb_off=_i64(fb["off"]),
             fb_E=_cat(fbE, np.float64),
@@ -412,9 +426,9 @@ class _Layout:
         # ---- STDP and reward-modulated STDP
         plastic = [s.plasticity is not None for s in network.synapses]
         n_pw = len(network.synapses)
-        P = {k: [] for k in ("kind", "rule", "xpre_off", "xpost_off", "dpre", "dpost", "aplus",
-                             "aminus", "wmin", "wmax", "csc_off", "mod", "every", "cdecay",
-                             "eta", "dtonic")}
+        P = {k: [] for k in ("kind", "rule", "nearest", "postfirst", "xpre_off", "xpost_off",
+                             "dpre", "dpost", "aplus", "aminus", "wmin", "wmax", "csc_off",
+                             "mod", "every", "cdecay", "eta", "dtonic")}
         xpre_n = xpost_n = csc_n = csc_e = 0
         csc_ptr, csc_syn, csc_pre = [], [], []
         any_reward = False
@@ -429,6 +443,8 @@ class _Layout:
             any_reward |= reward
             P["kind"].append(2 if reward else 1)
             P["rule"].append(0 if rule.rule == "additive" else 1)
+            P["nearest"].append(int(rule.pairing == "nearest"))
+            P["postfirst"].append(int(rule.order == "post_first"))
             P["xpre_off"].append(xpre_n)
             P["xpost_off"].append(xpost_n)
             xpre_n += s.pre.n
@@ -471,7 +487,8 @@ class _Layout:
             start += st_.size
             ev_hi.append(start)
         self.pl = Plasticity(
-            kind=_i64(P["kind"]), rule=_i64(P["rule"]), xpre_off=_i64(P["xpre_off"]),
+            kind=_i64(P["kind"]), rule=_i64(P["rule"]), nearest=_i64(P["nearest"]),
+            postfirst=_i64(P["postfirst"]), xpre_off=_i64(P["xpre_off"]),
             xpost_off=_i64(P["xpost_off"]), dpre=_f64(P["dpre"]), dpost=_f64(P["dpost"]),
             aplus=_f64(P["aplus"]), aminus=_f64(P["aminus"]), wmin=_f64(P["wmin"]),
             wmax=_f64(P["wmax"]), csc_off=_i64(P["csc_off"]), mod=_i64(P["mod"]),

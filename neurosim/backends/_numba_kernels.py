@@ -175,7 +175,11 @@ def _deliver_plastic(p, g_pre, n, sy, st, rc, pl):
     sc = sy.scale[p]
     toff = sy.toff[p]
     post0 = sy.post_start[p]
-    pl.xpre[pl.xpre_off[p] + g_pre - sy.pre_start[p]] += pl.aplus[p]
+    xi = pl.xpre_off[p] + g_pre - sy.pre_start[p]
+    if pl.nearest[p]:
+        pl.xpre[xi] = pl.aplus[p]
+    else:
+        pl.xpre[xi] += pl.aplus[p]
     xo = pl.xpost_off[p]
     kind = pl.kind[p]
     rule = pl.rule[p]
@@ -227,7 +231,10 @@ def _stdp_post(p, n, slot, ns, sy, pl):
         if g < lo_g or g >= hi_g:
             continue
         j = g - lo_g
-        pl.xpost[xo + j] += pl.aminus[p]
+        if pl.nearest[p]:
+            pl.xpost[xo + j] = pl.aminus[p]
+        else:
+            pl.xpost[xo + j] += pl.aminus[p]
         for e in range(pl.csc_ptr[co + j], pl.csc_ptr[co + j + 1]):
             s = pl.csc_syn[e]
             x = pl.xpre[po + pl.csc_pre[e]]
@@ -349,100 +356,135 @@ def _adex_step(lo, hi, n, dtf, st, spikes, ns):
 
 @njit(cache=True, inline="always")
 def _lif_step(blk, n, st, rc, spikes, ns):
+    # Integrate in a branch-free loop over views from 0 (so that the compiler vectorises it),
+    # then threshold and reset. Refractory neurons keep their v.
+    lo = st.lif_lo[blk]
+    hi = st.lif_hi[blk]
     mode = st.lif_mode[blk]
-    for g in range(st.lif_lo[blk], st.lif_hi[blk]):
-        isyn = st.I_syn[g]
-        st.I_syn[g] = isyn * st.syn_decay[g]
-        if n - st.lastspike[g] >= st.lif_ref[g]:
-            if mode == 0:  # I_syn held during the step: exact for a constant input
-                vinf = st.lif_vrest[g] + (st.Iext[g] + isyn)
-                vn = vinf + (st.v[g] - vinf) * st.lif_decay[g]
-            elif mode == 1:  # current receptors integrated exactly with v
-                vinf = st.lif_vrest[g] + (st.Iext[g] + isyn)
-                vn = vinf + (st.v[g] - vinf) * st.lif_decay[g] + rc.accA[g]
-            else:  # conductances: exponential Euler, receptors held at their start values
-                gt = 1.0 + rc.accB[g]
-                vinf = (st.lif_vrest[g] + (st.Iext[g] + isyn) + rc.accA[g]) / gt
-                vn = vinf + (st.v[g] - vinf) * np.exp(-gt * st.lif_dt_tau[g])
-            if vn >= st.lif_vthresh[g]:
-                vn = st.lif_vreset[g]
-                st.lastspike[g] = n
-                spikes[ns] = g
-                ns += 1
-            st.v[g] = vn
+    m = hi - lo
+    v_ = st.v[lo:hi]
+    I_ = st.I_syn[lo:hi]
+    e_ = st.Iext[lo:hi]
+    dec_ = st.syn_decay[lo:hi]
+    last_ = st.lastspike[lo:hi]
+    ref_ = st.lif_ref[lo:hi]
+    vr_ = st.lif_vrest[lo:hi]
+    ld_ = st.lif_decay[lo:hi]
+    A_ = rc.accA[lo:hi]
+    B_ = rc.accB[lo:hi]
+    dtt_ = st.lif_dt_tau[lo:hi]
+    if mode == 0:  # I_syn held during the step: exact for a constant input
+        for k in range(m):
+            isyn = I_[k]
+            I_[k] = isyn * dec_[k]
+            vinf = vr_[k] + (e_[k] + isyn)
+            vn = vinf + (v_[k] - vinf) * ld_[k]
+            v_[k] = vn if n - last_[k] >= ref_[k] else v_[k]
+    elif mode == 1:  # current receptors integrated exactly with v
+        for k in range(m):
+            isyn = I_[k]
+            I_[k] = isyn * dec_[k]
+            vinf = vr_[k] + (e_[k] + isyn)
+            vn = vinf + (v_[k] - vinf) * ld_[k] + A_[k]
+            v_[k] = vn if n - last_[k] >= ref_[k] else v_[k]
+    else:  # conductances: exponential Euler, receptors held at their start values
+        for k in range(m):
+            isyn = I_[k]
+            I_[k] = isyn * dec_[k]
+            gt = 1.0 + B_[k]
+            vinf = (vr_[k] + (e_[k] + isyn) + A_[k]) / gt
+            vn = vinf + (v_[k] - vinf) * np.exp(-gt * dtt_[k])
+            v_[k] = vn if n - last_[k] >= ref_[k] else v_[k]
+    vth_ = st.lif_vthresh[lo:hi]
+    for k in range(m):
+        if v_[k] >= vth_[k] and n - last_[k] >= ref_[k]:
+            g = lo + k
+            v_[k] = st.lif_vreset[g]
+            last_[k] = n
+            spikes[ns] = g
+            ns += 1
     return ns
 
 
 @njit(cache=True, inline="always")
+def _decay_pairs(g, h, m, dg, dh, cgh, double):
+    # views from 0 so that the loops vectorise
+    if double:
+        for k in range(m):
+            g[k] = g[k] * dg + h[k] * cgh
+            h[k] = h[k] * dh
+    else:
+        for k in range(m):
+            g[k] = g[k] * dg
+
+
+@njit(cache=True, inline="always")
 def _receptor_inputs(st, rc):
-    # Receptor currents at the start of the step: into I_ext for Euler models; into the LIF
-    # accumulators (exact or exponential-Euler coefficients) for LIF groups.
-    for r in range(rc.lo.size):
-        lo = rc.lo[r]
-        if rc.mode[r] != 0:
-            for g in range(lo, rc.hi[r]):
-                rc.accA[g] = 0.0
-                rc.accB[g] = 0.0
+    # Receptor currents at the start of the step -- into I_ext for Euler models, into the LIF
+    # accumulators (exact or exponential-Euler coefficients) for LIF groups -- and, in the same
+    # pass, the receptors' decay over the step (which does not depend on v). One pass per
+    # receptor over views from 0, so that the loops vectorise.
     for r in range(rc.lo.size):
         lo = rc.lo[r]
         m = rc.hi[r] - lo
         off = rc.off[r]
         mode = rc.mode[r]
         E = rc.E[r]
-        cond = rc.kind[r] == 1
+        dg = rc.dg[r]
+        double = rc.double[r]
+        g_ = rc.rg[off:off + m]
+        h_ = rc.rh[off:off + m]
+        dh = rc.dh[r]
+        cgh = rc.cgh[r]
         if mode == 0:
-            for k in range(m):
-                gg = rc.rg[off + k]
-                if cond:
-                    st.Iext[lo + k] += gg * (E - st.v[lo + k])
-                else:
-                    st.Iext[lo + k] += gg
-        elif mode == 1:
-            if rc.double[r]:
+            e_ = st.Iext[lo:lo + m]
+            if rc.kind[r] == 1:
+                v_ = st.v[lo:lo + m]
                 for k in range(m):
-                    rc.accA[lo + k] += rc.rk_g[off + k] * rc.rg[off + k] + \
-                        rc.rk_h[off + k] * rc.rh[off + k]
+                    e_[k] += g_[k] * (E - v_[k])
             else:
                 for k in range(m):
-                    rc.accA[lo + k] += rc.rk_g[off + k] * rc.rg[off + k]
+                    e_[k] += g_[k]
         else:
-            for k in range(m):
-                gg = rc.rg[off + k]
-                if cond:
-                    rc.accA[lo + k] += gg * E
-                    rc.accB[lo + k] += gg
+            A_ = rc.accA[lo:lo + m]
+            B_ = rc.accB[lo:lo + m]
+            first = rc.first[r]
+            if mode == 1:
+                kg_ = rc.rk_g[off:off + m]
+                kh_ = rc.rk_h[off:off + m]
+                if first:
+                    for k in range(m):
+                        A_[k] = kg_[k] * g_[k] + kh_[k] * h_[k] if double else kg_[k] * g_[k]
                 else:
-                    rc.accA[lo + k] += gg
+                    for k in range(m):
+                        A_[k] += kg_[k] * g_[k] + kh_[k] * h_[k] if double else kg_[k] * g_[k]
+            elif rc.kind[r] == 1:
+                if first:
+                    for k in range(m):
+                        A_[k] = g_[k] * E
+                        B_[k] = g_[k]
+                else:
+                    for k in range(m):
+                        A_[k] += g_[k] * E
+                        B_[k] += g_[k]
+            else:
+                if first:
+                    for k in range(m):
+                        A_[k] = g_[k]
+                        B_[k] = 0.0
+                else:
+                    for k in range(m):
+                        A_[k] += g_[k]
+        _decay_pairs(g_, h_, m, dg, dh, cgh, double)
 
 
 @njit(cache=True, inline="always")
-def _decay_receptors_traces(rc, le):
-    for r in range(rc.lo.size):
-        off = rc.off[r]
-        m = rc.hi[r] - rc.lo[r]
-        dg = rc.dg[r]
-        if rc.double[r]:
-            dh = rc.dh[r]
-            cgh = rc.cgh[r]
-            for k in range(m):
-                rc.rg[off + k] = rc.rg[off + k] * dg + rc.rh[off + k] * cgh
-                rc.rh[off + k] = rc.rh[off + k] * dh
-        else:
-            for k in range(m):
-                rc.rg[off + k] = rc.rg[off + k] * dg
+def _decay_traces(le):
     for t in range(le.tr_lo.size):
         off = le.tr_off[t]
         m = le.tr_hi[t] - le.tr_lo[t]
-        dg = le.tr_dg[t]
-        if le.tr_double[t]:
-            dh = le.tr_dh[t]
-            cgh = le.tr_cgh[t]
-            for k in range(m):
-                le.tr_x[off + k] = le.tr_x[off + k] * dg + le.tr_h[off + k] * cgh
-                le.tr_h[off + k] = le.tr_h[off + k] * dh
-        else:
-            for k in range(m):
-                le.tr_x[off + k] = le.tr_x[off + k] * dg
+        _decay_pairs(le.tr_x[off:off + m], le.tr_h[off:off + m], m, le.tr_dg[t], le.tr_dh[t],
+                     le.tr_cgh[t], le.tr_double[t])
 
 
 @njit(cache=True, inline="always")
@@ -615,7 +657,11 @@ def _inputs(n, st, inp, le, mo):
         lo = inp.noise_lo[e]
         m = inp.noise_hi[e] - lo
         off = inp.noise_off[e]
-        fill_normal(inp.zbuf, m, mo.rng_state, mo.zig_k, mo.zig_w, mo.zig_f)
+        if inp.noise_kind[e] == 0:
+            fill_normal(inp.zbuf, m, mo.rng_state, mo.zig_k, mo.zig_w, mo.zig_f)
+        else:
+            for k in range(m):
+                inp.zbuf[k] = _next_double(mo.rng_state)
         e_ = st.Iext[lo:lo + m]
         mu_ = inp.noise_mu[off:off + m]
         sd_ = inp.noise_std[off:off + m]
@@ -695,14 +741,11 @@ def _end_of_step(n, inp, sy, pl, le):
         cd = pl.cdecay[p]
         s0 = sy.syn_off[p]
         s1 = s0 + sy.indptr[sy.indptr_off[p] + sy.pre_n[p]]
-        for s in range(s0, s1):
-            w = sy.weights[s] + f * pl.c[s]
-            if w < lo:
-                w = lo
-            elif w > hi:
-                w = hi
-            sy.weights[s] = w
-            pl.c[s] *= cd
+        w_ = sy.weights[s0:s1]
+        c_ = pl.c[s0:s1]
+        for s in range(s1 - s0):  # branch-free, so that it vectorises
+            w_[s] = min(max(w_[s] + f * c_[s], lo), hi)
+            c_[s] *= cd
     # synaptic scaling toward a target rate, every k steps
     for q in range(le.sc_pw.size):
         if n % le.sc_every[q] != 0:
@@ -763,7 +806,7 @@ def simulate(n_start, n_stop, dtf, dt, st, rc, inp, sy, pl, le, mo):
             ns = _izh2007_step(st.i7_lo[blk], st.i7_hi[blk], n, dtf, st, spikes, ns)
         for blk in range(st.ad_lo.size):
             ns = _adex_step(st.ad_lo[blk], st.ad_hi[blk], n, dtf, st, spikes, ns)
-        _decay_receptors_traces(rc, le)
+        _decay_traces(le)
         for blk in range(inp.pois_lo.size):
             for g in range(inp.pois_lo[blk], inp.pois_hi[blk]):
                 if _next_double(mo.rng_state) < inp.pois_p[g]:
@@ -811,15 +854,21 @@ def simulate(n_start, n_stop, dtf, dt, st, rc, inp, sy, pl, le, mo):
         # 5. propagation, with the STDP updates
         if has_plastic:
             for p in range(n_pw):
-                if pl.kind[p] != 0:
+                if pl.kind[p] != 0:  # views from 0, so that the loops vectorise
                     xo = pl.xpre_off[p]
+                    x_ = pl.xpre[xo:xo + sy.pre_n[p]]
                     d = pl.dpre[p]
-                    for k in range(sy.pre_n[p]):
-                        pl.xpre[xo + k] *= d
+                    for k in range(x_.size):
+                        x_[k] *= d
                     xo = pl.xpost_off[p]
+                    x_ = pl.xpost[xo:xo + sy.post_n[p]]
                     d = pl.dpost[p]
-                    for k in range(sy.post_n[p]):
-                        pl.xpost[xo + k] *= d
+                    for k in range(x_.size):
+                        x_[k] *= d
+        if has_plastic:  # rules whose postsynaptic side comes first in the step
+            for p in range(n_pw):
+                if pl.kind[p] != 0 and pl.postfirst[p]:
+                    _stdp_post(p, n, slot, ns, sy, pl)
         for p in range(n_pw):
             lo = sy.pre_start[p]
             hi = lo + sy.pre_n[p]
@@ -875,7 +924,7 @@ def simulate(n_start, n_stop, dtf, dt, st, rc, inp, sy, pl, le, mo):
         # Brian2 runs every on_pre pathway (order -1) before every on_post pathway (order +1)
         if has_plastic:
             for p in range(n_pw):
-                if pl.kind[p] != 0:
+                if pl.kind[p] != 0 and not pl.postfirst[p]:
                     _stdp_post(p, n, slot, ns, sy, pl)
         if sy.has_het:
             b = n % Dhet

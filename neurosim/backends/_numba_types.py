@@ -22,7 +22,7 @@ Neurons = namedtuple("Neurons", [
 #: receptors: one entry per (group, receptor); rg/rh hold the variables, rk_g/rk_h the exact
 #: LIF coefficients; accA/accB are per-neuron accumulators for LIF groups with receptors
 Receptors = namedtuple("Receptors", [
-    "lo", "hi", "kind", "E", "off", "double", "dg", "dh", "cgh", "mode",
+    "lo", "hi", "kind", "E", "off", "double", "dg", "dh", "cgh", "mode", "first",
     "rg", "rh", "rk_g", "rk_h", "accA", "accB",
 ])
 
@@ -30,7 +30,7 @@ Receptors = namedtuple("Receptors", [
 Inputs = namedtuple("Inputs", [
     "I_const", "sig_val", "sig_off", "sig_rows", "sig_cols", "sig_ratio",
     "ti_lo", "ti_n", "ti_sig", "ti_mode", "ti_goff", "gains",
-    "noise_lo", "noise_hi", "noise_off", "noise_mu", "noise_std", "zbuf",
+    "noise_lo", "noise_hi", "noise_off", "noise_mu", "noise_std", "noise_kind", "zbuf",
     "fb_lo", "fb_n", "fb_ro", "fb_off", "fb_E",
     "pois_lo", "pois_hi", "pois_p",
     "ip_lo", "ip_n", "ip_sig", "ip_mode", "ip_goff", "ip_pscale",
@@ -46,7 +46,8 @@ Synapses = namedtuple("Synapses", [
 
 #: STDP and reward-modulated STDP per pathway, and the neuromodulators
 Plasticity = namedtuple("Plasticity", [
-    "kind", "rule", "xpre_off", "xpost_off", "dpre", "dpost", "aplus", "aminus", "wmin", "wmax",
+    "kind", "rule", "nearest", "postfirst", "xpre_off", "xpost_off", "dpre", "dpost", "aplus",
+    "aminus", "wmin", "wmax",
     "csc_off", "mod", "every", "cdecay", "eta", "dtonic",
     "xpre", "xpost", "csc_ptr", "csc_syn", "csc_pre", "c",
     "mod_d", "mod_decay", "mod_sig", "mod_ev_step", "mod_ev_amt", "mod_ev_hi", "mod_ev_ptr",

@@ -145,6 +145,24 @@ _REGISTRY: dict[str, Experiment] = {
             "neurosim.experiments.spiking_izhikevich:run",
         ),
         Experiment(
+            "spiking-brette2007",
+            "CUBA and COBA benchmarks (Brette et al. 2007): rates and ISI CV against plain Brian2 "
+            "on the same draw",
+            "neurosim.experiments.spiking_brette2007:run",
+        ),
+        Experiment(
+            "spiking-distal-reward",
+            "Izhikevich (2007) distal reward: reward-modulated STDP singles out a rewarded "
+            "synapse, against a no-reward control",
+            "neurosim.experiments.spiking_distal_reward:run",
+        ),
+        Experiment(
+            "spiking-force",
+            "FORCE learning of a 5 Hz sine (Nicola & Clopath 2017): RLS readout with feedback, "
+            "RMS error while running freely",
+            "neurosim.experiments.spiking_force:run",
+        ),
+        Experiment(
             "sparsey-digits",
             "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
             "capacity, accuracy, sequence recall",

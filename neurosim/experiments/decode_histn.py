@@ -22,6 +22,9 @@ and without centring HiSTN fits the slow drifts that dominate a 1-s window of 1/
 HiSTN section of ``docs/decoding.rst``). SD training windows start every 16 samples, standing in
 for the paper's random 1-s crops.
 
+The protocols are :func:`neurosim.decoding.histn_subject_dependent` and
+:func:`neurosim.decoding.histn_leave_one_subject_out`.
+
 - quick: 3 simulated subjects, 20-s films, 1 SD fold of 1 subject and 1 SI subject, few epochs.
 - full: 4 simulated subjects, 60-s films, 10 SD folds of every subject, every SI subject, 30 SD
   epochs (hours on a CPU; minutes on a GPU).
@@ -36,7 +39,7 @@ import numpy as np
 from . import ExperimentResult
 
 NAME = "decode-histn"
-DECODERS = ("histn_smoothed", "histn_onehot", "logreg", "chance")
+DECODERS = ("histn_smoothed", "histn_onehot", "logreg", "chance")  # model_selection.HISTN_DECODERS
 METRICS = ("weighted_f1", "seq2hr", "top1", "top2")
 #: HiSTN's reported subject-dependent results on DREAMER (arXiv 2408.15255, mean weighted F1, %)
 PAPER_SD_F1 = {"valence": 96.82, "arousal": 95.62}
@@ -51,75 +54,6 @@ def _config(quick):
     return {"n_subjects": 4, "duration": 60.0, "sd_subjects": None, "sd_folds": list(range(10)),
             "si_subjects": None, "epochs": 30, "pretrain_epochs": 20, "finetune_epochs": 40,
             "lr": 1e-2, "batch_size": 128, "stride": 16, "si_stride": 32}
-
-
-def scores(proba, y):
-    """Weighted F1, Seq2HR, top-1 and top-2 accuracy of class scores ``proba`` for labels ``y``."""
-    from neurosim.decoding import metrics
-
-    return {"weighted_f1": metrics.weighted_f1(y, proba.argmax(1)),
-            "seq2hr": metrics.seq2hr(proba, y),
-            "top1": metrics.topk_accuracy(proba, y, k=1),
-            "top2": metrics.topk_accuracy(proba, y, k=2)}
-
-
-def chance_scores(y_train, y_test, n_classes=5):
-    """Expected scores of guessing with the training class frequencies (stratified chance)."""
-    p = np.bincount(y_train, minlength=n_classes) / len(y_train)
-    q = np.bincount(y_test, minlength=n_classes) / len(y_test)
-    # a guess drawn from p: precision of class k is q_k, recall p_k
-    f1 = np.where(p + q > 0, 2 * p * q / np.where(p + q > 0, p + q, 1), 0.0)
-    return {"weighted_f1": float(np.sum(q * f1)), "seq2hr": float("nan"),
-            "top1": float(np.sum(p * q)), "top2": float("nan")}
-
-
-def logreg_scores(X_train, y_train, X_test, y_test, sfreq):
-    """Logistic regression on log band power (5 bands x channels)."""
-    from neurosim.decoding import LinearClassifier
-    from neurosim.decoding.baselines import band_power_features
-
-    clf = LinearClassifier(C=1.0).fit(band_power_features(X_train, sfreq), y_train)
-    proba = np.zeros((len(X_test), 5))
-    proba[:, clf.classes_] = clf.predict_proba(band_power_features(X_test, sfreq))
-    return scores(proba, y_test)
-
-
-def fit_histn(X, y, *, sigma, cfg, seed, val=None, model=None, epochs=None, lr=None, device=None,
-              progress=False):
-    """Train a HiSTN (a new one unless ``model`` is given) on windows ``X`` with labels ``y``."""
-    import torch
-
-    from neurosim.decoding import HiSTN, Trainer
-
-    if model is None:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            model = HiSTN(n_chans=X.shape[1], n_times=X.shape[2], label_sigma=sigma)
-    trainer = Trainer(max_epochs=epochs or cfg["epochs"], batch_size=cfg["batch_size"],
-                      lr=lr or cfg["lr"], scheduler="onecycle", random_state=seed, drop_last=True,
-                      device=device, progress=progress, monitor="val_loss",
-                      restore_best=val is not None)
-    trainer.fit(model, (X, y), val=val)
-    return model
-
-
-def predict_proba(model, X):
-    """Class probabilities of windows ``X`` (eval mode)."""
-    import torch
-
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        out = [torch.softmax(model(torch.as_tensor(X[i:i + 512]).to(device)).float(), -1).cpu()
-               for i in range(0, len(X), 512)]
-    return torch.cat(out).numpy()
-
-
-def _freeze_front(model):
-    """HiSTN's SI fine-tuning: freeze the first three layers (temporal filters, merge, first BN)."""
-    for p in (model.temporal, model.merge, *model.bn1.parameters()):
-        p.requires_grad_(False)
-    return model
 
 
 def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, target="valence"):
@@ -157,9 +91,9 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
     import xarray as xr
 
     from neurosim.decoding import (
-        leave_one_subject_out_split,
+        histn_leave_one_subject_out,
+        histn_subject_dependent,
         preprocess_dreamer,
-        subject_dependent_split,
     )
 
     from .._utils import check_size
@@ -183,37 +117,19 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
     eeg = preprocess_dreamer(ds, duration=cfg["duration"]).values
     labels = ds[target].values.astype(int) - 1
     sfreq = float(ds.attrs.get("sfreq", 128.0))
-    n_sub = eeg.shape[0]
     t_data = time.perf_counter() - t0
 
-    results = {"sd": {d: [] for d in DECODERS}, "si": {d: [] for d in DECODERS}}
-    sd_subjects = range(n_sub) if cfg["sd_subjects"] is None else cfg["sd_subjects"]
-    for s in sd_subjects:
-        for fold in cfg["sd_folds"]:
-            split = subject_dependent_split(eeg[s], labels[s], fold, stride=cfg["stride"],
-                                            center=True)
-            (Xtr, ytr), val, (Xte, yte) = split["train"], split["val"], split["test"]
-            for sigma, name in ((0.5, "histn_smoothed"), (None, "histn_onehot")):
-                model = fit_histn(Xtr, ytr, sigma=sigma, cfg=cfg, seed=seed + 7 * s + fold, val=val,
-                                  progress=progress)
-                results["sd"][name].append(scores(predict_proba(model, Xte), yte))
-            results["sd"]["logreg"].append(logreg_scores(Xtr, ytr, Xte, yte, sfreq))
-            results["sd"]["chance"].append(chance_scores(ytr, yte))
-    si_subjects = range(n_sub) if cfg["si_subjects"] is None else cfg["si_subjects"]
-    for s in si_subjects:
-        split = leave_one_subject_out_split(eeg, labels, s, sfreq=sfreq, stride=cfg["si_stride"],
-                                            center=True)
-        (Xp, yp), (Xf, yf), (Xte, yte) = split["pretrain"], split["finetune"], split["test"]
-        for sigma, name in ((0.5, "histn_smoothed"), (None, "histn_onehot")):
-            model = fit_histn(Xp, yp, sigma=sigma, cfg=cfg, seed=seed + 101 * s,
-                              epochs=cfg["pretrain_epochs"], progress=progress)
-            model = fit_histn(Xf, yf, sigma=sigma, cfg=cfg, seed=seed + 101 * s + 1,
-                              model=_freeze_front(model), epochs=cfg["finetune_epochs"],
-                              lr=cfg["lr"] / 10, progress=progress)
-            results["si"][name].append(scores(predict_proba(model, Xte), yte))
-        Xall, yall = np.concatenate([Xp, Xf]), np.concatenate([yp, yf])
-        results["si"]["logreg"].append(logreg_scores(Xall, yall, Xte, yte, sfreq))
-        results["si"]["chance"].append(chance_scores(yf, yte))
+    common = {"batch_size": cfg["batch_size"], "lr": cfg["lr"], "random_state": seed,
+              "progress": progress, "center": True}
+    results = {
+        "sd": histn_subject_dependent(eeg, labels, sfreq, subjects=cfg["sd_subjects"],
+                                      folds=cfg["sd_folds"], epochs=cfg["epochs"],
+                                      stride=cfg["stride"], **common),
+        "si": histn_leave_one_subject_out(eeg, labels, sfreq, subjects=cfg["si_subjects"],
+                                          pretrain_epochs=cfg["pretrain_epochs"],
+                                          finetune_epochs=cfg["finetune_epochs"],
+                                          stride=cfg["si_stride"], **common),
+    }
     t_train = time.perf_counter() - t0 - t_data
 
     protocols = ["sd", "si"]

@@ -14,7 +14,14 @@ the backend of your choice.
 Units: time in ms, potentials in mV, rates in Hz.
 """
 
-from ._builders import coba_network, cuba_network, izhikevich_network, izhikevich_noise
+from ._builders import (
+    coba_network,
+    cuba_network,
+    distal_reward_network,
+    force_network,
+    izhikevich_network,
+    izhikevich_noise,
+)
 from ._groups import (
     LIF,
     AdEx,
@@ -25,7 +32,7 @@ from ._groups import (
     Receptor,
     SpikeGeneratorGroup,
 )
-from ._inputs import ConstantInput, GaussianNoise, TimedInput
+from ._inputs import ConstantInput, GaussianNoise, TimedInput, UniformNoise
 from ._monitors import ReadoutMonitor, SpikeMonitor, StateMonitor, WeightMonitor
 from ._network import Network
 from ._plasticity import (
@@ -41,6 +48,7 @@ from ._plasticity import (
     Trace,
 )
 from ._plotting import plot_raster, plot_state
+from ._protocols import run_distal_reward
 from ._synapses import Synapses
 
 __all__ = [
@@ -48,7 +56,7 @@ __all__ = [
     "Izhikevich2007", "LIF", "Modulator", "Network", "PoissonGroup", "RLSRule", "Readout",
     "ReadoutFeedback", "ReadoutMonitor", "Receptor", "RewardSTDP", "SpikeGeneratorGroup",
     "SpikeMonitor", "StateMonitor", "SynapticScaling", "Synapses", "ThreeFactorRule",
-    "TimedInput", "Trace", "WeightMonitor", "coba_network", "cuba_network",
-    "izhikevich_network", "izhikevich_noise",
-    "plot_raster", "plot_state",
+    "TimedInput", "Trace", "UniformNoise", "WeightMonitor", "coba_network", "cuba_network",
+    "distal_reward_network", "force_network", "izhikevich_network", "izhikevich_noise", "plot_raster",
+    "plot_state", "run_distal_reward",
 ]

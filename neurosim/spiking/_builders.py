@@ -6,7 +6,7 @@ import numpy as np
 
 from .._utils import check_positive, check_random_state, check_size
 from ._groups import LIF, Izhikevich, Receptor
-from ._inputs import GaussianNoise, TimedInput
+from ._inputs import GaussianNoise, TimedInput, UniformNoise
 from ._monitors import SpikeMonitor, StateMonitor
 from ._network import Network, format_bytes
 from ._synapses import Synapses
@@ -331,4 +331,212 @@ def coba_network(n=4000, *, exc_fraction=0.8, p=0.02, dt=0.1, record_v=(), rando
             "we": we, "wi": wi, "tau_m": 20.0, "tau_e": 5.0, "tau_i": 10.0, "E_l": El,
             "E_e": 0.0, "E_i": -80.0, "v_thresh": -50.0, "v_reset": -60.0, "t_ref": 5.0,
             "dt": float(dt)}
+    return Network(*parts, meta=meta)
+
+
+def distal_reward_network(n=1000, *, exc_fraction=0.8, n_synapses=100, dt=0.5, w_exc=1.0,
+                          w_inh=-1.0, w_max=4.0, a_plus=0.1, a_minus=0.15, tau_c=1000.0,
+                          tau_dopamine=200.0, d_tonic=0.002, update_every=10.0, noise=13.0,
+                          record_every=10.0, random_state=None):
+    r"""Build the network of Izhikevich (2007), "Solving the distal reward problem".
+
+    As in Izhikevich's ``daspnet.m``: ``n`` Izhikevich (2003) neurons, 80 % excitatory regular
+    spiking (``a=0.02, d=8``) and 20 % inhibitory fast spiking (``a=0.1, d=2``), ``b=0.2``,
+    ``c=-65``. Each neuron has ``n_synapses`` outgoing synapses to random targets (any neuron for
+    excitatory cells, excitatory neurons only for inhibitory cells, drawn with replacement), with
+    weights ``w_exc = 1`` and ``w_inh = -1``. The excitatory synapses learn by reward-modulated
+    STDP (:class:`RewardSTDP`):
+
+    .. math::
+
+        \dot c = -c / \tau_c + \mathrm{STDP}(\Delta t), \qquad
+        \dot d = -d / \tau_d + \mathrm{rewards}, \qquad \dot w = c \, (d + d_{tonic}),
+
+    with ``A+ = 0.1``, ``A- = 0.15``, 20 ms STDP time constants, ``tau_c = 1`` s,
+    ``tau_d = 0.2`` s, ``d_tonic = 0.002``, weights in ``[0, 4]``, and the weight update applied every
+    10 ms. As in ``daspnet.m``, a spike sets its STDP trace (nearest-spike pairing) and a pre and a
+    post spike in the same step depress (``pairing="nearest"``, ``order="post_first"``). The
+    thalamic input is ``daspnet.m``'s uniform noise ``13 * (rand - 0.5)`` per millisecond
+    (:class:`UniformNoise`). The first synapse of neuron 0, the "chosen synapse" whose
+    pre-then-post firing the protocol rewards (:func:`run_distal_reward`), starts at 0.
+
+    Synapses are one-step current pulses (``tau_syn = 0``); as in :func:`izhikevich_network`,
+    the network is built for its step ``dt``: weights (and the STDP amplitudes and bounds, so
+    that the learning dynamics do not change) are multiplied by ``1 / dt`` and the noise range by
+    ``1 / sqrt(dt)``.
+
+    Parameters
+    ----------
+    n, exc_fraction, n_synapses : int, float, int
+        Size, excitatory fraction and out-degree.
+    dt : float
+        Time step (ms) the network is built for (0.5: ``daspnet.m`` integrates ``v`` in two
+        half-millisecond steps).
+    w_exc, w_inh, w_max, a_plus, a_minus, tau_c, tau_dopamine, d_tonic, update_every
+        The model's parameters (see above).
+    noise : float
+        Width of ``daspnet.m``'s uniform input, ``noise * (rand - 0.5)`` per ms.
+    record_every : float
+        Sampling interval (ms) of the chosen synapse's weight (a :class:`WeightMonitor`).
+    random_state : None | int | numpy.random.Generator
+        Seed of the connectivity.
+
+    Returns
+    -------
+    network : Network
+        Group ``"neurons"``, synapses ``"exc"`` (plastic, the chosen one first) and ``"inh"``,
+        the modulator ``"dopamine"``, a spike monitor and a weight monitor ``"chosen"``;
+        ``meta`` holds ``n1``, ``n2`` (the chosen synapse's neurons) and ``chosen`` (its index).
+
+    References
+    ----------
+    .. [1] Izhikevich, E. M. (2007). Solving the distal reward problem through linkage of STDP
+       and dopamine signaling. Cerebral Cortex, 17(10), 2443-2452.
+    """
+    from ._monitors import WeightMonitor
+    from ._plasticity import Modulator, RewardSTDP
+
+    n = check_size("n", n, minimum=2)
+    n_synapses = check_size("n_synapses", n_synapses)
+    dt = check_positive("dt", dt)
+    if not 0 < exc_fraction < 1:
+        raise ValueError(f"exc_fraction must lie in (0, 1), got {exc_fraction}")
+    rng = check_random_state(random_state)
+    n_exc = int(round(exc_fraction * n))
+    a = np.r_[np.full(n_exc, 0.02), np.full(n - n_exc, 0.1)]
+    d = np.r_[np.full(n_exc, 8.0), np.full(n - n_exc, 2.0)]
+    cells = Izhikevich(n, a, 0.2, -65.0, d, name="neurons")
+    post = np.vstack([rng.integers(0, n, (n_exc, n_synapses)),
+                      rng.integers(0, n_exc, (n - n_exc, n_synapses))]).astype(np.int32)
+    i = np.repeat(np.arange(n, dtype=np.int32), n_synapses)
+    j = post.ravel()
+    exc = i < n_exc
+    s = 1.0 / dt
+    w = np.full(int(exc.sum()), w_exc * s)
+    w[0] = 0.0  # the chosen synapse starts at 0, as in daspnet.m
+    dopamine = Modulator(tau=tau_dopamine, name="dopamine")
+    rule = RewardSTDP(dopamine, tau_c=tau_c, eta=1.0, d_tonic=d_tonic, every=update_every,
+                      tau_pre=20.0, tau_post=20.0, a_plus=a_plus * s, a_minus=a_minus * s,
+                      w_min=0.0, w_max=w_max * s, pairing="nearest", order="post_first")
+    syn_e = Synapses(cells, cells, i[exc], j[exc], w, plasticity=rule, name="exc")
+    syn_i = Synapses(cells, cells, i[~exc], j[~exc], w_inh * s, name="inh")
+    half = 0.5 * noise / np.sqrt(dt)  # the variance of the input over 1 ms is daspnet.m's
+    parts = [cells, syn_e, syn_i, UniformNoise(cells, -half, half), dopamine, SpikeMonitor(cells),
+             WeightMonitor(syn_e, record=[0], every=record_every, name="chosen")]
+    meta = {"model": "izhikevich2007-distal-reward", "n": n, "n_exc": n_exc,
+            "n_synapses": n_synapses, "dt": float(dt), "weight_multiplier": s,
+            "w_exc": w_exc, "w_inh": w_inh, "w_max": w_max, "a_plus": a_plus,
+            "a_minus": a_minus, "tau_c": tau_c, "tau_dopamine": tau_dopamine,
+            "d_tonic": d_tonic, "update_every": update_every, "noise": noise,
+            "noise_half_width_per_step": float(half), "n1": 0, "n2": int(j[0]), "chosen": 0}
+    return Network(*parts, meta=meta)
+
+
+def force_network(n=2000, *, duration=15000.0, train=(5000.0, 10000.0), freq=5.0,
+                  teacher=None, p=0.1, G=0.04, Q=10.0, dt=0.05, rls_every=2.5, alpha=None,
+                  balance=True, record_every=1.0, random_state=None):
+    r"""Build the FORCE-trained LIF network of Nicola & Clopath (2017) for a 5 Hz sine.
+
+    As ``LIFFORCESINE.m`` (and Brian2's ``Nicola_Clopath_2017.py``): ``n`` LIF neurons with
+    ``tau_m = 10`` ms, a 2 ms refractory period, reset -65 mV, threshold -40 mV and a bias that
+    holds the resting potential at the threshold,
+
+    .. math::
+
+        \tau_m \dot v = -v + I_{bias} + s + E z, \qquad z = \phi^T r,
+
+    where ``s`` is the recurrent synaptic current, a double exponential (rise 2 ms, decay 20 ms)
+    with static weights :math:`\omega = G\, \mathcal{N}(0, 1) \cdot \mathbb{1}[U < p] /
+    (\sqrt{n}\, p)` (each neuron's incoming weights shifted to mean 0 when ``balance``, as in the
+    MATLAB code), ``r`` the spike trains filtered by the same kernel (a rate in Hz), ``z`` the
+    readout, and ``E = Q (2 U - 1)`` its feedback. Recursive least squares (:class:`RLSRule`) trains
+    ``phi`` every ``rls_every`` ms during ``train``, with :math:`P_0 = \alpha_{NC} I`,
+    :math:`\alpha_{NC} = 0.1\, dt` (dt in s) as in the paper's code.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons (2,000 in the paper).
+    duration : float
+        Length (ms) of the teacher signal and of the intended run (15 s in the paper).
+    train : (float, float)
+        RLS window (ms): 5 to 10 s in the paper.
+    freq : float
+        Frequency (Hz) of the default teacher ``sin(2 pi freq t)``.
+    teacher : array of shape (duration / dt,) | None
+        Another teacher, sampled every ``dt``.
+    p, G, Q : float
+        Connection probability, static weight scale, feedback scale.
+    dt : float
+        Time step (ms); 0.05 in the paper.
+    rls_every : float
+        RLS interval (ms), 2.5 in the paper.
+    alpha : float | None
+        :class:`RLSRule`'s ``alpha`` (``P0 = I / alpha``); None gives the paper's
+        ``1 / (0.1 dt)``.
+    balance : bool
+        Shift each neuron's incoming weights to mean 0.
+    record_every : float
+        Sampling interval (ms) of the readout.
+    random_state : None | int | numpy.random.Generator
+        Seed of the weights and the initial potentials.
+
+    Returns
+    -------
+    network : Network
+        Group ``"neurons"`` (receptor ``"syn"``), synapses ``"recurrent"``, trace ``"r"``,
+        readout ``"z"`` with its RLS rule ``"rls"`` and feedback, a spike monitor and a readout
+        monitor; ``meta`` holds the parameters.
+
+    References
+    ----------
+    .. [1] Nicola, W. and Clopath, C. (2017). Supervised learning in spiking neural networks with
+       FORCE training. Nature Communications, 8, 2208.
+    """
+    from ._monitors import ReadoutMonitor
+    from ._plasticity import Readout, ReadoutFeedback, RLSRule, Trace
+
+    n = check_size("n", n, minimum=2)
+    dt = check_positive("dt", dt)
+    duration = check_positive("duration", duration)
+    n_steps = int(round(duration / dt))
+    if not 0 <= train[0] <= train[1] <= duration:
+        raise ValueError(f"train must be a window (start, stop) within [0, {duration}] ms, got "
+                         f"{train}")
+    _check_synapse_memory(float(n) * n * p, f"force_network(n={n}, p={p:g})", True)
+    rng = check_random_state(random_state)
+    tau_r, tau_d, v_reset, v_peak = 2.0, 20.0, -65.0, -40.0
+    omega = G * rng.standard_normal((n, n)) * (rng.random((n, n)) < p) / (np.sqrt(n) * p)
+    if balance:  # omega[post, pre]: every neuron's incoming weights get mean 0
+        nz = omega != 0
+        counts = np.maximum(nz.sum(1), 1)
+        omega = np.where(nz, omega - (omega.sum(1) / counts)[:, None], 0.0)
+    post, pre = np.nonzero(omega)
+    order = np.lexsort((post, pre))
+    pre, post = pre[order], post[order]
+    # the paper's IPSC has area omega (s) per spike; a Receptor has area w * tau (ms)
+    w = 1000.0 * omega[post, pre] / tau_d
+    v0 = v_reset + rng.random(n) * (30.0 - v_reset)
+    E = Q * (2 * rng.random(n) - 1)
+    cells = LIF(n, tau_m=10.0, v_rest=v_peak, v_reset=v_reset, v_thresh=v_peak, t_ref=2.0,
+                v_init=v0, receptors=[Receptor("syn", tau=tau_d, tau_rise=tau_r)],
+                name="neurons")
+    rec = Synapses(cells, cells, pre.astype(np.int32), post.astype(np.int32), w, receptor="syn",
+                   name="recurrent")
+    r = Trace(cells, tau=tau_d, tau_rise=tau_r, increment=1000.0 / tau_d, name="r")
+    z = Readout(r, 1, name="z")
+    t = np.arange(n_steps) * dt
+    target = np.sin(2 * np.pi * freq * t / 1000.0) if teacher is None else np.asarray(teacher)
+    gate = ((t >= train[0]) & (t < train[1])).astype(float)
+    if alpha is None:
+        alpha = 1.0 / (0.1 * dt * 1e-3)
+    rls = RLSRule(z, teacher=target, signal_dt=dt, alpha=alpha, every=rls_every, gate=gate,
+                  name="rls")
+    parts = [cells, rec, r, z, rls, ReadoutFeedback(z, cells, E[:, None]), SpikeMonitor(cells),
+             ReadoutMonitor(z, every=record_every)]
+    meta = {"model": "nicola-clopath-2017-force-lif", "n": n, "p": float(p), "G": float(G),
+            "Q": float(Q), "dt": float(dt), "duration": duration, "train_start": float(train[0]),
+            "train_stop": float(train[1]), "freq": float(freq), "rls_every": float(rls_every),
+            "alpha": float(alpha), "balance": bool(balance), "tau_rise": tau_r,
+            "tau_decay": tau_d, "n_synapses": int(pre.size)}
     return Network(*parts, meta=meta)

@@ -121,3 +121,26 @@ class GaussianNoise(_Input):
         if np.any(self.std < 0):
             raise ValueError(f"std must be >= 0, got min {self.std.min()}")
         self.mean = as_per_neuron("mean", mean, target.n)
+
+
+class UniformNoise(_Input):
+    """White noise drawn uniformly in ``[low, high)``, afresh every time step for every neuron.
+
+    ``I_noise = low + (high - low) * U`` with ``U ~ U(0, 1)``, held constant during a step, as the
+    thalamic input ``13 * (rand - 0.5)`` of Izhikevich's ``spnet.m`` and ``daspnet.m``. As for
+    :class:`GaussianNoise`, the range is per step, so the noise power depends on ``dt``.
+
+    Parameters
+    ----------
+    target : neuron group
+        The group.
+    low, high : float | array of shape (target.n,)
+        Bounds per neuron, ``low <= high``.
+    """
+
+    def __init__(self, target, low, high):
+        super().__init__(target)
+        self.low = as_per_neuron("low", low, target.n)
+        self.high = as_per_neuron("high", high, target.n)
+        if np.any(self.high < self.low):
+            raise ValueError("high must be >= low for every neuron")

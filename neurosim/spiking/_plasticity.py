@@ -75,6 +75,13 @@ class STDP:
         Weight bounds, ``w_min < w_max``. The initial weights must lie within them.
     rule : {"additive", "multiplicative"}
         Hard bounds (additive) or soft bounds (multiplicative, van Rossum et al. 2000).
+    pairing : {"all", "nearest"}
+        ``"all"`` (default): a spike adds to its trace (all-to-all pairing, Brian2's example);
+        ``"nearest"``: a spike sets its trace (``x = a``), pairing each spike with the nearest
+        earlier spike of the other side only, as Izhikevich's ``spnet.m``/``daspnet.m``.
+    order : {"pre_first", "post_first"}
+        Within a time step, presynaptic arrivals before postsynaptic spikes (Brian2's default) or
+        after them (``daspnet.m``: a pre and a post spike in the same step depress).
 
     Examples
     --------
@@ -85,7 +92,7 @@ class STDP:
     kind = "STDP"
 
     def __init__(self, *, tau_pre=20.0, tau_post=20.0, a_plus=0.01, a_minus=0.0105, w_min=0.0,
-                 w_max=1.0, rule="additive"):
+                 w_max=1.0, rule="additive", pairing="all", order="pre_first"):
         self.tau_pre = check_positive("tau_pre", tau_pre)
         self.tau_post = check_positive("tau_post", tau_post)
         self.a_plus = check_positive("a_plus", a_plus, allow_zero=True)
@@ -96,11 +103,18 @@ class STDP:
         if rule == "multiplicative" and not (np.isfinite(self.w_min) and np.isfinite(self.w_max)):
             raise ValueError("the multiplicative rule needs finite w_min and w_max")
         self.rule = rule
+        if pairing not in ("all", "nearest"):
+            raise ValueError(f"pairing must be 'all' or 'nearest', got {pairing!r}")
+        if order not in ("pre_first", "post_first"):
+            raise ValueError(f"order must be 'pre_first' or 'post_first', got {order!r}")
+        self.pairing = pairing
+        self.order = order
 
     def __repr__(self):
         return (f"{type(self).__name__}(tau_pre={self.tau_pre:g}, tau_post={self.tau_post:g}, "
                 f"a_plus={self.a_plus:g}, a_minus={self.a_minus:g}, w_min={self.w_min:g}, "
-                f"w_max={self.w_max:g}, rule={self.rule!r})")
+                f"w_max={self.w_max:g}, rule={self.rule!r}, pairing={self.pairing!r}, "
+                f"order={self.order!r})")
 
 
 class RewardSTDP(STDP):
@@ -131,7 +145,7 @@ class RewardSTDP(STDP):
         Tonic dopamine added to ``d``.
     every : float | None
         Interval (ms) of the weight update, a whole number of steps; None for every step.
-    tau_pre, tau_post, a_plus, a_minus, w_min, w_max, rule
+    tau_pre, tau_post, a_plus, a_minus, w_min, w_max, rule, pairing, order
         As for :class:`STDP` (``rule`` must be ``"additive"``: the eligibility is unbounded).
 
     Examples
@@ -146,9 +160,9 @@ class RewardSTDP(STDP):
 
     def __init__(self, modulator, *, tau_c=1000.0, eta=1.0, d_tonic=0.0, every=None,
                  tau_pre=20.0, tau_post=20.0, a_plus=0.1, a_minus=0.15, w_min=0.0, w_max=4.0,
-                 rule="additive"):
+                 rule="additive", pairing="all", order="pre_first"):
         super().__init__(tau_pre=tau_pre, tau_post=tau_post, a_plus=a_plus, a_minus=a_minus,
-                         w_min=w_min, w_max=w_max, rule=rule)
+                         w_min=w_min, w_max=w_max, rule=rule, pairing=pairing, order=order)
         if rule != "additive":
             raise ValueError("RewardSTDP supports rule='additive' only")
         if not isinstance(modulator, Modulator):

@@ -157,7 +157,8 @@ def test_bad_input(tmp_path):
 
 def test_nsd_braincorl_files_feed_meta_training_and_the_curve(tmp_path):
     """The real-data path of decode-braincorl on files in the BraInCoRL layout."""
-    from neurosim.experiments.decode_braincorl import find_nsd_braincorl, meta_train, scaling_curve
+    from neurosim.datasets import find_nsd_braincorl
+    from neurosim.decoding import meta_train, scaling_curve
 
     rng = np.random.default_rng(0)
     dim, n_vox = 4, 6

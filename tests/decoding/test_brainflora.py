@@ -109,8 +109,7 @@ def test_retrieval_scores_keys_and_chance():
 @pytest.fixture(scope="module")
 def trained():
     from neurosim.datasets import make_eeg_things, make_fmri_visual, make_meg_things
-
-    from neurosim.experiments import decode_brainflora as exp
+    from neurosim.decoding import fit_brainflora, retrieval_by_subject, ridge_retrieval_baseline
 
     # two subjects pooled per modality (the paper's joint-subject training): their different
     # response mappings make a single linear map harder, as in real data
@@ -124,13 +123,15 @@ def trained():
         "fmri": prepare_retrieval_data("fmri", make_fmri_visual(
             n_subjects=2, n_voxels=[300, 400], n_stimuli=300, n_shared=40, snr=0.1)),
     }
-    cfg = {"epochs": 12, "unified_epochs": 3, "batch_size": 32, "lr": 2e-3}
-    model, _, _ = exp.train_brainflora(data, cfg, device="cpu")
-    ridge = {m: exp.ridge_baseline(data, m, device="cpu") for m in data}
+    model, _, _ = fit_brainflora(data, epochs=12, unified_epochs=3, batch_size=32, lr=2e-3,
+                                 device="cpu")
+    ridge = {m: ridge_retrieval_baseline(d["train"], d["test"], device="cpu")
+             for m, d in data.items()}
     scores = {}
     for unified in (False, True):
         model.unify(unified)
-        scores[unified] = {m: exp.evaluate(model, data, m) for m in data}
+        scores[unified] = {m: retrieval_by_subject(model.predict(d["test"]["x"], m), d["test"])
+                           for m, d in data.items()}
     return ridge, scores
 
 
@@ -152,8 +153,12 @@ def test_brainflora_retrieval_beats_chance_and_ridge(trained, modality):
     # and stays ahead (measured 10-way 0.35-0.61 vs 0.61-0.68); see docs/decoding.rst
 
 
-def test_docstring_examples():
-    results = doctest.testmod(bf_module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", ["_brainflora", "losses", "metrics"])
+def test_docstring_examples(module):
+    import importlib
+
+    module = importlib.import_module(f"neurosim.decoding.{module}")
+    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert results.failed == 0 and results.attempted > 0
 
 
@@ -186,10 +191,10 @@ def _write_things_eeg2(root, n_subjects=2, n_train=40, n_test=12, dim=8, seed=0)
 
 
 def test_experiment_on_things_eeg2_files(tmp_path):
-    from neurosim.experiments import decode_brainflora as exp
+    from neurosim.experiments import get_experiment
 
     _write_things_eeg2(tmp_path)
-    result = exp.run(quick=True, data=tmp_path)
+    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path)
     ds = result.dataset
     assert list(ds["modality"].values) == ["eeg"]
     assert list(ds["decoder"].values) == ["chance", "ridge", "uni", "multi"]
@@ -207,33 +212,41 @@ def test_experiment_on_things_eeg2_files(tmp_path):
     assert set(result.figures) == {"retrieval", "training"}
 
 
-def test_experiment_real_data_errors(tmp_path):
-    from neurosim.experiments import decode_brainflora as exp
+def _load_things(path, meg_decim=1):
+    """neurosim.datasets.find_things, prepared as decode-brainflora does."""
+    from neurosim.datasets import find_things
 
+    found, text = find_things(path)
+    decim = {"eeg": 1, "meg": meg_decim}
+    return {m: prepare_retrieval_data(m, d["train"], d["test"], decim=decim[m])
+            for m, d in found.items()}, text
+
+
+def test_experiment_real_data_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="must be a folder"):
-        exp.load_real_data(tmp_path / "nowhere")
+        _load_things(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError,
                        match="no THINGS-EEG2 or THINGS-MEG data.*preprocessed_eeg_training"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)
     _write_things_eeg2(tmp_path, n_subjects=1)
     (tmp_path / "embeddings_test.npz").unlink()
     with pytest.raises(FileNotFoundError, match="embeddings_test"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)
     np.save(tmp_path / "embeddings_test.npy", np.zeros((5, 8), dtype=np.float32))
     with pytest.raises(ValueError, match="5 rows but the THINGS-EEG2 test files have 12 images"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)
     np.save(tmp_path / "embeddings_test.pt.npy", np.zeros((5, 8)))  # not matched: wrong name
     (tmp_path / "embeddings_test.h5").write_bytes(b"")
     with pytest.raises(ValueError, match="several embedding files"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)
     (tmp_path / "embeddings_test.h5").unlink()
     np.save(tmp_path / "embeddings_test.npy", np.full((12, 8), np.nan, dtype=np.float32))
     with pytest.raises(ValueError, match="NaN or inf"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)
     (tmp_path / "sub-01_ResponseData.h5").write_bytes(b"")
     np.save(tmp_path / "embeddings_test.npy", np.ones((12, 8), dtype=np.float32))
     with pytest.warns(UserWarning, match="does not read THINGS-fMRI; ignoring.*sub-01_ResponseData.h5"):
-        data, text = exp.load_real_data(tmp_path)
+        data, text = _load_things(tmp_path)
     assert data["eeg"]["train"]["x"].shape == (80, 17, 100)
     assert data["eeg"]["test"]["x"].shape == (12, 17, 100)
     assert "sub-01" in text
@@ -264,22 +277,22 @@ def _write_things_meg(root, n_images=60, n_test=12, n_rep=3, dim=8, seed=1):
 
 
 def test_experiment_on_things_meg_and_eeg_files(tmp_path):
-    from neurosim.experiments import decode_brainflora as exp
+    from neurosim.experiments import get_experiment
 
     _write_things_meg(tmp_path)
-    data, text = exp.load_real_data(tmp_path, meg_decim=2)
+    data, text = _load_things(tmp_path, meg_decim=2)
     assert list(data) == ["meg"] and "THINGS-MEG (subjects P1; 48 training images, 12 test" in text
     assert data["meg"]["train"]["x"].shape == (48, 8, 20)
     assert data["meg"]["test"]["x"].shape == (12, 8, 20)  # 3 repetitions averaged
     _write_things_eeg2(tmp_path, n_subjects=1)
-    result = exp.run(quick=True, data=tmp_path)
+    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path)
     score = result.dataset["score"]
     assert list(score["modality"].values) == ["eeg", "meg"]
     assert np.isfinite(score.values).all()
     assert float(score.sel(decoder="ridge", modality="meg", metric="top1_2way")) > 0.75
     (tmp_path / "embeddings_meg.npz").unlink()
     with pytest.raises(FileNotFoundError, match="embeddings_meg.*image_paths.csv"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)
     np.save(tmp_path / "embeddings_meg.npy", np.zeros((50, 8), dtype=np.float32))
     with pytest.raises(ValueError, match="50 rows but the THINGS-MEG files show image 60"):
-        exp.load_real_data(tmp_path)
+        _load_things(tmp_path)

@@ -135,3 +135,58 @@ def test_voxelwise_against_sklearn_and_scipy():
 def test_docstring_examples():
     results = doctest.testmod(metrics, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert results.failed == 0 and results.attempted > 0
+
+
+def test_permutation_test_pvalue_formula_and_groups():
+    from neurosim.decoding.metrics import permutation_test
+
+    y = np.repeat([0, 1, 2], 4)
+    groups = np.tile([0, 1], 6)
+    seen = []
+    scores = iter([0.9, 0.95, 0.5, 0.9, 0.1])  # true score 0.9; shuffles 0.95, 0.5, 0.9, 0.1
+
+    def score_fn(labels):
+        seen.append(labels.copy())
+        return next(scores)
+
+    score, perm, p = permutation_test(score_fn, y, groups=groups, n_permutations=4, random_state=0)
+    assert score == 0.9 and perm.tolist() == [0.95, 0.5, 0.9, 0.1]
+    assert p == (1 + 2) / (4 + 1)  # 0.95 and 0.9 are >= 0.9
+    for shuffled in seen[1:]:  # labels only move within their group
+        for g in (0, 1):
+            assert sorted(shuffled[groups == g]) == sorted(y[groups == g])
+    assert any(not np.array_equal(s, y) for s in seen[1:])
+
+
+def test_permutation_test_against_sklearn():
+    from neurosim.decoding.metrics import permutation_test
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score, permutation_test_score
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 30)
+    X = rng.normal(size=(60, 5))
+    X[:, 0] += 1.5 * y
+    est = LogisticRegression()
+    score, _, p = permutation_test(lambda lab: cross_val_score(est, X, lab, cv=5).mean(), y,
+                                   n_permutations=30, random_state=0)
+    sk_score, _, sk_p = permutation_test_score(est, X, y, cv=5, n_permutations=30, random_state=0)
+    assert score == pytest.approx(sk_score) and p == sk_p == 1 / 31
+    # no signal (labels independent of x, a continuous score): p-values spread evenly over (0, 1]
+    pvals = []
+    for s in range(40):
+        x, lab = rng.normal(size=60), rng.permutation(y)
+        pvals.append(permutation_test(lambda lb, x=x: float(np.corrcoef(lb, x)[0, 1]), lab,
+                                      n_permutations=19, random_state=s)[2])
+    assert 0.4 < np.mean(pvals) < 0.65 and np.mean(np.array(pvals) <= 0.05) < 0.2
+
+
+def test_permutation_test_errors():
+    from neurosim.decoding.metrics import permutation_test
+
+    with pytest.raises(TypeError, match="callable"):
+        permutation_test(3, [0, 1])
+    with pytest.raises(ValueError, match="groups"):
+        permutation_test(lambda y: 0.0, [0, 1], groups=[0, 1, 2])
+    with pytest.raises(ValueError, match="n_permutations"):
+        permutation_test(lambda y: 0.0, [0, 1], n_permutations=0)

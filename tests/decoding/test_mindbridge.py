@@ -13,6 +13,7 @@ from neurosim.decoding import (
     mindbridge_batches,
     mindbridge_memory_estimate,
     reset_tune,
+    reset_tuning_curve,
     soft_clip_loss,
 )
 
@@ -266,9 +267,7 @@ def test_nsd_on_disk_feeds_the_experiment(tmp_path):
     import h5py
     import nibabel as nib
     import scipy.io
-    from neurosim.datasets import save_embeddings
-
-    from neurosim.experiments.decode_mindbridge import find_nsd, reset_tuning_curve
+    from neurosim.datasets import find_nsd, save_embeddings
 
     rng = np.random.default_rng(0)
     root = tmp_path / "nsd"
@@ -336,7 +335,9 @@ def test_reset_tuning_beats_scratch_at_smallest_budget():
 
 
 def test_docstring_examples():
-    for module in (_mindbridge,):
+    from neurosim.decoding import losses, samplers
+
+    for module in (_mindbridge, losses, samplers):
         failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE
                                     | doctest.ELLIPSIS)
         assert failed == 0

@@ -82,13 +82,11 @@ def _reference(net, ds, rule, delay_steps, modulator_steps=None):
         for k, a in zip(modulator_steps, rule.modulator.amounts):
             events.setdefault(k, []).append(a)
     trace = []
-    for n in range(n_steps):
-        if n % 10 == 0:
-            trace.append(w[[0, 7]].copy())
-        xpre = xpre * dpre
-        xpost = xpost * dpost
+    nearest = rule.pairing == "nearest"
+
+    def arrive(n):
         for i in arrivals[n]:
-            xpre[i] += rule.a_plus
+            xpre[i] = rule.a_plus if nearest else xpre[i] + rule.a_plus
             for s in range(i * N_POST, (i + 1) * N_POST):
                 xp = xpost[syn.j[s]]
                 if reward:
@@ -96,8 +94,10 @@ def _reference(net, ds, rule, delay_steps, modulator_steps=None):
                     continue
                 ww = w[s] - xp if rule.rule == "additive" else w[s] - xp * (w[s] - lo)
                 w[s] = min(max(ww, lo), hi)
+
+    def fire(n):
         for j in posts[n]:
-            xpost[j] += rule.a_minus
+            xpost[j] = rule.a_minus if nearest else xpost[j] + rule.a_minus
             for s in range(j, N_PRE * N_POST, N_POST):
                 x = xpre[syn.i[s]]
                 if reward:
@@ -105,6 +105,18 @@ def _reference(net, ds, rule, delay_steps, modulator_steps=None):
                     continue
                 ww = w[s] + x if rule.rule == "additive" else w[s] + x * (hi - w[s])
                 w[s] = min(max(ww, lo), hi)
+
+    for n in range(n_steps):
+        if n % 10 == 0:
+            trace.append(w[[0, 7]].copy())
+        xpre *= dpre
+        xpost *= dpost
+        if rule.order == "post_first":
+            fire(n)
+            arrive(n)
+        else:
+            arrive(n)
+            fire(n)
         if reward:
             d = d * ddec
             for a in events.get(n, []):
@@ -116,10 +128,12 @@ def _reference(net, ds, rule, delay_steps, modulator_steps=None):
     return w, c, np.array(trace)
 
 
-@pytest.mark.parametrize("rule_kind,delay", [("additive", 0.0), ("multiplicative", 1.5)])
-def test_stdp_equals_numpy_reference_bit_for_bit(rule_kind, delay):
+@pytest.mark.parametrize("rule_kind,delay,pairing,order", [
+    ("additive", 0.0, "all", "pre_first"), ("multiplicative", 1.5, "all", "pre_first"),
+    ("additive", 0.0, "nearest", "post_first")])
+def test_stdp_equals_numpy_reference_bit_for_bit(rule_kind, delay, pairing, order):
     rule = STDP(tau_pre=20.0, tau_post=25.0, a_plus=0.02, a_minus=0.022, w_min=0.0, w_max=1.0,
-                rule=rule_kind)
+                rule=rule_kind, pairing=pairing, order=order)
     net = _network(rule, delay)
     w_desc = net.synapses[0].w.copy()
     ds = run(net, T, DT)
@@ -130,16 +144,18 @@ def test_stdp_equals_numpy_reference_bit_for_bit(rule_kind, delay):
     np.testing.assert_array_equal(net.synapses[0].w, w_desc)  # description unchanged
 
 
-def _reward_rule():
+def _reward_rule(pairing="all", order="pre_first"):
     times = np.array([150.0, 420.0, 421.0, 777.7])
     dopamine = Modulator(tau=200.0, times=times, amounts=[0.5, 0.3, 0.2, 0.6], name="dopamine")
     rule = RewardSTDP(dopamine, tau_c=1000.0, eta=1.0, d_tonic=0.002, every=10.0,
-                      a_plus=0.1, a_minus=0.15, w_min=0.0, w_max=4.0)
+                      a_plus=0.1, a_minus=0.15, w_min=0.0, w_max=4.0, pairing=pairing,
+                      order=order)
     return rule, np.floor((times + 1e-3 * DT) / DT).astype(int)
 
 
-def test_reward_stdp_equals_numpy_reference_bit_for_bit():
-    rule, ev_steps = _reward_rule()
+@pytest.mark.parametrize("pairing,order", [("all", "pre_first"), ("nearest", "post_first")])
+def test_reward_stdp_equals_numpy_reference_bit_for_bit(pairing, order):
+    rule, ev_steps = _reward_rule(pairing, order)
     net = _network(rule, delay=0.5)
     ds = run(net, T, DT)
     w, c, trace = _reference(net, ds, rule, 5, ev_steps)
@@ -180,7 +196,7 @@ brian2 = pytest.importorskip("brian2")
 @pytest.mark.parametrize("kind", ["additive", "multiplicative", "reward"])
 def test_plasticity_on_brian2_numpy_within_1e10(kind):
     if kind == "reward":
-        rule, _ = _reward_rule()
+        rule, _ = _reward_rule("nearest", "post_first")  # daspnet.m's pairing and order
         delay = 0.5
     else:
         rule = STDP(tau_pre=20.0, tau_post=25.0, a_plus=0.02, a_minus=0.022, rule=kind)

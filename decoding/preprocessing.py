@@ -1,0 +1,304 @@
+"""Preparing data for the decoders: from data sets to the arrays each model trains on.
+
+- :func:`preprocess_dreamer` (HiSTN's DREAMER preprocessing: baseline z-score, max scaling) and
+  :func:`make_windows` (cut signals into windows);
+- :func:`prepare_retrieval_data`: EEG/MEG/fMRI data sets (simulated or real THINGS/NSD) to the
+  z-scored arrays of BrainFLORA and its ridge baseline;
+- :func:`trial_arrays` and :func:`stimulus_arrays`: one NSD-like subject
+  (:func:`neurosim.datasets.make_fmri_visual`, :func:`neurosim.datasets.load_nsd`) as single-trial
+  or repeat-averaged arrays (MindBridge, BraInCoRL).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["make_windows", "prepare_retrieval_data", "preprocess_dreamer", "stimulus_arrays",
+           "trial_arrays"]
+
+_REQUIRED = ("betas", "embedding")
+#: the modalities of BrainFLORA's towers
+MODALITIES = ("eeg", "meg", "fmri")
+
+
+def preprocess_dreamer(data, *, duration=60.0, baseline_segment=(25.5, 35.5), scale=True):
+    """DREAMER preprocessing of HiSTN: last ``duration`` s, baseline z-score, per-channel max scaling.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        As returned by :func:`neurosim.datasets.make_eeg_emotion` or ``load_dreamer``: ``eeg``
+        (subject, trial, channel, time) and ``baseline`` (subject, trial, channel, baseline_time).
+    duration : float
+        Seconds kept at the end of each film.
+    baseline_segment : (float, float)
+        Part of the 61-s baseline (s) whose per-channel mean and standard deviation z-score the
+        film (HiSTN: the middle 10 s).
+    scale : bool
+        Divide each trial's channels by their maximum absolute value (after z-scoring).
+
+    Returns
+    -------
+    eeg : xarray.DataArray
+        (subject, trial, channel, time), float32, dimensionless, with the input's coordinates.
+
+    Examples
+    --------
+    >>> from neurosim.datasets import make_eeg_emotion  # doctest: +SKIP
+    >>> eeg = preprocess_dreamer(make_eeg_emotion(n_subjects=1))  # doctest: +SKIP
+    >>> float(abs(eeg).max())  # doctest: +SKIP
+    1.0
+    """
+    for var in ("eeg", "baseline"):
+        if var not in getattr(data, "data_vars", {}):
+            raise ValueError(f"data must be an xarray.Dataset with an {var!r} variable "
+                             "(see neurosim.datasets.make_eeg_emotion)")
+    eeg = data["eeg"].transpose("subject", "trial", "channel", "time")
+    sfreq = float(data.attrs.get("sfreq", 128.0))
+    n_keep = int(round(duration * sfreq))
+    if n_keep > eeg.sizes["time"]:
+        raise ValueError(f"duration={duration} s needs {n_keep} samples, the films have "
+                         f"{eeg.sizes['time']}")
+    eeg = eeg.isel(time=slice(eeg.sizes["time"] - n_keep, None))
+    base = data["baseline"].transpose("subject", "trial", "channel", "baseline_time")
+    lo, hi = baseline_segment
+    i0, i1 = int(round(lo * sfreq)), int(round(hi * sfreq))
+    if not 0 <= i0 < i1 <= base.sizes["baseline_time"]:
+        raise ValueError(f"baseline_segment={baseline_segment} s is outside the baseline "
+                         f"({base.sizes['baseline_time'] / sfreq:g} s)")
+    seg = base.values[..., i0:i1].astype(np.float64)
+    x = eeg.values.astype(np.float64)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(seg))):
+        raise ValueError("the EEG contains NaN or inf values")
+    std = seg.std(axis=-1, keepdims=True)
+    x = (x - seg.mean(axis=-1, keepdims=True)) / np.where(std > 0, std, 1.0)
+    if scale:
+        peak = np.abs(x).max(axis=-1, keepdims=True)
+        x = x / np.where(peak > 0, peak, 1.0)
+    out = eeg.copy(data=x.astype(np.float32))
+    out.attrs = {"units": "1", "sfreq": sfreq, "duration": float(duration),
+                 "baseline_segment": list(baseline_segment), "scaled": int(bool(scale)),
+                 "long_name": "baseline z-scored EEG" + (", max-scaled" if scale else "")}
+    return out
+
+
+def make_windows(x, window=128, stride=None, *, start=0, stop=None):
+    """Cut the last (time) axis of ``x`` into windows.
+
+    Parameters
+    ----------
+    x : array-like, shape (..., n_times)
+        Signals.
+    window : int
+        Samples per window.
+    stride : int | None
+        Step between window starts (None: ``window``, non-overlapping).
+    start, stop : int
+        Sample range to cut from (windows lie entirely inside it).
+
+    Returns
+    -------
+    windows : numpy.ndarray, shape (..., n_windows, window) moved so that windows come before the
+        second-to-last axis: ``x`` of shape (trial, channel, time) gives (trial, n_windows, channel,
+        window).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import make_windows
+    >>> make_windows(np.zeros((3, 14, 7680)), 128).shape
+    (3, 60, 14, 128)
+    """
+    x = np.asarray(getattr(x, "values", x))
+    stride = window if stride is None else stride
+    stop = x.shape[-1] if stop is None else stop
+    if not 0 <= start < stop <= x.shape[-1]:
+        raise ValueError(f"need 0 <= start < stop <= {x.shape[-1]}, got start={start}, stop={stop}")
+    if window > stop - start or window < 1 or stride < 1:
+        raise ValueError(f"window={window} and stride={stride} must be >= 1 and window <= "
+                         f"{stop - start} samples")
+    w = np.lib.stride_tricks.sliding_window_view(x[..., start:stop], window, axis=-1)[..., ::stride, :]
+    return np.moveaxis(w, -2, -3) if x.ndim >= 2 else w
+
+
+def check_fmri_dataset(ds, name="data"):
+    """Raise a clear error unless ``ds`` has the structure of ``make_fmri_visual``'s data sets."""
+    import xarray as xr
+
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"{name} must be an xarray.Dataset (one subject of make_fmri_visual or "
+                        f"load_nsd), got {type(ds).__name__}")
+    missing = [v for v in _REQUIRED if v not in ds] + [c for c in ("stimulus", "shared")
+                                                      if c not in ds.coords]
+    if missing:
+        raise ValueError(f"{name} lacks {missing}; expected betas (trial, voxel) with a "
+                         "'stimulus' trial coordinate and embedding (stimulus, feature) with a "
+                         "'shared' coordinate")
+    if ds["betas"].dims != ("trial", "voxel"):
+        raise ValueError(f"{name}.betas must have dims ('trial', 'voxel'), got {ds['betas'].dims}")
+
+
+def trial_arrays(ds, *, split="train"):
+    """Single trials of one subject as arrays.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One subject.
+    split : {"train", "test", "all"}
+        Trials of the subject's own (non-shared) stimuli, of the shared stimuli, or all.
+
+    Returns
+    -------
+    betas : numpy.ndarray, (n_trials, n_voxels) float32
+    stimulus : numpy.ndarray, (n_trials,) int
+    embedding : numpy.ndarray, (n_trials, n_features) float32
+    """
+    check_fmri_dataset(ds)
+    stim = np.asarray(ds["stimulus"].values).astype(np.int64)
+    shared = np.asarray(ds["shared"].values, dtype=bool)
+    keep = _split_mask(shared[stim], split)
+    emb = np.asarray(ds["embedding"].values, dtype=np.float32)
+    betas = np.asarray(ds["betas"].values, dtype=np.float32)[keep]
+    return betas, stim[keep], emb[stim[keep]]
+
+
+def stimulus_arrays(ds, *, split="train"):
+    """Repeat-averaged responses of one subject, one row per stimulus it saw.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    split : {"train", "test", "all"}
+
+    Returns
+    -------
+    betas : numpy.ndarray, (n_stimuli_seen, n_voxels) float32
+        Mean over the repeats of each stimulus.
+    stimulus : numpy.ndarray, (n_stimuli_seen,) int, sorted
+    embedding : numpy.ndarray, (n_stimuli_seen, n_features) float32
+    """
+    betas, stim, _ = trial_arrays(ds, split=split)
+    ids, inverse = np.unique(stim, return_inverse=True)
+    sums = np.zeros((len(ids), betas.shape[1]))
+    np.add.at(sums, inverse, betas)
+    mean = sums / np.bincount(inverse, minlength=len(ids))[:, None]
+    emb = np.asarray(ds["embedding"].values, dtype=np.float32)[ids]
+    return mean.astype(np.float32), ids, emb
+
+
+def _split_mask(is_shared, split):
+    if split == "train":
+        return ~is_shared
+    if split == "test":
+        return is_shared
+    if split == "all":
+        return np.ones_like(is_shared)
+    raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+
+
+def _things_arrays(ds, var, average, decim):
+    x = ds[var].transpose("subject", "image", "repetition", "channel", "time").values
+    if decim > 1:
+        n = x.shape[-1] // decim * decim
+        x = x[..., :n].reshape(*x.shape[:-1], n // decim, decim).mean(-1)
+    if average:
+        x = x.mean(axis=2, keepdims=True)
+    S, I, R = x.shape[:3]
+    emb = ds["embedding"].values
+    Y = np.broadcast_to(emb[None, :, None], (S, I, R, emb.shape[1])).reshape(S * I * R, -1)
+    subject = np.repeat(np.asarray(ds["subject"].values), I * R)
+    image = np.tile(np.repeat(np.arange(I), R), S)
+    return x.reshape(S * I * R, *x.shape[3:]), Y, subject, image
+
+
+def _fmri_arrays(data):
+    train, test = {"x": [], "y": [], "s": [], "i": []}, {"x": [], "y": [], "s": [], "i": []}
+    n_max = max(ds.sizes["voxel"] for ds in data.values())
+    for name, ds in data.items():
+        betas = ds["betas"].values.astype(np.float64)
+        stim = ds["stimulus"].values
+        shared = ds["shared"].values[stim]
+        emb = ds["embedding"].values
+        mu, sd = betas[~shared].mean(0), betas[~shared].std(0)
+        z = (betas - mu) / np.where(sd > 0, sd, 1.0)  # voxelwise z-score with the training trials
+        z = np.pad(z, ((0, 0), (0, n_max - z.shape[1])))  # zero-pad to the largest subject
+        for part, sel in ((train, ~shared), (test, shared)):
+            xs, ss = z[sel], stim[sel]
+            if part is test:  # average the repetitions of each shared stimulus
+                ss = np.unique(ss)
+                xs = np.stack([z[sel][stim[sel] == u].mean(0) for u in ss])
+            part["x"].append(xs)
+            part["y"].append(emb[ss])
+            part["s"].append(np.full(len(ss), name))
+            part["i"].append(ss)
+    return [tuple(np.concatenate(p[k]) for k in "xysi") for p in (train, test)]
+
+
+def prepare_retrieval_data(modality, train, test=None, *, decim=1):
+    """Arrays for BrainFLORA and ridge from simulated or real THINGS/NSD-like data sets.
+
+    EEG/MEG: single trials of the training split (subjects pooled) and the test split with the
+    repetitions averaged, each channel z-scored with the training mean and standard deviation.
+    fMRI: per subject, voxelwise z-scored betas zero-padded to the largest voxel count; trials of
+    non-shared stimuli train, the shared stimuli (repetitions averaged) test.
+
+    Parameters
+    ----------
+    modality : "eeg" | "meg" | "fmri"
+        Which data.
+    train : xarray.Dataset | dict of str to xarray.Dataset
+        EEG/MEG: the ``split="train"`` data set of :func:`neurosim.datasets.make_eeg_things` /
+        :func:`~neurosim.datasets.make_meg_things`. fMRI: the dict of
+        :func:`~neurosim.datasets.make_fmri_visual`.
+    test : xarray.Dataset | None
+        EEG/MEG: the ``split="test"`` data set. Unused for fMRI.
+    decim : int
+        EEG/MEG: average blocks of ``decim`` samples (downsampling).
+
+    Returns
+    -------
+    data : dict
+        ``"train"`` and ``"test"``: dicts with ``x`` (float32), ``y`` (target embeddings, float32),
+        ``subject`` and ``image`` (stimulus index) per sample.
+
+    Examples
+    --------
+    >>> from neurosim.datasets import make_eeg_things  # doctest: +SKIP
+    >>> d = prepare_retrieval_data("eeg", make_eeg_things(split="train"),
+    ...                            make_eeg_things(split="test"))  # doctest: +SKIP
+    >>> d["train"]["x"].shape, d["test"]["x"].shape  # doctest: +SKIP
+    ((800, 17, 100), (40, 17, 100))
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    keys = ("x", "y", "subject", "image")
+    if modality == "fmri":
+        if not isinstance(train, dict) or not train:
+            raise TypeError("fmri data must be the dict subject -> Dataset of make_fmri_visual")
+        tr, te = _fmri_arrays(train)
+    else:
+        if test is None:
+            raise ValueError(f"{modality} needs the train and the test split")
+        for ds, split in ((train, "train"), (test, "test")):
+            if modality not in getattr(ds, "data_vars", {}):
+                raise ValueError(f"the {split} data set has no {modality!r} variable")
+        if train.sizes["channel"] != test.sizes["channel"] or \
+                train.sizes["feature"] != test.sizes["feature"]:
+            raise ValueError("train and test must have the same channels and embedding dim")
+        tr = _things_arrays(train, modality, False, decim)
+        te = _things_arrays(test, modality, True, decim)
+        mu = tr[0].mean(axis=(0, 2), keepdims=True)
+        sd = tr[0].std(axis=(0, 2), keepdims=True)
+        sd = np.where(sd > 0, sd, 1.0)
+        tr = ((tr[0] - mu) / sd, *tr[1:])
+        te = ((te[0] - mu) / sd, *te[1:])
+    out = {}
+    for name, arrays in (("train", tr), ("test", te)):
+        d = dict(zip(keys, arrays))
+        d["x"] = np.ascontiguousarray(d["x"], dtype=np.float32)
+        d["y"] = np.ascontiguousarray(d["y"], dtype=np.float32)
+        if not np.all(np.isfinite(d["x"])):
+            raise ValueError(f"the {modality} {name} data contain NaN or inf values")
+        out[name] = d
+    return out
