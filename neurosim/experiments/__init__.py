@@ -163,6 +163,12 @@ _REGISTRY: dict[str, Experiment] = {
             "neurosim.experiments.spiking_force:run",
         ),
         Experiment(
+            "reservoir-what-when",
+            "Spiking reservoir learns what, when and how likely with a three-factor readout "
+            "(after Yamada & Chao 2025), against FORCE after a switch",
+            "neurosim.experiments.reservoir_what_when:run",
+        ),
+        Experiment(
             "sparsey-digits",
             "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
             "capacity, accuracy, sequence recall",
