@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.metadata_routing import UNUSED
 
 from .._utils import check_positive, check_size
 from ._network import connect_inputs, reservoir_group
@@ -41,6 +42,10 @@ def _seeds(random_state):
 class _TaskReadout(BaseEstimator):
     """Shared machinery: wire the task into the reservoir, run a Session trial by trial, record
     the readouts per trial, call the subclass between blocks."""
+
+    # fit's arguments are the model's inputs, not metadata to route: no set_fit_request
+    __metadata_request__fit = {k: UNUSED for k in ("reservoir", "task", "dt", "backend",
+                                                   "random_state", "progress")}
 
     def _check_common(self):
         check_positive("tau_x", self.tau_x)

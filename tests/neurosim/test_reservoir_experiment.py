@@ -51,6 +51,21 @@ def test_quick_run_subspace_angle_reported_with_its_null(quick):
 
 
 @pytest.mark.slow
+def test_quick_run_dataset_is_saved_and_read_back(quick, tmp_path):
+    import xarray as xr
+
+    ds = quick.dataset
+    assert ds["y_when"].dims == ("trial", "time") and ds.sizes["output"] == 2
+    # the three-factor history stops at its criterion, FORCE's at the cap: NaN after
+    assert np.isnan(ds["y_when"].values[-1]).all()
+    assert np.isfinite(ds["y_when_force"].values).all()
+    ds.to_netcdf(tmp_path / "results.nc")
+    back = xr.load_dataset(tmp_path / "results.nc")
+    np.testing.assert_array_equal(back["y_when_force"].values, ds["y_when_force"].values)
+    assert back.attrs["summary_readapt_trials_force"] == quick.metrics["readapt_trials_force"]
+
+
+@pytest.mark.slow
 @pytest.mark.brian2
 def test_both_backends_meet_the_first_two_criteria_with_equal_rates():
     pytest.importorskip("brian2")
