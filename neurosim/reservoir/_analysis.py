@@ -73,13 +73,24 @@ def peak_heights(history, *, trials=None, by="cue", var="y_when"):
 
 def _unique_per(h, coord, by):
     out = {}
-    for key, grp in h.groupby(by):
-        values = np.unique(grp[coord].values)
+    keys, values_all = np.asarray(h[by].values), np.asarray(h[coord].values)
+    for key in np.unique(keys):
+        values = np.unique(values_all[keys == key])
         if values.size != 1:
             raise ValueError(f"the selected trials of {by} {key!r} have several values of "
                              f"{coord} ({values.tolist()}); select trials within one block")
         out[key] = float(values[0])
     return out
+
+
+def _group_peak(y, keys, t, heights=False):
+    """Per group of trials: the time of the trial average's maximum (and the maximum)."""
+    uniq, inv = np.unique(keys, return_inverse=True)
+    avg = np.stack([np.nanmean(y[inv == g], axis=0) for g in range(uniq.size)])
+    at = t[np.argmax(avg, axis=1)]
+    if heights:
+        return uniq, at, avg.max(axis=1)
+    return uniq, at
 
 
 def prediction_scores(history, *, trials=None, tolerance=0.1):
@@ -113,14 +124,17 @@ def prediction_scores(history, *, trials=None, tolerance=0.1):
         raise ValueError("no trial selected")
     delays = _unique_per(h, "delay", "identity")
     probs = _unique_per(h, "probability", "cue")
-    pt = peak_times(h)
-    ids = [str(k) for k in pt["identity"].values]
-    peak = np.asarray(pt.values, dtype=float)
-    d = np.array([delays[k] for k in pt["identity"].values])
+    # as peak_times / peak_heights, in numpy (this runs on every window of a learning curve)
+    t = np.asarray(h["time"].values)
+    inside = t <= h.attrs["trial_ms"] - 1e-9
+    y = np.asarray(h["y_when"].values)[:, inside]
+    id_keys, peak = _group_peak(y, np.asarray(h["identity"].values), t[inside])
+    cue_keys, _, height = _group_peak(y, np.asarray(h["cue"].values), t[inside],
+                                      heights=True)
+    ids = [str(k) for k in id_keys]
+    d = np.array([delays[k] for k in id_keys])
     err = np.abs(peak - d) / d
-    ph = peak_heights(h)
-    height = np.asarray(ph.values, dtype=float)
-    p = np.array([probs[c] for c in ph["cue"].values])
+    p = np.array([probs[c] for c in cue_keys])
     r = float(np.corrcoef(height, p)[0, 1]) if p.size > 1 and np.ptp(p) > 0 and \
         np.ptp(height) > 0 else float("nan")
     mae = float(np.mean(np.abs(height - p)))
@@ -128,13 +142,13 @@ def prediction_scores(history, *, trials=None, tolerance=0.1):
     height_ok = bool(np.isfinite(r) and r >= 0.9 and mae <= 0.15)
     return {
         "identity": ids, "peak_time": peak, "delay": d, "peak_time_error": err,
-        "peak_time_error_max": float(err.max()), "cue": ph["cue"].values, "height": height,
+        "peak_time_error_max": float(err.max()), "cue": cue_keys, "height": height,
         "probability": p, "height_prob_r": r, "height_prob_mae": mae, "n_cells": int(p.size),
         "timing_ok": timing_ok, "height_ok": height_ok, "ok": timing_ok and height_ok,
     }
 
 
-def trials_to_criterion(history, start, *, window=20, step=1, tolerance=0.1):
+def trials_to_criterion(history, start, *, window=20, step=1, tolerance=0.1, first=None):
     """Trials after ``start`` until the readout meets both criteria again.
 
     The criteria of :func:`prediction_scores` are evaluated on sliding windows of ``window``
@@ -153,6 +167,9 @@ def trials_to_criterion(history, start, *, window=20, step=1, tolerance=0.1):
         Window step (trials).
     tolerance : float
         Relative timing tolerance.
+    first : int | None
+        Only windows that end at least ``first`` trials after ``start`` (to continue a search
+        over new trials only); None: from ``window``.
 
     Returns
     -------
@@ -162,8 +179,9 @@ def trials_to_criterion(history, start, *, window=20, step=1, tolerance=0.1):
     window = check_size("window", window)
     step = check_size("step", step)
     start = check_size("start", start, minimum=0)
+    first = window if first is None else max(window, check_size("first", first))
     n_avail = history.sizes["trial"] - start
-    for n in range(window, n_avail + 1, step):
+    for n in range(first, n_avail + 1, step):
         sel = np.arange(start + n - window, start + n)
         h = history.isel(trial=sel)
         if np.unique(h["block"].values).size != 1:

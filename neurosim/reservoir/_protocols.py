@@ -65,13 +65,16 @@ def adaptation_after_switch(readout, reservoir, task, *, max_trials=300, window=
             readout._restore(snap)
         if action is not None:
             action(readout)
-        found = None
+        found, checked = None, 0
         while found is None and readout.trials_done_ < switch + n_post:
             step = min(check_every, switch + n_post - readout.trials_done_)
             readout.run_trials(step, progress=progress)
-            if readout.trials_done_ - switch >= window:
+            done = readout.trials_done_ - switch
+            if done >= window:
+                # only the windows that end in the trials just run
                 found = trials_to_criterion(readout.history(), switch, window=window,
-                                            tolerance=tolerance)
+                                            tolerance=tolerance, first=max(checked + 1, 1))
+                checked = done
         out[name] = {"trials": found, "trials_capped": max_trials if found is None else found,
                      "switch": switch, "history": readout.history()}
     return out
