@@ -25,6 +25,7 @@ from ._base import get_data_home
 from ._dreamer import load_dreamer
 from ._embeddings import load_embeddings, save_embeddings
 from ._mnist import fetch_mnist, load_mnist, read_idx
+from ._mnist_subset import load_mnist_subset
 from ._nsd import (
     fetch_nsd,
     find_nsd,
@@ -59,6 +60,7 @@ __all__ = [
     "load_dreamer",
     "load_embeddings",
     "load_mnist",
+    "load_mnist_subset",
     "load_nsd",
     "load_nsd_braincorl",
     "load_nsd_expdesign",

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim._utils import check_positive, check_random_state, check_size
+from neurosim._utils_torch import resolve_device
 
 from ._checkpoints import CKPT_FORMAT, CheckpointStore
 
@@ -25,20 +26,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def resolve_device(device=None):
-    """Return a :class:`torch.device`: ``"cuda"`` when available for None, else ``device``."""
-    torch = _torch()
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be None, 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available")
-    return dev
 
 
 def _to_device(batch, device, non_blocking=False):

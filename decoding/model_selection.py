@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 __all__ = [
     "fit_brainflora",
     "fit_histn",
@@ -279,6 +281,7 @@ def leave_one_subject_out_split(eeg, labels, subject, *, window=128, stride=128,
 # ==============================================================================================
 # HiSTN: training and the two protocols
 # ==============================================================================================
+@fill_doc
 def fit_histn(X, y, *, label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, val=None, model=None,
               random_state=0, device=None, progress=False):
     """Train a :class:`~neurosim.decoding.HiSTN` on windows (HiSTN's recipe).
@@ -303,11 +306,10 @@ def fit_histn(X, y, *, label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, val=
     model : HiSTN | None
         Continue training this model (e.g. fine-tuning); None builds a new one, seeded with
         ``random_state``.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the initialisation and the trainer.
-    device : str | None
-        Trainer device (None: CUDA when available).
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bar.
 
     Returns
@@ -339,6 +341,7 @@ def _freeze_front(model):
     return model
 
 
+@fill_doc
 def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10),
                             label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, stride=16,
                             center=True, random_state=0, device=None, progress=False):
@@ -372,11 +375,10 @@ def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10
         Step between training windows (the paper's random 1-s crops).
     center : bool
         Remove each window's per-channel mean.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and trainers (run ``(s, fold)`` uses ``seed + 7 s + fold``).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -406,6 +408,7 @@ def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10
     return results
 
 
+@fill_doc
 def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigma=0.5,
                                 pretrain_epochs=20, finetune_epochs=40, batch_size=128, lr=1e-2,
                                 finetune_lr=None, stride=32, center=True, random_state=0,
@@ -440,11 +443,10 @@ def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigm
         Step between pretraining windows.
     center : bool
         Remove each window's per-channel mean.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and trainers (subject ``s``: ``seed + 101 s``, fine-tuning ``+ 1``).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -480,6 +482,7 @@ def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigm
 # ==============================================================================================
 # BrainFLORA
 # ==============================================================================================
+@fill_doc
 def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3,
                    weight_decay=1e-2, random_state=0, device=None, progress=False):
     """Train BrainFLORA: the modality towers, then the unified projector (towers frozen).
@@ -498,12 +501,11 @@ def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3
         Samples per batch.
     lr, weight_decay : float
         AdamW settings of both stages.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the model (``seed``), the towers' trainer (``seed``) and the unified trainer
         (``seed + 1``).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -531,6 +533,7 @@ def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3
     return model, uni.history_, multi.history_
 
 
+@fill_doc
 def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0):
     """:func:`~neurosim.decoding.metrics.retrieval_scores` of each subject's test images.
 
@@ -543,7 +546,7 @@ def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0)
         :func:`~neurosim.decoding.prepare_retrieval_data`'s ``"test"``.
     k_ways : sequence of int | None
         As in :func:`~neurosim.decoding.metrics.retrieval_scores`.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the distractor draws (the same for every subject).
 
     Returns
@@ -561,6 +564,7 @@ def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0)
     return out
 
 
+@fill_doc
 def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_state=0,
                              device=None):
     """Per-subject retrieval of a ridge regression from the flattened sample to the embedding.
@@ -574,9 +578,9 @@ def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_sta
         :func:`~neurosim.decoding.prepare_retrieval_data`'s ``"train"`` and ``"test"``.
     k_ways : sequence of int | None
         As in :func:`~neurosim.decoding.metrics.retrieval_scores`.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the distractor draws.
-    device : str | None
+    %(device)s
         Ridge device.
 
     Returns
@@ -595,6 +599,7 @@ def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_sta
 # ==============================================================================================
 # MindBridge
 # ==============================================================================================
+@fill_doc
 def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_epochs=10,
                        adapt_steps=200, batch_size=32, lr=1e-3, random_state=0,
                        source_model=None, device=None, progress=False):
@@ -623,15 +628,14 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
         Samples per subject per step.
     lr : float
         Peak learning rate (one-cycle schedule).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and the trainers (``seed`` for the bridge, ``seed + 1`` for the target
         models, ``seed + 1 + j`` for the trainers of budget ``j``, ``seed`` for the 2-way
         distractors).
     source_model : MindBridge | None
         A trained bridge to reuse (skips bridge training).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -720,6 +724,7 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
 # ==============================================================================================
 # BraInCoRL
 # ==============================================================================================
+@fill_doc
 def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, random_state=0,
                device=None, progress=False):
     """Meta-train :class:`~neurosim.decoding.BraInCoRL` on the voxels of ``subjects``.
@@ -739,11 +744,10 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
         Trainer epochs (``task_kwargs["steps_per_epoch"]`` batches each).
     lr : float
         Peak learning rate (one-cycle schedule).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the model and the trainer.
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bar.
 
     Returns
@@ -774,6 +778,7 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
     return model, trainer
 
 
+@fill_doc
 def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_device=None):
     """Explained variance on held-out images vs number of in-context images, for one subject.
 
@@ -791,7 +796,7 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         Numbers of in-context images.
     n_draws : int
         Independent context draws per size (disjoint when the subject has enough images).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the draws.
     ridge_device : str | None
         Device of :class:`~neurosim.decoding.TorchRidgeCV`.

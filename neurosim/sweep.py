@@ -69,13 +69,11 @@ class _Target:
 
     def accepted(self):
         """``(names, open)``: the keyword arguments the target takes, and whether it takes any."""
-        if self.experiment is not None:
-            fn = self.experiment.load()
-            params = inspect.signature(fn).parameters
-            names = {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY,
-                                                                 p.POSITIONAL_OR_KEYWORD)}
-            names -= {"seed", "progress"}
-            return names, any(p.kind is p.VAR_KEYWORD for p in params.values())
+        if self.experiment is not None:  # run options, and the keys of its settings
+            exp = self.experiment
+            names = {"quick"} | {o for o in ("backend", "data") if exp.accepts(o)}
+            names |= set(exp.default_config(False)) | set(exp.default_config(True))
+            return names, False
         try:
             params = inspect.signature(self.function).parameters
         except (TypeError, ValueError):
@@ -101,7 +99,10 @@ class _Target:
     def __call__(self, point, seed):
         kwargs = {**self.options, **point}
         if self.experiment is not None:
-            result = self.experiment.run(seed=seed, progress=False, **kwargs)
+            run_kw = {k: kwargs.pop(k) for k in ("quick", "backend", "data") if k in kwargs}
+            config = dict(kwargs.pop("config", None) or {}) | kwargs  # the rest are settings
+            result = self.experiment.run(seed=seed, progress=False, config=config or None,
+                                         **run_kw)
             ds = result.dataset
             for name, value in result.metrics.items():  # the key numbers as sweep variables
                 ds[f"metric_{name}"] = ((), float(value))
@@ -375,8 +376,10 @@ def sweep(target, grid, seeds=1, *, client=None, out=None, options=None, run=Non
     ----------
     target : str | callable
         An experiment name (see ``neurosim list``), run as
-        ``Experiment.run(seed=seed, **options, **point)`` (its dataset, plus its key numbers as
-        0-d variables ``metric_<name>``), or a function called as
+        ``Experiment.run(seed=seed, quick=..., backend=..., data=..., config=settings)`` where the
+        point's and ``options``' keys other than ``quick``, ``backend`` and ``data`` are settings
+        of its configuration (its dataset, plus its key numbers as 0-d variables
+        ``metric_<name>``), or a function called as
         ``fn(**options, **point, random_state=seed)`` that returns an :class:`xarray.Dataset`
         or a :class:`neurosim.spiking.Network`; a network is simulated with
         :func:`neurosim.run` and ``run`` (so builders such as
@@ -384,7 +387,8 @@ def sweep(target, grid, seeds=1, *, client=None, out=None, options=None, run=Non
         function must be importable by the workers (defined in a module, not in ``__main__``).
     grid : dict of str to list
         Parameter name -> values (numbers, strings or bools). Every key must be a parameter of
-        ``target`` (for an experiment: ``quick``, ``backend`` and the options it accepts).
+        ``target`` (for an experiment: ``quick``, ``backend`` and ``data`` where it takes them, and
+        the keys of its configuration, :meth:`neurosim.experiments.Experiment.default_config`).
     seeds : int | range | list of int
         Seeds: ``n`` means ``range(n)``. Each point runs once per seed.
     client : None | False | str | dask.distributed.Client | cluster

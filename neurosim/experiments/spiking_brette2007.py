@@ -18,26 +18,48 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult
+from . import ExperimentResult, Headline
 
 NAME = "spiking-brette2007"
 DT = 0.1
 RASTER_MS = 500.0
 
 
-def _config(quick):
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version; see the module's text).
+
+    Parameters
+    ----------
+    quick : bool
+        The small, fast settings.
+
+    Returns
+    -------
+    config : dict
+        ``n`` neurons, connection probability ``p``, ``duration`` (ms) and the Brian2 peer's
+        code-generation target ``peer_target``.
+    """
     if quick:
         return {"n": 1000, "p": 0.08, "duration": 500.0, "peer_target": "numpy"}
     return {"n": 4000, "p": 0.02, "duration": 10000.0, "peer_target": "cython"}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+def _mode(cfg):
+    for name, quick in (("quick", True), ("full", False)):
+        if cfg == config(quick):
+            return name
+    return "custom"
+
+
+def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     """Run CUBA and COBA and compare them with plain Brian2 on the same draw.
 
     Parameters
     ----------
-    quick : bool
-        1,000 neurons for 500 ms (Brian2 numpy target) or 4,000 for 10 s (Brian2 cython target).
+    config : dict
+        The settings (:func:`config`).
+    data : None
+        Unused: the experiment runs on simulated data only.
     backend : str
         Backend of the neurosim runs (``"numba"`` or ``"brian2"``).
     seed : int
@@ -61,10 +83,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     from neurosim.results import firing_rates, isi_cv
     from neurosim.spiking import coba_network, cuba_network
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = dict(config)
+    mode = _mode(cfg)
     metrics, rates, runs = {}, {}, {}
     for model, build in (("cuba", cuba_network), ("coba", coba_network)):
         net = build(cfg["n"], p=cfg["p"], random_state=seed)
@@ -90,14 +110,18 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
                             for m in ("cuba", "coba")]), {"units": "Hz"})},
         coords={"model": ["cuba", "coba"], "implementation": ["neurosim", "brian2"],
                 "neuron": np.arange(cfg["n"])},
-        attrs={"experiment": NAME, "experiment_quick": int(bool(quick)),
-               "experiment_seed": int(seed), "backend": backend,
+        attrs={"settings": mode, "backend": backend,
                "duration": cfg["duration"], "dt": DT,
                **{f"summary_{k}": v for k, v in metrics.items()}},
     )
     figures = {"raster": _raster(runs), "rates": _rates_figure(rates, metrics)}
+    headline = [Headline("CUBA mean rate (Hz)", metrics["cuba_rate_hz"], "plain Brian2, same draw",
+                         metrics["cuba_rate_brian2_hz"], fmt=".2f"),
+                Headline("COBA mean rate (Hz)", metrics["coba_rate_hz"], "plain Brian2, same draw",
+                         metrics["coba_rate_brian2_hz"], fmt=".2f")]
     return ExperimentResult(dataset=out, figures=figures,
-                            report=_report(cfg, metrics, backend, seed, quick), metrics=metrics)
+                            report=_report(cfg, metrics, backend, seed, mode), metrics=metrics,
+                            headline=headline)
 
 
 def _raster(runs):
@@ -132,8 +156,7 @@ def _rates_figure(rates, metrics):
     return fig
 
 
-def _report(cfg, m, backend, seed, quick):
-    mode = "quick" if quick else "full"
+def _report(cfg, m, backend, seed, mode):
     lines = [
         f"# {NAME}",
         "",

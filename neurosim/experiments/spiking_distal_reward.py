@@ -18,22 +18,43 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult
+from . import ExperimentResult, Headline
 
 NAME = "spiking-distal-reward"
 
 
-def _config(quick):
-    return {"duration": 120_000.0 if quick else 3_600_000.0, "dt": 0.5}
-
-
-def run(*, quick=False, backend="numba", seed=0, progress=False):
-    """Run the distal reward protocol and its no-reward control.
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version; see the module's text).
 
     Parameters
     ----------
     quick : bool
-        120 s (True) or 3,600 s (False) of simulated time per run.
+        The small, fast settings.
+
+    Returns
+    -------
+    config : dict
+        ``duration`` (ms simulated per run) and ``dt`` (ms).
+    """
+    return {"duration": 120_000.0 if quick else 3_600_000.0, "dt": 0.5}
+
+
+def _mode(cfg):
+    for name, quick in (("quick", True), ("full", False)):
+        if cfg == config(quick):
+            return name
+    return "custom"
+
+
+def run(config, *, data=None, seed=0, progress=False, backend="numba"):
+    """Run the distal reward protocol and its no-reward control.
+
+    Parameters
+    ----------
+    config : dict
+        The settings (:func:`config`).
+    data : None
+        Unused: the experiment runs on simulated data only.
     backend : str
         ``"numba"`` or ``"brian2"`` (Brian2's runtime device; slow for the full hour).
     seed : int
@@ -55,10 +76,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
 
     from neurosim.spiking import distal_reward_network, run_distal_reward
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = dict(config)
+    mode = _mode(cfg)
     results = {}
     for condition, reward in (("reward", True), ("control", False)):
         net = distal_reward_network(dt=cfg["dt"], random_state=seed)
@@ -80,13 +99,16 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
                          np.stack([r.final_w_exc.values, c.final_w_exc.values])),
          "reward_time": ("reward", r.reward_time.values, {"units": "ms"})},
         coords={"condition": ["reward", "control"], "time": r.time.values},
-        attrs={"experiment": NAME, "experiment_quick": int(bool(quick)),
-               "experiment_seed": int(seed), "backend": backend, **cfg,
+        attrs={"settings": mode, "backend": backend, **cfg,
                **{f"summary_{k}": v for k, v in metrics.items()}},
     )
     figures = {"weights": _weights_figure(ds), "distribution": _distribution_figure(ds)}
+    headline = [Headline("percentile of the rewarded synapse's final weight",
+                         metrics["chosen_percentile"], "no-reward control",
+                         metrics["control_chosen_percentile"], fmt=".1f")]
     return ExperimentResult(dataset=ds, figures=figures,
-                            report=_report(cfg, metrics, backend, seed, quick), metrics=metrics)
+                            report=_report(cfg, metrics, backend, seed, mode), metrics=metrics,
+                            headline=headline)
 
 
 def _weights_figure(ds):
@@ -122,8 +144,7 @@ def _distribution_figure(ds):
     return fig
 
 
-def _report(cfg, m, backend, seed, quick):
-    mode = "quick" if quick else "full"
+def _report(cfg, m, backend, seed, mode):
     return "\n".join([
         f"# {NAME}",
         "",

@@ -14,24 +14,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult
+from . import ExperimentResult, Headline
 
 NAME = "spiking-force"
 
 
-def _config(quick):
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version; see the module's text).
+
+    Parameters
+    ----------
+    quick : bool
+        The small, fast settings.
+
+    Returns
+    -------
+    config : dict
+        ``n`` neurons, ``dt`` (ms), ``duration`` (ms) and the RLS training window ``train``
+        (start, stop) in ms.
+    """
     if quick:
         return {"n": 500, "dt": 0.1, "duration": 7000.0, "train": (2000.0, 5000.0)}
     return {"n": 2000, "dt": 0.05, "duration": 15000.0, "train": (5000.0, 10000.0)}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+def _mode(cfg):
+    for name, quick in (("quick", True), ("full", False)):
+        if cfg == config(quick):
+            return name
+    return "custom"
+
+
+def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     """Train the readout of a spiking LIF network to produce a 5 Hz sine with FORCE.
 
     Parameters
     ----------
-    quick : bool
-        The small network (True) or the paper's (False).
+    config : dict
+        The settings (:func:`config`).
+    data : None
+        Unused: the experiment runs on simulated data only.
     backend : str
         ``"numba"`` or ``"brian2"`` (runtime device: RLS runs as a network operation).
     seed : int
@@ -51,10 +73,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     from neurosim.backends import run as run_network
     from neurosim.spiking import force_network
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = dict(config)
+    mode = _mode(cfg)
     net = force_network(cfg["n"], duration=cfg["duration"], train=cfg["train"], dt=cfg["dt"],
                         random_state=seed)
     ds = run_network(net, cfg["duration"], cfg["dt"], backend=backend, random_state=seed,
@@ -73,12 +93,14 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
                "rate_hz": float(ds.sizes["spike"] / cfg["n"] / (cfg["duration"] / 1000.0)),
                "run_time_s": float(ds.attrs["info_run_time_s"])}
     ds["target"] = ("y_z_time", target)
-    ds.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                     "experiment_seed": int(seed),
+    ds.attrs.update({"settings": mode,
                      **{f"summary_{k}": v for k, v in metrics.items()}})
     figures = {"readout": _readout_figure(t, z, target, cfg), "raster": _raster(ds, cfg)}
+    headline = [Headline("RMS error of the readout, free-running test", metrics["rms_test"],
+                         "before training", metrics["rms_before"])]
     return ExperimentResult(dataset=ds, figures=figures,
-                            report=_report(cfg, metrics, backend, seed, quick), metrics=metrics)
+                            report=_report(cfg, metrics, backend, seed, mode), metrics=metrics,
+                            headline=headline)
 
 
 def _readout_figure(t, z, target, cfg):
@@ -116,8 +138,7 @@ def _raster(ds, cfg):
     return fig
 
 
-def _report(cfg, m, backend, seed, quick):
-    mode = "quick" if quick else "full"
+def _report(cfg, m, backend, seed, mode):
     return "\n".join([
         f"# {NAME}",
         "",
