@@ -328,6 +328,7 @@ _REGISTRY: dict[str, Experiment] = {
             "Spiking reservoir learns what, when and how likely with a three-factor readout "
             "(after Yamada & Chao 2025), against FORCE after a switch",
             "neurosim.experiments.reservoir_what_when:run",
+            backends=("numba", "brian2"),
         ),
         Experiment(
             "sparsey-digits",

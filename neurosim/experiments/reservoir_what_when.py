@@ -19,13 +19,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult
+from . import ExperimentResult, Headline
 
 NAME = "reservoir-what-when"
 LEVELS = (0.2, 0.5, 0.8)
 
 
-def _config(quick):
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version; see the module's text).
+
+    Parameters
+    ----------
+    quick : bool
+        The small, fast settings.
+
+    Returns
+    -------
+    config : dict
+        ``n`` neurons, ``dt`` (ms), ``identities``, their ``delays`` before and
+        ``switch_delays`` after the switch (ms), ``trial_ms`` and ``iti_ms``, ``pre`` trials
+        before the switch, the ``cap`` on trials after it, ``score_last`` (trials before the
+        switch that are scored), and the readouts' parameters ``three_factor`` and ``force``.
+    """
     if quick:
         return {"n": 500, "dt": 0.5, "identities": ("A", "B"), "delays": (300.0, 600.0),
                 "switch_delays": (500.0, 600.0), "trial_ms": 900.0, "iti_ms": 300.0,
@@ -37,6 +52,13 @@ def _config(quick):
             "trial_ms": 1200.0, "iti_ms": 300.0, "pre": 600, "cap": 300, "score_last": 50,
             "three_factor": {"eta": 5e-8, "tau_e": 5.0, "consolidate_every": 30},
             "force": {"alpha": 1e5, "every": 10.0}}
+
+
+def _mode(cfg):
+    for name, quick in (("quick", True), ("full", False)):
+        if cfg == config(quick):
+            return name
+    return "custom"
 
 
 def build(cfg, seed):
@@ -53,13 +75,15 @@ def build(cfg, seed):
     return net, task
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     """Train the three-factor readout and FORCE on the what/when task, switch, re-adapt.
 
     Parameters
     ----------
-    quick : bool
-        The small configuration (True) or the paper-sized one (False).
+    config : dict
+        The settings (:func:`config`).
+    data : None
+        Unused: the experiment runs on simulated data only.
     backend : str
         ``"numba"`` or ``"brian2"`` (runtime device).
     seed : int
@@ -93,17 +117,14 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         what_accuracy,
     )
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = dict(config)
+    mode = _mode(cfg)
     net, task = build(cfg, seed)
     t0 = time.perf_counter()
     common = {"max_trials": cfg["cap"], "dt": cfg["dt"], "backend": backend,
               "random_state": seed, "progress": progress}
     tf = ThreeFactorReadout(**cfg["three_factor"])
     res_tf = adaptation_after_switch(tf, net, task, **common)[""]
-    # the angle between the subspaces learned before the switch
     force = ForceReadout(**cfg["force"])
     res_f = adaptation_after_switch(
         force, net, task, variants={"no_reset": None,
@@ -136,18 +157,23 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
                  "force_reset": res_f["reset"]["history"]}
     curves = {k: learning_curve(h, window=30, step=10) for k, h in histories.items()}
     ds = _dataset(task, histories)
-    ds.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                     "experiment_seed": int(seed), "backend": backend,
-                     "switch_trial": int(cfg["pre"]),
-                     **{f"summary_{k}": v for k, v in metrics.items()}})
+    ds.attrs.update({"settings": mode, "switch_trial": int(cfg["pre"])})
     figures = {"learning_curves": _curves_figure(curves, cfg),
                "readout_traces": _traces_figure(res_tf["history"], s_tf, pre),
                "adaptation": _adaptation_figure(curves, cfg, res_tf, res_f),
                "subspace_angles": _angles_figure(angles, seed)}
-    return ExperimentResult(dataset=ds, figures=figures, report=_report(cfg, metrics, s_tf, s_f,
-                                                                        angles, backend, seed,
-                                                                        quick),
-                            metrics=metrics)
+    headline = [
+        Headline("r(peak height, p), three-factor readout", metrics["height_prob_r"],
+                 "target (this project's)", 0.9),
+        Headline("trials to re-adapt after the switch, three-factor",
+                 metrics["readapt_trials_three_factor"], "FORCE without reset",
+                 metrics["readapt_trials_force"], fmt=".0f"),
+        Headline("what/when principal angle (deg)", metrics["subspace_angle_deg"],
+                 "random-subspace null, median", metrics["subspace_angle_null_deg"], fmt=".1f"),
+    ]
+    return ExperimentResult(dataset=ds, figures=figures,
+                            report=_report(cfg, metrics, s_tf, angles, backend, seed, mode),
+                            metrics=metrics, headline=headline)
 
 
 def _dataset(task, histories):
@@ -262,8 +288,7 @@ def _angles_figure(angles, seed):
     return fig
 
 
-def _report(cfg, m, s_tf, s_f, angles, backend, seed, quick):
-    mode = "quick" if quick else "full"
+def _report(cfg, m, s_tf, angles, backend, seed, mode):
     fmt = lambda v, ok: f"{v:.3f} ({'met' if ok else 'NOT met'})"  # noqa: E731
     ratio = m["readapt_trials_three_factor"] / m["readapt_trials_force"]
     lines = [

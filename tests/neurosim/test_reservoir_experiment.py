@@ -10,7 +10,7 @@ import pytest
 def quick():
     from neurosim.experiments import get_experiment
 
-    return get_experiment("reservoir-what-when").run(quick=True, seed=0)
+    return get_experiment("reservoir-what-when").run(quick=True, seed=0, backend="numba")
 
 
 @pytest.mark.slow
@@ -63,6 +63,7 @@ def test_quick_run_dataset_is_saved_and_read_back(quick, tmp_path):
     back = xr.load_dataset(tmp_path / "results.nc")
     np.testing.assert_array_equal(back["y_when_force"].values, ds["y_when_force"].values)
     assert back.attrs["summary_readapt_trials_force"] == quick.metrics["readapt_trials_force"]
+    assert back.attrs["experiment"] == "reservoir-what-when" and back.attrs["settings"] == "quick"
 
 
 @pytest.mark.slow
