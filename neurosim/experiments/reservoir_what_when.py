@@ -62,7 +62,20 @@ def _mode(cfg):
 
 
 def build(cfg, seed):
-    """The reservoir and the task of a configuration (shared by the experiment and tests)."""
+    """The reservoir and the task of a configuration.
+
+    Parameters
+    ----------
+    cfg : dict
+        Settings (:func:`config`).
+    seed : int
+        Seed of the reservoir and of the task.
+
+    Returns
+    -------
+    reservoir : neurosim.spiking.Network
+    task : neurosim.reservoir.WhatWhenTask
+    """
     from neurosim.reservoir import Block, WhatWhenTask, spiking_reservoir
 
     net = spiking_reservoir(cfg["n"], dt=cfg["dt"], random_state=seed)

@@ -50,6 +50,17 @@ def trial_average(history, var="y_when", *, trials=None, by="cue"):
 def peak_times(history, *, trials=None, by="identity", var="y_when"):
     """Time (ms from cue onset) at which the trial-averaged readout peaks within the trial.
 
+    Parameters
+    ----------
+    history : xarray.Dataset
+        A readout's :meth:`~ThreeFactorReadout.history`.
+    trials : array of int or bool | None
+        Trials to use (all if None).
+    by : str
+        Per-trial coordinate to group by (``"identity"``, ``"cue"``, ...).
+    var : str
+        ``"y_when"`` or ``"y_what"``.
+
     Returns
     -------
     times : xarray.DataArray
@@ -61,6 +72,17 @@ def peak_times(history, *, trials=None, by="identity", var="y_when"):
 
 def peak_heights(history, *, trials=None, by="cue", var="y_when"):
     """Maximum of the trial-averaged readout within the trial.
+
+    Parameters
+    ----------
+    history : xarray.Dataset
+        A readout's :meth:`~ThreeFactorReadout.history`.
+    trials : array of int or bool | None
+        Trials to use (all if None).
+    by : str
+        Per-trial coordinate to group by (``"identity"``, ``"cue"``, ...).
+    var : str
+        ``"y_when"`` or ``"y_what"``.
 
     Returns
     -------
@@ -196,7 +218,21 @@ def trials_to_criterion(history, start, *, window=20, step=1, tolerance=0.1, fir
 
 def what_accuracy(history, *, trials=None, offset=0.0):
     """Fraction of observed stimuli whose identity the ``"what"`` readout names (largest output)
-    at the stimulus time (plus ``offset`` ms)."""
+    at the stimulus time (plus ``offset`` ms).
+
+    Parameters
+    ----------
+    history : xarray.Dataset
+        :meth:`ThreeFactorReadout.history` (with ``y_what``).
+    trials : array of int or bool | None
+        Trials to use (all if None); only those with a stimulus count.
+    offset : float
+        Time (ms) after the stimulus at which to read the output.
+
+    Returns
+    -------
+    accuracy : float
+    """
     h = _select(history, trials)
     h = h.isel(trial=np.flatnonzero(h["occurred"].values))
     if h.sizes["trial"] == 0:

@@ -222,6 +222,7 @@ class WhatWhenTask:
     # -- structure -------------------------------------------------------------------------
     @property
     def n_identities(self):
+        """Number of stimulus identities ``K``."""
         return len(self.identities)
 
     @property
@@ -231,6 +232,7 @@ class WhatWhenTask:
 
     @property
     def n_cues(self):
+        """Number of cues (identity, probability level) cells."""
         return self.probabilities.size
 
     @property
@@ -239,16 +241,46 @@ class WhatWhenTask:
         return np.repeat(np.arange(self.n_identities), self.n_levels)
 
     def cue_label(self, c):
-        """A short name of cue ``c``: ``"<identity> p=<probability of the first block>"``."""
+        """A short name of cue ``c``: ``"<identity> p=<probability of the first block>"``.
+
+        Parameters
+        ----------
+        c : int
+            Cue index.
+
+        Returns
+        -------
+        label : str
+        """
         k, level = divmod(int(c), self.n_levels)
         return f"{self.identities[k]} p={self.probabilities[k, level]:g}"
 
     def block_delays(self, b):
-        """Delay (ms) of each identity in block ``b``, shape ``(K,)``."""
+        """Delay (ms) of each identity in block ``b``, shape ``(K,)``.
+
+        Parameters
+        ----------
+        b : int
+            Block index.
+
+        Returns
+        -------
+        delays : ndarray of shape (K,)
+        """
         return np.asarray(self.blocks[b].delays)
 
     def block_probabilities(self, b):
-        """Probability of each cue's stimulus in block ``b``, shape ``(n_cues,)``."""
+        """Probability of each cue's stimulus in block ``b``, shape ``(n_cues,)``.
+
+        Parameters
+        ----------
+        b : int
+            Block index.
+
+        Returns
+        -------
+        probabilities : ndarray of shape (n_cues,)
+        """
         return np.asarray(self.blocks[b].probabilities).reshape(-1)
 
     @property
@@ -258,10 +290,12 @@ class WhatWhenTask:
 
     @property
     def n_trials(self):
+        """Number of trials over all blocks."""
         return int(self.trial_cue.size)
 
     @property
     def duration_ms(self):
+        """Length of the whole task (ms)."""
         return self.n_trials * self.period_ms
 
     @property
@@ -356,6 +390,11 @@ class WhatWhenTask:
 
     def input_groups(self, dt):
         """The cue and stimulus input as spike generators.
+
+        Parameters
+        ----------
+        dt : float
+            Time step (ms) of the simulation; spikes are placed on its grid.
 
         Returns
         -------
