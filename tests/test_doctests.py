@@ -12,7 +12,7 @@ MODULES = [
     "neurosim.experiments",
     # model families
     "neurosim.sparsey._csa", "neurosim.sparsey._codes", "neurosim.sparsey._hierarchy",
-    "neurosim.sparsey._memory", "neurosim.sparsey._evaluation",
+    "neurosim.sparsey._memory", "neurosim.sparsey._evaluation", "neurosim.sparsey._mnist",
     "neurosim.dendrites.theory", "neurosim.dendrites._montecarlo", "neurosim.dendrites._neuron",
     "neurosim.dendrites._network",
     "neurosim.continual._taskwise", "neurosim.continual._base", "neurosim.continual._learners",

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from neurosim._docs import fill_doc
 
 from .._utils import check_random_state, check_size
-from ._csa import CSAParams
+from ._csa import SPARSEY_ALT_CENTER, SPARSEY_ALT_SLOPE, CSAParams
 from ._hierarchy import _Layout, _resolve_levels
 
 __all__ = ["SparseyMemory"]
@@ -71,9 +71,12 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         Expansivity :math:`\\eta = 1 + [\\max(0, (G - G^-)/(1 - G^-))]^\\gamma \\chi K`
         (see :class:`CSAParams`).
     sigmoid_slope, sigmoid_center : float
-        The V-to-mu sigmoid :math:`\\mu = 1 + (\\eta - 1)\\sigma(\\lambda (V - V_c))`.
+        The V-to-mu sigmoid :math:`\\mu = 1 + (\\eta - 1)\\sigma(\\lambda (V - V_c))`. The
+        defaults, 32 and :math:`1 - \\ln 10 / 4 \\approx 0.4244`, with ``exponent_u=10``, are
+        Sparsey_Alt's sigmoid exactly (see :class:`CSAParams`).
     exponent_u, exponent_h, exponent_d : float
-        Exponents of the U, H and D matches in the local familiarity ``V``.
+        Exponents of the U, H and D matches in the local familiarity ``V`` (Sparsey_Alt:
+        :math:`V = U^{10}`).
     match : {"input", "cosine"}
         How bottom-up sums are normalised. ``"input"`` (Sparsey's): the fraction of the active
         afferents a cell is connected to, :math:`u(i)/n`. ``"cosine"``:
@@ -140,14 +143,15 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
     >>> mem.codes_.shape
     (20, 12)
     >>> float(np.mean(mem.transform(X) == mem.codes_))  # fraction of CMs recalled exactly
-    0.99...
+    1.0
     >>> bool(np.all(mem.predict(X) == np.arange(20)))
     True
     """
 
     def __init__(self, Q=20, K=10, *, hidden_levels=(), input_shape=None, binarize=None,
-                 min_active=1, g_min=0.1, gamma=2.0, chi=100.0, sigmoid_slope=20.0,
-                 sigmoid_center=0.75, exponent_u=1.0, exponent_h=1.0, exponent_d=1.0,
+                 min_active=1, g_min=0.1, gamma=2.0, chi=100.0,
+                 sigmoid_slope=SPARSEY_ALT_SLOPE, sigmoid_center=SPARSEY_ALT_CENTER,
+                 exponent_u=10.0, exponent_h=1.0, exponent_d=1.0,
                  match="input", readout="nearest", top_down=False, random_state=None):
         self.Q = Q
         self.K = K
