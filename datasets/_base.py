@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import zlib
 from pathlib import Path
 
 __all__ = ["DataFormatError", "get_data_home", "reading"]
@@ -57,8 +56,15 @@ class DataFormatError(ValueError):
             return f"{msg}: {type(self.cause).__name__}: {text}" + (f" ({hint})" if hint else "")
         return f"{msg}: {self.cause}"
 
+    __str__ = BaseException.__str__  # not KeyError's quoting, in the KeyError subclass
+
     def __reduce__(self):
         return type(self), (self.path, self.expected, self.cause)
+
+
+class _MissingKeyError(DataFormatError, KeyError):
+    """A key the reader needs is missing: a DataFormatError that is also a KeyError (as the
+    readers raised before), so that ``except KeyError`` keeps working."""
 
 
 def _likely_cause(path, err):
@@ -79,12 +85,15 @@ def _likely_cause(path, err):
     return "the file may be damaged, or in another format"
 
 
-# the exceptions libraries raise on a bad file; programming errors (TypeError from our own code,
-# AttributeError on our own objects) are also caught, as the probe found libraries raising them
-# (MNE: AttributeError on an empty .fif; torch: IndexError on a text .pt)
-_LIBRARY_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-                   RuntimeError, NotImplementedError, OverflowError, MemoryError, UnicodeError,
-                   zlib.error, AssertionError, LookupError, ArithmeticError)
+class ArgumentError(ValueError):
+    """A bad argument found while reading (e.g. a subject index beyond those in the file): raised
+    from inside :func:`reading` without being turned into :class:`DataFormatError`."""
+
+
+# libraries raise almost anything on a bad file (scipy's MatReadError derives from Exception
+# only; MNE raises AttributeError on an empty .fif, torch IndexError on a text .pt), so every
+# Exception raised while parsing is taken as the file's fault; the original stays chained
+_LIBRARY_ERRORS = (Exception,)
 
 
 @contextlib.contextmanager
@@ -122,11 +131,12 @@ def reading(path, expected):
     """
     try:
         yield
-    except (DataFormatError, FileNotFoundError, PermissionError, IsADirectoryError,
+    except (DataFormatError, ArgumentError, FileNotFoundError, PermissionError, IsADirectoryError,
             MemoryError, KeyboardInterrupt):
         raise
     except _LIBRARY_ERRORS as err:
-        raise DataFormatError(path, expected, err) from err
+        cls = _MissingKeyError if isinstance(err, KeyError) else DataFormatError
+        raise cls(path, expected, err) from err
 
 
 def get_data_home(data_home=None):
