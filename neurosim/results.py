@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "CorruptResultsError", "firing_rates", "isi_cv", "load", "population_rate", "save", "spike_counts", "spike_trains",
+    "CorruptResultsError", "firing_rates", "isi_cv", "load", "population_rate", "save",
+    "spike_counts", "spike_trains",
 ]
 
 _ENGINE = "h5netcdf"
