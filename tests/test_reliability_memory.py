@@ -52,3 +52,12 @@ def test_state_monitor_run_refused_before_allocating():
         run(net, 1e9, 0.1)
     est = net.memory_estimate(1e9, 0.1)
     assert est["monitors"] >= 8 * 10 * 10**10
+
+
+@pytest.mark.parametrize("dt", [-1.0, 0.0, float("nan")])
+def test_izhikevich_noise_refuses_bad_dt(dt):
+    """The probe: dt=-1 gave all-NaN noise and dt=0 all-inf, with a RuntimeWarning only."""
+    from neurosim.spiking import izhikevich_noise
+
+    with pytest.raises(ValueError, match="dt must be a finite positive number"):
+        izhikevich_noise(50, 10, dt=dt)
