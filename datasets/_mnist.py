@@ -7,8 +7,8 @@ import numpy as np
 
 from neurosim._docs import fill_doc
 
-from ._base import reading
-from ._fetch import RemoteFile, fetch_files
+from ._base import DataFormatError, reading
+from ._fetch import RemoteFile, fetch_files, mismatched_files
 
 __all__ = ["load_mnist", "fetch_mnist", "read_idx"]
 
@@ -232,4 +232,14 @@ def fetch_mnist(data_home=None, split="train", *, variant="mnist", download=True
         progress=progress,
         instructions=f"They are published at {info['url']}",
     )
-    return load_mnist(paths[0].parent, split=split, variant=variant)
+    try:
+        return load_mnist(paths[0].parent, split=split, variant=variant)
+    except DataFormatError as err:
+        bad = mismatched_files(files, folder=info["folder"], data_home=data_home)
+        if not bad:
+            raise
+        raise DataFormatError(
+            bad[0], err.expected,
+            f"{len(bad)} file(s) in the data folder do not match their published checksum "
+            f"({', '.join(p.name for p in bad)}): a damaged or partial copy. Delete them and "
+            "call fetch_mnist again to download them anew") from err

@@ -55,6 +55,7 @@ def test_install_then_editable_install_imports_the_checkout(tmp_path):
     in site-packages shadowed it). Dependencies come from this interpreter (--no-deps)."""
     import numpy
 
+    pytest.importorskip("setuptools", reason="pip install --no-build-isolation needs setuptools")
     deps = Path(numpy.__file__).resolve().parents[1]
     if (deps / "neurosim").exists():
         pytest.skip(f"{deps} holds a neurosim install of its own")
