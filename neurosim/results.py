@@ -54,8 +54,15 @@ _HEX = 64
 class CorruptResultsError(ValueError):
     """A results file is damaged, or is not a NetCDF-4 file :func:`load` can read.
 
-    Its message names the file and what is wrong (checksum mismatch, truncated, not NetCDF-4);
-    ``path`` holds the file. A subclass of :class:`ValueError`.
+    Its message names the file and what is wrong (checksum mismatch, truncated, not NetCDF-4).
+    A subclass of :class:`ValueError`.
+
+    Parameters
+    ----------
+    path : str | os.PathLike
+        The file (kept as :class:`pathlib.Path` in ``path``).
+    reason : str
+        What is wrong with it (kept in ``reason``).
     """
 
     def __init__(self, path, reason):
