@@ -27,7 +27,7 @@ MODULES = [
     "neurosim.datasets._simulated_fmri", "neurosim.datasets._simulated_eeg",
     "neurosim.datasets._simulated_emotion", "neurosim.datasets._torch", "neurosim.datasets._mnist",
     "neurosim.datasets._embeddings", "neurosim.datasets._nsd", "neurosim.datasets._things",
-    "neurosim.datasets._dreamer", "neurosim.datasets._fetch",
+    "neurosim.datasets._dreamer", "neurosim.datasets._fetch", "neurosim.datasets._base",
     "neurosim.homeostasis._shift",
     "neurosim.homeostasis._metrics",
     "neurosim.homeostasis._protocol",

@@ -12,7 +12,9 @@ exponent_u, exponent_h, exponent_d.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from neurosim._numba import njit
 
 
 @njit(cache=True, inline="always")

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from neurosim._docs import fill_doc
 
-from .._utils import check_random_state, check_size
+from .._utils import check_memory, check_random_state, check_size
 from ._csa import SPARSEY_ALT_CENTER, SPARSEY_ALT_SLOPE, CSAParams
 from ._hierarchy import _Layout, _resolve_levels
 
@@ -94,6 +94,9 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         sequences.
     %(random_state)s
         Seed of the roulette choice during learning.
+    check_memory : bool
+        Refuse (:class:`MemoryError` naming the size) weights larger than the available memory
+        before allocating them; False allocates anyway.
 
     Attributes
     ----------
@@ -152,7 +155,8 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
                  min_active=1, g_min=0.1, gamma=2.0, chi=100.0,
                  sigmoid_slope=SPARSEY_ALT_SLOPE, sigmoid_center=SPARSEY_ALT_CENTER,
                  exponent_u=10.0, exponent_h=1.0, exponent_d=1.0,
-                 match="input", readout="nearest", top_down=False, random_state=None):
+                 match="input", readout="nearest", top_down=False, random_state=None,
+                 check_memory=True):
         self.Q = Q
         self.K = K
         self.hidden_levels = hidden_levels
@@ -171,6 +175,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.readout = readout
         self.top_down = top_down
         self.random_state = random_state
+        self.check_memory = check_memory
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -208,6 +213,10 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.n_features_in_ = n_features
         self.input_shape_ = input_shape
         self.levels_ = levels
+        check_memory(int(layout.wu_ptr[-1]) + int(layout.wh_ptr[-1]) + int(layout.wd_ptr[-1])
+                     + 8 * (layout.buffer_size - layout.n_features),
+                     f"SparseyMemory(Q={Q}, K={K}) on {n_features} features (its weights)",
+                     check=getattr(self, "check_memory", True))
         self.weights_u_ = np.zeros(int(layout.wu_ptr[-1]), np.uint8)
         self.weights_h_ = np.zeros(int(layout.wh_ptr[-1]), np.uint8)
         self.weights_d_ = np.zeros(int(layout.wd_ptr[-1]), np.uint8)
