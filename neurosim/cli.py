@@ -4,13 +4,15 @@
 
     neurosim list
     neurosim run NAME [--quick] [--backend numba|brian2] [--seed N] [--out DIR] [--overwrite]
-                      [--data PATH]
+                      [--data PATH] [--config NAME]
     neurosim demo [--out DIR] [--backend numba|brian2] [--seed N] [--overwrite]
 
 ``run`` runs one experiment (see ``neurosim list``) and writes ``results.nc`` (NetCDF, read it
 with :func:`neurosim.results.load`), its figures as PNG and a short ``report.md`` into ``--out``
 (default ``./neurosim-output/NAME``); ``--data PATH`` runs it on a real data set on disk, for the
-experiments that support one (``decode-histn`` on ``DREAMER.mat``). ``demo`` runs every
+experiments that support one (``decode-histn`` on ``DREAMER.mat``), and ``--config NAME`` picks
+a named configuration (``paper`` or ``small`` for ``decode-histn`` and ``decode-brainflora``).
+``demo`` runs every
 experiment in quick mode, each into ``DIR/NAME``, and writes ``DIR/report.md`` summarising them
 all (default ``./neurosim-demo``).
 Neither writes into a folder that is not empty unless given ``--overwrite``, which replaces the
@@ -90,6 +92,10 @@ def _build_parser():
                      help="run on a real data set on disk instead of the embedded simulated one "
                           "(only for the experiments that support it, e.g. decode-histn with "
                           "DREAMER.mat)")
+    run.add_argument("--config", default=None, metavar="NAME",
+                     help="named configuration of the experiments that have several, e.g. "
+                          "'paper' (the paper's model and training, the default with --data) or "
+                          "'small' (CPU-sized) for decode-histn and decode-brainflora")
     add_common(run)
 
     demo = sub.add_parser(
@@ -182,6 +188,11 @@ def _cmd_run(args):
         if not args.data.exists():
             raise _UsageError(f"{_PROG}: error: --data {str(args.data)!r} does not exist")
         options["data"] = args.data
+    if args.config is not None:
+        if not _accepts(experiment, "config"):
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} has one "
+                              "configuration; it takes no --config")
+        options["config"] = args.config
     mode = "quick" if args.quick else "full"
     print(f"Running {experiment.name} ({mode}, {args.backend} backend, seed {args.seed})")
     result = _run_experiment(experiment, quick=args.quick, backend=args.backend, seed=args.seed,
@@ -190,7 +201,8 @@ def _cmd_run(args):
         return 1
     command = _command_line(["run", experiment.name, *(["--quick"] if args.quick else []),
                              "--backend", args.backend, "--seed", str(args.seed),
-                             *(["--data", str(args.data)] if args.data is not None else [])])
+                             *(["--data", str(args.data)] if args.data is not None else []),
+                             *(["--config", args.config] if args.config is not None else [])])
     files = _write_result(result, out, command=command)
     _print_metrics(result.metrics)
     print(f"Wrote {', '.join(files)} to {out}")
