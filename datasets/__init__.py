@@ -35,8 +35,8 @@ from ._nsd import (
     load_nsd_images,
     load_nsd_mindeye2,
 )
-from ._simulated_eeg import make_eeg_things, make_meg_things
-from ._simulated_emotion import make_eeg_emotion
+from ._simulated_eeg import THINGS_EEG2_63CH, make_eeg_things, make_meg_things
+from ._simulated_emotion import DREAMER_CHANNELS, make_eeg_emotion
 from ._simulated_fmri import make_fmri_visual
 from ._things import (
     fetch_things_eeg2,
@@ -44,10 +44,13 @@ from ._things import (
     load_things_eeg2,
     load_things_fmri,
     load_things_meg,
+    things_meg_split,
 )
 from ._torch import as_torch_dataset
 
 __all__ = [
+    "DREAMER_CHANNELS",
+    "THINGS_EEG2_63CH",
     "as_torch_dataset",
     "fetch_mnist",
     "fetch_nsd",
@@ -73,4 +76,5 @@ __all__ = [
     "make_meg_things",
     "read_idx",
     "save_embeddings",
+    "things_meg_split",
 ]
