@@ -25,6 +25,7 @@ from ._base import get_data_home
 from ._dreamer import load_dreamer
 from ._embeddings import load_embeddings, save_embeddings
 from ._mnist import fetch_mnist, load_mnist, read_idx
+from ._mnist_subset import load_mnist_subset
 from ._nsd import (
     fetch_nsd,
     find_nsd,
@@ -35,9 +36,10 @@ from ._nsd import (
     load_nsd_images,
     load_nsd_mindeye2,
 )
-from ._simulated_eeg import THINGS_EEG2_63CH, make_eeg_things, make_meg_things
-from ._simulated_emotion import DREAMER_CHANNELS, make_eeg_emotion
+from ._simulated_eeg import make_eeg_things, make_meg_things
+from ._simulated_emotion import make_eeg_emotion
 from ._simulated_fmri import make_fmri_visual
+from ._specs import DREAMER_CHANNELS, THINGS_EEG2_63CH
 from ._things import (
     fetch_things_eeg2,
     find_things,
@@ -62,6 +64,7 @@ __all__ = [
     "load_dreamer",
     "load_embeddings",
     "load_mnist",
+    "load_mnist_subset",
     "load_nsd",
     "load_nsd_braincorl",
     "load_nsd_expdesign",

@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurosim._docs import fill_doc
+
 from ._base import DecoderMixin
 from .losses import clip_loss
 from .preprocessing import MODALITIES
@@ -298,6 +300,7 @@ class _SoftMoE(nn.Module):
 PAPER_INPUT_SHAPES = {"eeg": (63, 250), "meg": (271, 201), "fmri": (7000,)}
 
 
+@fill_doc
 class BrainFLORA(DecoderMixin, nn.Module):
     r"""BrainFLORA: modality towers and a shared soft-MoE projector into an image-embedding space.
 
@@ -338,8 +341,7 @@ class BrainFLORA(DecoderMixin, nn.Module):
         ``"official"``: the CLIP loss of the official code, logits ``tau * f @ t.T`` with the raw
         learnable ``tau`` and unnormalised features; ``"normalized"``: L2-normalised features and
         ``exp(tau)`` (CLIP's form). See :func:`~neurosim.decoding.clip_loss`.
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Attributes
     ----------
@@ -429,11 +431,11 @@ class BrainFLORA(DecoderMixin, nn.Module):
         Parameters
         ----------
         input_shapes : dict of str to tuple
-            As for the class.
+            As in :class:`BrainFLORA`.
         embed_dim : int
-            Target embedding dimension.
+            Dimension of the target embeddings.
         **kwargs
-            Other constructor arguments.
+            Any other constructor argument (``random_state``, ``d_model``, ...).
 
         Returns
         -------
@@ -464,6 +466,17 @@ class BrainFLORA(DecoderMixin, nn.Module):
         return None
 
     def train(self, mode=True):
+        """Set training mode; in the unified stage the frozen towers stay in eval mode.
+
+        Parameters
+        ----------
+        mode : bool
+            Training (True) or evaluation (False) mode.
+
+        Returns
+        -------
+        self : BrainFLORA
+        """
         super().train(mode)
         if self.unified:
             self.towers.eval()  # frozen towers keep their batch-norm statistics and no dropout
@@ -510,13 +523,35 @@ class BrainFLORA(DecoderMixin, nn.Module):
                              f"{tower.input_shape[1]}) (batch, channels, time), got {tuple(x.shape)}")
 
     def forward(self, x, modality):
-        """Embed a batch of one modality: (batch, channels, time) or (batch, voxels) -> (batch, dim)."""
+        """Embed a batch of one modality.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            (batch, channels, time) for EEG/MEG, (batch, n_voxels) for fMRI.
+        modality : str
+            One of the model's towers.
+
+        Returns
+        -------
+        z : torch.Tensor, shape (batch, embed_dim)
+        """
         self.check_input(x, modality)
         z = self.towers[modality](x)
         return self.projector(z) if self.unified else z
 
     def training_step(self, batch):
-        """CLIP loss (``loss``) of a single-modality batch ``{"modality", "x", "target"}``."""
+        """CLIP loss (``loss``) of a single-modality batch (used by the Trainer).
+
+        Parameters
+        ----------
+        batch : dict
+            ``{"modality", "x", "target"}`` (see :func:`~neurosim.decoding.round_robin_batches`).
+
+        Returns
+        -------
+        loss : torch.Tensor
+        """
         modality = batch["modality"]
         if isinstance(modality, (list, tuple)):
             modality = modality[0]
@@ -546,20 +581,5 @@ class BrainFLORA(DecoderMixin, nn.Module):
         """
         return self._predict_batches(x, lambda xb: self(xb, modality), batch_size=batch_size)
 
-    def embed(self, x, modality, *, batch_size=256):
-        """Alias of :meth:`predict` (the embeddings of ``x``).
-
-        Parameters
-        ----------
-        x : array-like | torch.Tensor
-            (n, channels, time) for EEG/MEG, (n, n_voxels) for fMRI.
-        modality : str
-            One of the model's towers.
-        batch_size : int
-            Samples per forward pass.
-
-        Returns
-        -------
-        embeddings : numpy.ndarray, shape (n, embed_dim)
-        """
-        return self.predict(x, modality, batch_size=batch_size)
+    #: the same as :meth:`predict` (the embeddings of ``x``)
+    embed = predict

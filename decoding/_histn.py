@@ -16,9 +16,11 @@ import numbers
 
 import numpy as np
 import torch
-from neurosim.datasets._simulated_emotion import DREAMER_CHANNELS
+from neurosim.datasets._specs import DREAMER_CHANNELS
 from torch import nn
 from torch.nn import functional as F
+
+from neurosim._docs import fill_doc
 
 from ._base import DecoderMixin
 from .losses import ordinal_cross_entropy
@@ -123,6 +125,7 @@ def _clip_(weight, max_norm=1.0):
         weight.clamp_(-max_norm, max_norm)
 
 
+@fill_doc
 class HiSTN(DecoderMixin, nn.Module):
     r"""Hierarchical spatial-temporal graph network for EEG emotion (Kuang, Song & Michoski 2024).
 
@@ -194,8 +197,7 @@ class HiSTN(DecoderMixin, nn.Module):
         The paper's constraints: ``"keras"`` as Keras's ``max_norm(1.)`` acts on these kernels
         (each merge and node-pointwise weight clipped to [-1, 1], each channel's 5-sample filter
         to L2 norm 1); ``"row"``: an L2 norm of at most 1 per output row of all three.
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Examples
     --------
@@ -295,7 +297,15 @@ class HiSTN(DecoderMixin, nn.Module):
             self.head = nn.Linear(C + n_regions + 1, n_outputs)
 
     def check_input(self, x, sfreq=None):
-        """Raise ValueError if ``x`` (batch, channels, time) or ``sfreq`` do not fit the model."""
+        """Raise ValueError if ``x`` or ``sfreq`` do not fit the model.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans, n_times)
+            Windows.
+        sfreq : float | None
+            Their sampling frequency in Hz (None: not checked).
+        """
         if x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
             raise ValueError(f"HiSTN expects input of shape (batch, {self.n_chans}, {self.n_times}) "
                              f"(batch, channels, time), got {tuple(x.shape)}")
@@ -338,7 +348,17 @@ class HiSTN(DecoderMixin, nn.Module):
         return (x / np.where(peak > 0, peak, 1.0)).astype(np.float32)
 
     def forward(self, x):
-        """Class logits of windows ``x`` of shape (batch, channels, time)."""
+        """Class logits of windows.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans, n_times)
+            Windows.
+
+        Returns
+        -------
+        logits : torch.Tensor, shape (batch, n_outputs)
+        """
         if x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
             self.check_input(x)
         if self.training:

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurosim._docs import fill_doc
+
 from ._base import DecoderMixin
 from .losses import soft_clip_loss
 
@@ -114,6 +116,7 @@ def _check_heads(heads):
     return out
 
 
+@fill_doc
 class MindBridge(DecoderMixin, nn.Module):
     """MindBridge: cross-subject fMRI decoder onto embedding spaces (Wang et al., 2024).
 
@@ -144,8 +147,7 @@ class MindBridge(DecoderMixin, nn.Module):
         Weights of the MSE on embeddings (1e4 in the paper, for targets normalised by the CLS-token
         norm), of the pooled-fMRI reconstruction loss and of the cycle loss (1 and 1 in the
         paper's bridge and adapt runs).
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Attributes
     ----------
@@ -464,6 +466,7 @@ class MindBridge(DecoderMixin, nn.Module):
 # ----------------------------------------------------------------------------------------------
 # reset-tuning
 # ----------------------------------------------------------------------------------------------
+@fill_doc
 def reset_tune(model, subject, n_voxels, *, random_state=0):
     """Prepare a trained multi-subject model for a new subject (MindBridge reset-tuning).
 
@@ -481,7 +484,7 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
         The new subject's id (must not be one of the source subjects).
     n_voxels : int
         Its voxel count.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the new embedder and builder.
 
     Returns

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 __all__ = [
     "BRAINFLORA_RECIPES",
     "HISTN_RECIPES",
@@ -94,6 +96,7 @@ from ._histn_protocol import (  # noqa: E402, F401  (re-exported)
 # ==============================================================================================
 # MindBridge
 # ==============================================================================================
+@fill_doc
 def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_epochs=10,
                        adapt_steps=200, batch_size=32, lr=1e-3, random_state=0,
                        source_model=None, device=None, progress=False):
@@ -122,15 +125,14 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
         Samples per subject per step.
     lr : float
         Peak learning rate (one-cycle schedule).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and the trainers (``seed`` for the bridge, ``seed + 1`` for the target
         models, ``seed + 1 + j`` for the trainers of budget ``j``, ``seed`` for the 2-way
         distractors).
     source_model : MindBridge | None
         A trained bridge to reuse (skips bridge training).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -219,6 +221,7 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
 # ==============================================================================================
 # BraInCoRL
 # ==============================================================================================
+@fill_doc
 def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, random_state=0,
                device=None, progress=False):
     """Meta-train :class:`~neurosim.decoding.BraInCoRL` on the voxels of ``subjects``.
@@ -238,11 +241,10 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
         Trainer epochs (``task_kwargs["steps_per_epoch"]`` batches each).
     lr : float
         Peak learning rate (one-cycle schedule).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the model and the trainer.
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bar.
 
     Returns
@@ -273,6 +275,7 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
     return model, trainer
 
 
+@fill_doc
 def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_device=None):
     """Explained variance on held-out images vs number of in-context images, for one subject.
 
@@ -290,7 +293,7 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         Numbers of in-context images.
     n_draws : int
         Independent context draws per size (disjoint when the subject has enough images).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the draws.
     ridge_device : str | None
         Device of :class:`~neurosim.decoding.TorchRidgeCV`.

@@ -19,13 +19,17 @@ for k >= 5) with a cross-validated ridge regression from the flattened trial to 
 single-modality" is a comparison at equal training; standard errors over the test images are
 reported (20 test images give about +/- 10 points).
 
-Configurations (``config``, ``--config``, :data:`neurosim.decoding.BRAINFLORA_RECIPES`):
-``"paper"`` (the default with ``data``): the official towers (EEG Medformer encoder of 1,347,232
-parameters), raw-temperature CLIP loss, patch augmentations, AdamW 3e-4, 150 + 150 epochs, batches
-of 100 / 250, dot-product ranking with one distractor draw; the recordings are memory-mapped (read
-subject by subject). ``"small"`` (the default on simulated data): the same architecture at CPU
-size, the normalised loss, 40 + 10 epochs, cosine ranking over 10 draws. The report sets the
-paper's figures beside ours only when the paper's configuration ran in full on real data.
+Configurations (the ``preset`` setting, ``neurosim run decode-brainflora --config paper|small``,
+:data:`neurosim.decoding.BRAINFLORA_RECIPES`): ``"paper"`` (the default with ``data``): the official
+towers (EEG Medformer encoder of 1,347,232 parameters), raw-temperature CLIP loss, patch
+augmentations, AdamW 3e-4, 150 + 150 epochs, batches of 100 / 250, dot-product ranking with one
+distractor draw; the recordings are memory-mapped (read subject by subject). ``"small"`` (the
+default on simulated data): the same architecture at CPU size, the normalised loss, 40 + 10 epochs,
+cosine ranking over 10 draws. The report sets the paper's figures beside ours only when the paper's
+configuration ran in full on real data (all subjects, the recipe's epochs).
+
+- quick: small data sets (real data: the first two subjects), 5 + 2 epochs (seconds).
+- full: the generators' default sizes (MEG with 4 repetitions), the preset's epochs.
 
 The fMRI responses are simulated with ``snr=0.1`` (0.1 signal-to-noise power ratio per trial): at
 the default of 1, ridge retrieves the shared test images perfectly and nothing can be compared.
@@ -43,7 +47,9 @@ import time
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "decode-brainflora"
 K_WAYS = (2, 4, 10, None)
@@ -63,20 +69,40 @@ PAPER = {
 }
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        Small data and few epochs.
+
+    Returns
+    -------
+    config : dict
+        ``preset``: ``"paper"`` or ``"small"`` (:data:`~neurosim.decoding.BRAINFLORA_RECIPES`;
+        None: ``"paper"`` with ``data``, ``"small"`` without; ``"paper"`` needs ``data``);
+        ``eeg``, ``meg``, ``fmri``: arguments of the simulators (``meg`` also ``decim``, the
+        downsampling of the simulated and of the small preset's real MEG); ``epochs``,
+        ``unified_epochs``, ``batch_size`` (None: the preset's); ``max_subjects``: subjects read
+        per modality from real data (None: all).
+    """
     if quick:
         return {
+            "preset": None,
             "eeg": {"n_subjects": 2, "n_concepts": 10, "n_images": 40},
             "meg": {"n_subjects": 1, "n_concepts": 10, "n_images": 40, "n_repeats": 2, "decim": 2},
             "fmri": {"n_subjects": 2, "n_voxels": [300, 400], "n_stimuli": 220, "n_shared": 40,
                      "snr": 0.1},
-            "epochs": 5, "unified_epochs": 2, "batch_size": 32,
+            "epochs": 5, "unified_epochs": 2, "batch_size": 32, "max_subjects": 2,
         }
     return {
+        "preset": None,
         "eeg": {"n_subjects": 2},
         "meg": {"n_subjects": 2, "n_repeats": 4, "decim": 2},
         "fmri": {"n_subjects": 3, "snr": 0.1},
-        "epochs": None, "unified_epochs": None, "batch_size": None,
+        "epochs": None, "unified_epochs": None, "batch_size": None, "max_subjects": None,
     }
 
 
@@ -102,7 +128,7 @@ def _simulated_data(cfg, seed):
     return data
 
 
-def _real_data(path, quick, config, workdir):
+def _real_data(path, cfg, preset, workdir):
     """THINGS-EEG2/MEG in ``path`` (:func:`neurosim.datasets.find_things`), prepared.
 
     With ``workdir`` (the paper configuration) the recordings and the prepared training arrays
@@ -112,9 +138,9 @@ def _real_data(path, quick, config, workdir):
     from neurosim.decoding import prepare_retrieval_data
 
     cache = None if workdir is None else f"{workdir}/recordings"
-    found, source = find_things(path, max_subjects=2 if quick else None, cache=cache)
-    # paper: EEG 250 Hz and MEG 200 Hz as read; small: MEG decimated by 2
-    decim = {"eeg": 1, "meg": 1 if config == "paper" else 2}
+    found, source = find_things(path, max_subjects=cfg["max_subjects"], cache=cache)
+    # paper: EEG 250 Hz and MEG 200 Hz as read; small: MEG decimated by cfg["meg"]["decim"]
+    decim = {"eeg": 1, "meg": 1 if preset == "paper" else cfg["meg"].get("decim", 1)}
     return {m: prepare_retrieval_data(m, d["train"], d["test"], decim=decim[m],
                                       out=None if workdir is None else f"{workdir}/prepared")
             for m, d in found.items()}, source
@@ -128,27 +154,20 @@ def _se(scores, n_test):
     return float(np.sqrt(np.sum(var)) / len(subjects))
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, config=None):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Train BrainFLORA and compare its retrieval with ridge and chance.
 
     Parameters
     ----------
-    quick : bool
-        Small data and few epochs (True) or the generators' default sizes and the configuration's
-        epochs (False).
-    backend : str
-        Unused (no spiking simulation); accepted for the common experiment signature.
-    seed : int
-        Seed of the simulated data, the model initialisation, the batches and the distractors.
-    progress : bool
-        Show progress bars.
+    %(experiment_config)s
     data : None | str | path-like
         None: simulated data. Otherwise a folder with THINGS-EEG2 and/or THINGS-MEG files and
         image embeddings (layout in :func:`neurosim.datasets.find_things`): the same comparison
-        on the modalities present (with ``quick``, the first two subjects of each and 5 + 2
-        epochs).
-    config : None | "paper" | "small"
-        None: ``"paper"`` with ``data``, ``"small"`` without; ``"paper"`` needs ``data``.
+        on the modalities present.
+    %(experiment_seed)s
+        Seed of the simulated data, the model initialisation, the batches and the distractors.
+    %(progress)s
 
     Returns
     -------
@@ -158,13 +177,6 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, conf
         many epochs as ``multi``) and ``multi`` (unified), ``score_sd`` over subjects,
         ``score_se`` (standard error over test images), and the training histories; ``metrics``:
         ``<modality>_<method>_top1_10way`` ...; ``figures``: ``"retrieval"``, ``"training"``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.decode_brainflora import run
-    >>> result = run(quick=True)  # doctest: +SKIP
-    >>> sorted(result.dataset["score"].coords["decoder"].values)  # doctest: +SKIP
-    ['chance', 'multi', 'ridge', 'uni']
     """
     import xarray as xr
 
@@ -176,17 +188,15 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, conf
     from neurosim.decoding.metrics import chance_retrieval_scores
     from neurosim.decoding.model_selection import brainflora_recipe
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
+    cfg = config
+    config = cfg["preset"]
     if config is None:
         config = "paper" if data is not None else "small"
     if config not in CONFIGS:
-        raise ValueError(f"config must be one of {CONFIGS}, got {config!r}")
+        raise ValueError(f"preset must be one of {CONFIGS} or None, got {config!r}")
     if config == "paper" and data is None:
-        raise ValueError("config='paper' is the paper's model and training on THINGS-EEG2/MEG: give "
-                         "data=FOLDER (--data); on the simulated data use config='small'")
-    cfg = _config(quick)
+        raise ValueError("preset 'paper' is the paper's model and training on THINGS-EEG2/MEG: "
+                         "give data=FOLDER (--data); on the simulated data use preset 'small'")
     recipe = brainflora_recipe(config, epochs=cfg["epochs"], unified_epochs=cfg["unified_epochs"],
                                batch_size=cfg["batch_size"],
                                unified_batch_size=cfg["batch_size"])
@@ -204,7 +214,7 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, conf
             source = "simulated data"
             data = _simulated_data(cfg, seed)
         else:
-            data, source = _real_data(data, quick, config, workdir)
+            data, source = _real_data(data, cfg, config, workdir)
         t_data = time.perf_counter() - t0
         scores = {"chance": {}, "ridge": {}}
         n_test = {}
@@ -258,16 +268,22 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, conf
                for meth in METHODS for m in modalities for k in ("top1_10way", "top1_2way")
                if k in metric_names}
     metrics.update(data_time_s=t_data, train_time_s=t_train)
-    paper_protocol = config == "paper" and source != "simulated data" and not quick
-    ds.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)), "source": source,
-                     "experiment_seed": int(seed), "config": config,
-                     "paper_protocol": int(paper_protocol), "epochs": recipe["epochs"],
-                     "unified_epochs": recipe["unified_epochs"],
-                     **{f"summary_{k}": v for k, v in metrics.items()}})
+    paper_protocol = (config == "paper" and source != "simulated data"
+                      and cfg["max_subjects"] is None
+                      and all(cfg[k] is None for k in ("epochs", "unified_epochs", "batch_size")))
+    ds.attrs.update({"source": source, "preset": config, "paper_protocol": int(paper_protocol),
+                     "epochs": recipe["epochs"], "unified_epochs": recipe["unified_epochs"]})
     figures = {"retrieval": _retrieval_figure(ds), "training": _training_figure(ds)}
-    report = _report(ds, shapes, recipe, config, quick, seed, t_data, t_train, source,
-                     paper_protocol)
-    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics)
+    report = _report(ds, shapes, recipe, config, seed, t_data, t_train, source, paper_protocol)
+    key = "top1_10way" if "top1_10way" in metric_names else metric_names[0]
+    headline = [
+        Headline(f"{m.upper() if m != 'fmri' else 'fMRI'} {key.replace('_', ' ')}, unified "
+                 "BrainFLORA", float(ds["score"].sel(decoder="multi", modality=m, metric=key)),
+                 "ridge regression",
+                 float(ds["score"].sel(decoder="ridge", modality=m, metric=key)))
+        for m in modalities]
+    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics,
+                            headline=headline)
 
 
 def _retrieval_figure(ds):
@@ -305,10 +321,14 @@ def _training_figure(ds):
     return fig
 
 
-def _report(ds, shapes, recipe, config, quick, seed, t_data, t_train, source, paper_protocol):
+def _report(ds, shapes, recipe, config, seed, t_data, t_train, source, paper_protocol):
     lines = [f"# {NAME}", "",
-             f"BrainFLORA, configuration **{config}** ({'quick' if quick else 'full'} mode, seed "
-             f"{seed}) on {source}: "
+             "*k-way top-1 retrieval*: the fraction of test images whose true embedding ranks "
+             "first among k candidates (the true one and k - 1 random others; *all*: every test "
+             "image); *uni*: each modality's tower trained alone; *multi*: the towers frozen and "
+             "the shared mixture-of-experts projector trained on all modalities; *ridge*: a "
+             "linear map from the flattened trial to the embedding.", "",
+             f"BrainFLORA, preset **{config}** (seed {seed}) on {source}: "
              + ", ".join(f"{m} {tr[0]} training samples of shape {tuple(tr[1:])}, {te[0]} test "
                          "images" for m, (tr, te) in shapes.items())
              + f". Towers {recipe['epochs']} epochs, then the unified projector "
@@ -341,5 +361,5 @@ def _report(ds, shapes, recipe, config, quick, seed, t_data, t_train, source, pa
                     for k in keys) + " |")
     else:
         lines += ["", "The paper's figures are not set beside these: they come from its "
-                  "configuration in full on THINGS-EEG2/MEG (config 'paper', not quick, --data)."]
+                  "configuration in full on THINGS-EEG2/MEG (preset 'paper', every subject, --data)."]
     return "\n".join(lines + [""])

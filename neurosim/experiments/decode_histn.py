@@ -21,13 +21,15 @@ Each is run with Gaussian ordinal label smoothing (sigma 0.5) and with one-hot l
 with a logistic regression on log band power and with stratified chance, in weighted F1, Seq2HR,
 top-1 and top-2 accuracy (over the classes present, as the official evaluation).
 
-Configurations (``config``, ``--config``): ``"paper"`` (the default with ``data``) is the official
+Configurations (the ``preset`` setting, ``neurosim run decode-histn --config paper|small``,
+:data:`neurosim.decoding.HISTN_RECIPES`): ``"paper"`` (the default with ``data``) is the official
 training (50 SD epochs of ~414 batches of 256 crops, Adam 1e-3 then 5e-4; SI 100 + 400 epochs),
 hours per subject on a CPU, minutes on a GPU; ``"small"`` (the default on simulated data) keeps the
 sampling and evaluation with a CPU budget and centred crops. The report puts the paper's figures
 beside ours only when the paper's protocol ran in full on DREAMER.
 
-- quick: fewer subjects, films of 20 s (simulated) and one fold / one held-out subject.
+- quick: 3 simulated subjects with films of 20 s (DREAMER: the first 3 subjects, 60 s) and one
+  fold / one held-out subject.
 - full: 4 simulated subjects with 60-s films (or all of DREAMER), every fold and subject.
 """
 
@@ -37,7 +39,9 @@ import time
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "decode-histn"
 DECODERS = ("histn_smoothed", "histn_onehot", "logreg", "chance")  # model_selection.HISTN_DECODERS
@@ -47,35 +51,46 @@ CONFIGS = ("paper", "small")
 PAPER_SD_F1 = {"valence": 96.82, "arousal": 95.62}
 
 
-def _config(quick, real):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        3 simulated subjects, 20-s films, one fold and one held-out subject.
+
+    Returns
+    -------
+    config : dict
+        ``preset``: ``"paper"`` or ``"small"`` (:data:`~neurosim.decoding.HISTN_RECIPES`; None:
+        ``"paper"`` with ``data``, ``"small"`` without; ``"paper"`` needs ``data``); ``target``
+        (``"valence"``, ``"arousal"`` or ``"dominance"``); ``n_subjects`` and ``duration``
+        (simulated data; DREAMER always keeps the last 60 s of each film); ``dreamer_subjects``
+        (subjects read from DREAMER, None: all); ``sd_subjects``, ``sd_folds``, ``si_subjects``,
+        ``films_subjects`` (None: all).
+    """
     if quick:
-        return {"n_subjects": 3, "duration": 20.0 if not real else 60.0, "sd_subjects": [0],
-                "sd_folds": [4], "si_subjects": [0], "films_subjects": [0]}
-    return {"n_subjects": 4, "duration": 60.0, "sd_subjects": None, "sd_folds": list(range(10)),
+        return {"preset": None, "target": "valence", "n_subjects": 3, "duration": 20.0,
+                "dreamer_subjects": [0, 1, 2], "sd_subjects": [0], "sd_folds": [4],
+                "si_subjects": [0], "films_subjects": [0]}
+    return {"preset": None, "target": "valence", "n_subjects": 4, "duration": 60.0,
+            "dreamer_subjects": None, "sd_subjects": None, "sd_folds": list(range(10)),
             "si_subjects": None, "films_subjects": None}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, target="valence",
-        config=None):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Train HiSTN with smoothed and one-hot labels under the paper's protocols, against baselines.
 
     Parameters
     ----------
-    quick : bool
-        Small and fast (True) or every subject and fold (False).
-    backend : str
-        Unused (no spiking simulation); accepted for the common experiment signature.
-    seed : int
-        Seed of the simulated data, the crops, the initialisation and the batches.
-    progress : bool
-        Show progress bars.
+    %(experiment_config)s
     data : None | str | path-like
-        Path of ``DREAMER.mat``: run on the real data.
-    target : "valence" | "arousal" | "dominance"
-        The rating to classify.
-    config : None | "paper" | "small"
-        Training configuration (:data:`neurosim.decoding.HISTN_RECIPES`); None: ``"paper"``
-        with ``data``, ``"small"`` without. ``"paper"`` needs ``data``.
+        Path of ``DREAMER.mat``: run on the real data. None: simulated DREAMER-like data.
+    %(experiment_seed)s
+        Seed of the simulated data, the crops, the initialisation and the batches.
+    %(progress)s
 
     Returns
     -------
@@ -83,13 +98,6 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
         ``dataset``: ``score`` (protocol, decoder, metric) mean over subjects and folds,
         ``score_sd``, ``score_se`` (standard error over runs); ``metrics``:
         ``<protocol>_<decoder>_<metric>``; figures ``"scores"``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.decode_histn import run
-    >>> result = run(quick=True)  # doctest: +SKIP
-    >>> result.dataset.attrs["config"]  # doctest: +SKIP
-    'small'
     """
     import xarray as xr
 
@@ -100,33 +108,30 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
         preprocess_dreamer,
     )
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
+    cfg = config
+    target, config = cfg["target"], cfg["preset"]
     if target not in ("valence", "arousal", "dominance"):
         raise ValueError(f"target must be 'valence', 'arousal' or 'dominance', got {target!r}")
     if config is None:
         config = "paper" if data is not None else "small"
     if config not in CONFIGS:
-        raise ValueError(f"config must be one of {CONFIGS}, got {config!r}")
+        raise ValueError(f"preset must be one of {CONFIGS} or None, got {config!r}")
     if config == "paper" and data is None:
-        raise ValueError("config='paper' is the paper's training on DREAMER: give data="
-                         "'DREAMER.mat' (--data); on the simulated data use config='small'")
-    cfg = _config(quick, data is not None)
+        raise ValueError("preset 'paper' is the paper's training on DREAMER: give data="
+                         "'DREAMER.mat' (--data); on the simulated data use preset 'small'")
+    duration = cfg["duration"] if data is None else 60.0
     t0 = time.perf_counter()
     if data is None:
         from neurosim.datasets import make_eeg_emotion
 
-        ds = make_eeg_emotion(n_subjects=cfg["n_subjects"], duration=cfg["duration"],
-                              random_state=seed)
+        ds = make_eeg_emotion(n_subjects=cfg["n_subjects"], duration=duration, random_state=seed)
         source = "simulated (make_eeg_emotion)"
     else:
         from neurosim.datasets import load_dreamer
 
-        ds = load_dreamer(data, duration=cfg["duration"],
-                          subjects=[0, 1, 2] if quick else None)
+        ds = load_dreamer(data, duration=duration, subjects=cfg["dreamer_subjects"])
         source = f"DREAMER ({data})"
-    eeg = preprocess_dreamer(ds, duration=cfg["duration"]).values
+    eeg = preprocess_dreamer(ds, duration=duration).values
     labels = ds[target].values.astype(int) - 1
     sfreq = float(ds.attrs.get("sfreq", 128.0))
     t_data = time.perf_counter() - t0
@@ -164,17 +169,31 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
     metrics = {f"{p}_{d}_{m}": float(out["score"].sel(protocol=p, decoder=d, metric=m))
                for p in protocols for d in DECODERS for m in METRICS}
     metrics.update(data_time_s=t_data, train_time_s=t_train)
-    paper_protocol = config == "paper" and data is not None and not quick
-    out.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                      "experiment_seed": int(seed), "target": target, "source": source,
-                      "config": config, "paper_protocol": int(paper_protocol),
-                      "label_sigma": 0.5, **{k: v for k, v in cfg.items()
-                                             if isinstance(v, (int, float))},
-                      **{f"summary_{k}": v for k, v in metrics.items()
-                         if np.isfinite(v)}})
-    report = _report(out, source, target, config, quick, seed, t_data, t_train, paper_protocol)
+    paper_protocol = (config == "paper" and data is not None and cfg["dreamer_subjects"] is None
+                      and cfg["sd_subjects"] is None and sorted(cfg["sd_folds"]) == list(range(10)))
+    out.attrs.update({"target": target, "source": source, "preset": config,
+                      "paper_protocol": int(paper_protocol), "label_sigma": 0.5})
+    report = _report(out, source, target, config, seed, t_data, t_train, paper_protocol)
+    headline = [
+        Headline("subject-dependent weighted F1, HiSTN (smoothed labels)",
+                 metrics["sd_histn_smoothed_weighted_f1"], "band-power logistic regression",
+                 metrics["sd_logreg_weighted_f1"]),
+        Headline("subject-dependent Seq2HR, smoothed labels", metrics["sd_histn_smoothed_seq2hr"],
+                 "one-hot labels", metrics["sd_histn_onehot_seq2hr"]),
+        Headline("leave-one-subject-out weighted F1, HiSTN (smoothed)",
+                 metrics["si_histn_smoothed_weighted_f1"], "chance (stratified)",
+                 metrics["si_chance_weighted_f1"]),
+    ]
+    if "films" in results:
+        headline.append(Headline("held-out films weighted F1, HiSTN (smoothed)",
+                                 metrics["films_histn_smoothed_weighted_f1"],
+                                 "chance (stratified)", metrics["films_chance_weighted_f1"]))
+    if paper_protocol and target in PAPER_SD_F1:
+        headline.insert(0, Headline(f"subject-dependent weighted F1 on DREAMER {target} (%)",
+                                    100 * metrics["sd_histn_smoothed_weighted_f1"], "paper",
+                                    PAPER_SD_F1[target], fmt=".1f"))
     return ExperimentResult(dataset=out, figures={"scores": _figure(out)}, report=report,
-                            metrics=metrics)
+                            metrics=metrics, headline=headline)
 
 
 def _figure(ds):
@@ -201,11 +220,15 @@ def _figure(ds):
 _TITLES = {"sd": "subject-dependent", "si": "leave-one-subject-out", "films": "held-out films"}
 
 
-def _report(ds, source, target, config, quick, seed, t_data, t_train, paper_protocol):
+def _report(ds, source, target, config, seed, t_data, t_train, paper_protocol):
     n = {p: int(ds["n_runs"].sel(protocol=p)) for p in ds["protocol"].values}
     lines = [f"# {NAME}", "",
-             f"HiSTN on {source}, target {target} (5 classes), configuration **{config}**"
-             f" ({'quick' if quick else 'full'} mode), seed {seed}: "
+             "*Weighted F1*: the per-class F1 averaged with the class frequencies; *Seq2HR*: the "
+             "fraction of windows whose two most probable ratings are adjacent and include the "
+             "true one; *sd*: subject-dependent (train and test on one subject's films, in time "
+             "blocks); *si*: leave one subject out (pretrain on the others, fine-tune on 10 s of "
+             "the new one); *films*: films held out whole.", "",
+             f"HiSTN on {source}, target {target} (5 classes), preset **{config}**, seed {seed}: "
              + ", ".join(f"{n[p]} {_TITLES[p]} runs" for p in n)
              + f" (data {t_data:.1f} s, training {t_train:.1f} s). Mean over runs, % "
              "(+/- standard error); top-k over the classes present.", "",
@@ -231,5 +254,6 @@ def _report(ds, source, target, config, quick, seed, t_data, t_train, paper_prot
     else:
         lines += ["", "The paper's figures (subject-dependent weighted F1 96.82 % valence, "
                   "95.62 % arousal on DREAMER) are not set beside these: they come from the "
-                  "paper's protocol in full on DREAMER (config 'paper', not quick, --data)."]
+                  "paper's protocol in full on DREAMER (preset 'paper', every subject and fold, "
+                  "--data)."]
     return "\n".join(lines + [""])

@@ -1,16 +1,12 @@
 """Tests of neurosim.decoding.baselines against scikit-learn."""
 
-import doctest
 
 import numpy as np
 import pytest
-
-pytest.importorskip("torch")
-
-from neurosim.decoding import LinearClassifier, TorchRidgeCV, baselines  # noqa: E402
-from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV  # noqa: E402
-from sklearn.model_selection import KFold  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from neurosim.decoding import LinearClassifier, TorchRidgeCV, baselines
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 
 def _regression(n=80, p=12, t=4, seed=0):
@@ -116,9 +112,3 @@ def test_band_power_features():
 @parametrize_with_checks([TorchRidgeCV(device="cpu", cv=None), LinearClassifier()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
-
-
-def test_docstring_examples():
-    results = doctest.testmod(baselines,
-                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0

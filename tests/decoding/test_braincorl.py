@@ -1,6 +1,5 @@
 """Tests of BraInCoRL: permutation invariance, log-scaled attention, encoder output, meta-training."""
 
-import doctest
 import math
 
 import numpy as np
@@ -213,9 +212,3 @@ def test_meta_trained_model_scales_with_context_and_beats_ridge_when_data_are_fe
     assert float(cos.sel(context_size=100)) > float(cos.sel(context_size=2)) + 0.2
     assert set(result.figures) == {"scaling"}
     assert result.report.startswith("# decode-braincorl")
-
-
-def test_docstring_examples():
-    failed, _ = doctest.testmod(_braincorl, optionflags=doctest.NORMALIZE_WHITESPACE
-                                | doctest.ELLIPSIS)
-    assert failed == 0

@@ -1,14 +1,11 @@
 """Tests of BrainFLORA: loss, architecture sizes of the paper, unified stage, batching, learning."""
 
-import doctest
 import math
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import (  # noqa: E402
+import torch
+from neurosim.decoding import (
     BrainFLORA,
     Trainer,
     clip_loss,
@@ -16,7 +13,7 @@ from neurosim.decoding import (  # noqa: E402
     retrieval_scores,
     round_robin_batches,
 )
-from neurosim.decoding import _brainflora as bf_module  # noqa: E402
+from neurosim.decoding import _brainflora as bf_module
 
 
 def test_clip_loss_hand_computed():
@@ -239,16 +236,6 @@ def test_brainflora_retrieval_beats_chance_and_ridge(trained, modality):
     # and stays ahead (measured 10-way 0.35-0.61 vs 0.61-0.68); see docs/decoding.rst
 
 
-@pytest.mark.parametrize("module", ["_brainflora", "losses", "metrics"])
-def test_docstring_examples(module):
-    import importlib
-
-    module = importlib.import_module(f"neurosim.decoding.{module}")
-    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0
-
-
-# the 17 channels of the official THINGS-EEG2 preprocessed files
 _EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz",
                   "PO4", "PO8", "P6", "P2"]
 
@@ -280,7 +267,8 @@ def test_experiment_on_things_eeg2_files(tmp_path):
     from neurosim.experiments import get_experiment
 
     _write_things_eeg2(tmp_path)
-    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path, config="small")
+    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path,
+                                                     config={"preset": "small"})
     ds = result.dataset
     assert list(ds["modality"].values) == ["eeg"]
     assert list(ds["decoder"].values) == ["chance", "ridge", "uni", "multi"]
@@ -383,10 +371,11 @@ def test_experiment_on_things_meg_and_eeg_files(tmp_path):
     assert data["meg"]["test"]["x"].shape == (3, 8, 21)  # 3 test concepts, 12 images averaged
     assert set(data["meg"]["train"]["image"]) & set(data["meg"]["test"]["image"]) == set()
     _write_things_eeg2(tmp_path, n_subjects=1)
-    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path, config="small")
+    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path,
+                                                     config={"preset": "small"})
     score = result.dataset["score"]
     assert list(score["modality"].values) == ["eeg", "meg"]
-    assert result.dataset.attrs["config"] == "small" and "configuration **small**" in result.report
+    assert result.dataset.attrs["preset"] == "small" and "preset **small**" in result.report
     assert np.isfinite(score.sel(modality="eeg").values).all()
 
 
@@ -403,7 +392,7 @@ def test_meg_and_config_errors(tmp_path):
     with pytest.raises(ValueError, match="50 rows but image_paths.csv lists 96 images"):
         _load_things(tmp_path)
     run = get_experiment("decode-brainflora").run
-    with pytest.raises(ValueError, match="config='paper'.*give data"):
-        run(quick=True, config="paper")
-    with pytest.raises(ValueError, match="config must be one of"):
-        run(quick=True, config="huge")
+    with pytest.raises(ValueError, match="preset 'paper'.*give data"):
+        run(quick=True, config={"preset": "paper"})
+    with pytest.raises(ValueError, match="preset must be one of"):
+        run(quick=True, config={"preset": "huge"})

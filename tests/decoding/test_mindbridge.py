@@ -1,6 +1,5 @@
 """Tests of MindBridge: pooling, adapters, losses, cycle, reset-tuning and the reset-tuning claim."""
 
-import doctest
 import math
 
 import numpy as np
@@ -332,12 +331,3 @@ def test_reset_tuning_beats_scratch_at_smallest_budget():
     assert m[f"top1_reset_{smallest}"] > 5 * curve.attrs["chance_top1"]
     assert set(result.figures) == {"reset_tuning"}
     assert result.report.startswith("# decode-mindbridge")
-
-
-def test_docstring_examples():
-    from neurosim.decoding import losses, samplers
-
-    for module in (_mindbridge, losses, samplers):
-        failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE
-                                    | doctest.ELLIPSIS)
-        assert failed == 0
