@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -341,6 +342,11 @@ class BrainFLORA(DecoderMixin, nn.Module):
         ``"official"``: the CLIP loss of the official code, logits ``tau * f @ t.T`` with the raw
         learnable ``tau`` and unnormalised features; ``"normalized"``: L2-normalised features and
         ``exp(tau)`` (CLIP's form). See :func:`~neurosim.decoding.clip_loss`.
+    ch_names : dict of str to sequence of str | None
+        Per EEG/MEG tower, the channel names in the order of its input's channel axis, which
+        :meth:`prepare_epochs` matches by name. None (or a tower left out): THINGS-EEG2's 63
+        channels (:data:`~neurosim.datasets.THINGS_EEG2_63CH`) for a 63-channel EEG tower; other
+        towers take the epochs' channels of their type in the epochs' order.
     %(random_state_torch)s
 
     Attributes
@@ -385,7 +391,7 @@ class BrainFLORA(DecoderMixin, nn.Module):
                  d_ff=256, e_layers=1, patch_lens=(2, 4, 8), conv_filters=40, conv_kernel=25,
                  conv_pool=51, conv_stride=5, fmri_tokens=(8, 1024), dropout=0.25,
                  proj_dropout=0.5, augmentations=PATCH_AUGMENTATIONS, loss="official",
-                 random_state=None):
+                 ch_names=None, random_state=None):
         super().__init__()
         if not isinstance(input_shapes, dict) or not input_shapes:
             raise ValueError("input_shapes must be a non-empty dict modality -> sample shape")
@@ -419,6 +425,7 @@ class BrainFLORA(DecoderMixin, nn.Module):
             self.projector = _SoftMoE(embed_dim, n_experts)
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.unified = False
+        self.ch_names = self._channel_names(ch_names, input_shapes)
 
     @classmethod
     def small(cls, input_shapes, embed_dim=64, **kwargs):
@@ -521,6 +528,100 @@ class BrainFLORA(DecoderMixin, nn.Module):
         elif x.ndim != 3 or tuple(x.shape[1:]) != tower.input_shape:
             raise ValueError(f"{modality} input must be (batch, {tower.input_shape[0]}, "
                              f"{tower.input_shape[1]}) (batch, channels, time), got {tuple(x.shape)}")
+
+    @staticmethod
+    def _channel_names(ch_names, input_shapes):
+        from neurosim.datasets._specs import THINGS_EEG2_63CH
+
+        ch_names = dict(ch_names or {})
+        unknown = sorted(set(ch_names) - {m for m in input_shapes if m != "fmri"})
+        if unknown:
+            raise ValueError(f"ch_names has modalities {unknown} without an EEG/MEG tower; towers: "
+                             f"{sorted(input_shapes)}")
+        out = {}
+        for m, shape in input_shapes.items():
+            if m == "fmri":
+                continue
+            names = ch_names.get(m)
+            if names is None and m == "eeg" and int(shape[0]) == len(THINGS_EEG2_63CH):
+                names = THINGS_EEG2_63CH
+            if names is not None:
+                names = [str(c) for c in names]
+                if len(names) != int(shape[0]) or len(set(names)) != len(names):
+                    raise ValueError(f"ch_names[{m!r}] must be {int(shape[0])} distinct names (the "
+                                     f"tower's channels), got {len(names)}")
+            out[m] = names
+        return out
+
+    def prepare_epochs(self, epochs, modality=None):
+        """:class:`mne.Epochs` as a tower's input: channels by name, units removed, 0 s onwards.
+
+        The tower's channels (:attr:`ch_names`) are picked by name, in the tower's order (None:
+        the epochs' channels of the modality's type, bad ones excluded, whose number must be the
+        tower's). Each epoch's channels are z-scored with the mean and standard deviation of
+        its baseline (the samples before 0 s, when there are at least 10; else of the whole
+        epoch), as THINGS-MEG's preprocessing, so volts, teslas or already standardised data
+        give the same input; then the tower's number of samples from 0 s is kept. The sampling
+        rate is the user's business (THINGS-EEG2: 250 Hz, THINGS-MEG: 200 Hz; see
+        :func:`~neurosim.decoding.preprocessing.things_epochs` for the whole path from a raw
+        recording). The :class:`~neurosim.decoding.Trainer` calls this for
+        :class:`mne.Epochs` input.
+
+        Parameters
+        ----------
+        epochs : mne.Epochs | mne.EpochsArray
+            Epochs holding at least the tower's channels.
+        modality : "eeg" | "meg" | None
+            The tower (None: the only EEG/MEG tower whose channel type the epochs hold).
+
+        Returns
+        -------
+        x : numpy.ndarray, shape (n_epochs, channels, time), float32
+
+        Raises
+        ------
+        ValueError
+            Naming the missing channels, or if the epochs are too short or the modality is
+            ambiguous.
+        """
+        from .preprocessing import _is_mne, epochs_array
+
+        if not _is_mne(epochs):
+            raise TypeError(f"epochs must be mne.Epochs, got {type(epochs).__name__}")
+        types = set(epochs.get_channel_types())
+        has = {"eeg": "eeg" in types, "meg": bool(types & {"mag", "grad"})}
+        if modality is None:
+            cand = [m for m in ("eeg", "meg") if m in self.towers and has[m]]
+            if len(cand) != 1:
+                raise ValueError(f"cannot tell which tower the epochs are for (towers "
+                                 f"{sorted(self.towers)}, channel types {sorted(types)}): pass "
+                                 "modality='eeg' or 'meg' to prepare_epochs")
+            modality = cand[0]
+        if modality not in self.towers or modality == "fmri":
+            raise ValueError(f"modality must be an EEG/MEG tower of this model "
+                             f"{[m for m in self.towers if m != 'fmri']}, got {modality!r}")
+        n_chans, n_times = self.towers[modality].input_shape
+        names = self.ch_names.get(modality)
+        what = f"BrainFLORA's {modality} tower"
+        if names is None:
+            picks = epochs.copy().pick(modality, exclude="bads").ch_names
+            if len(picks) != n_chans:
+                raise ValueError(f"{what} has {n_chans} channels; the epochs have {len(picks)} "
+                                 f"{modality} channels: pass ch_names={{{modality!r}: [...]}} to "
+                                 "the model, or pick the channels first")
+            names = picks
+        x = epochs_array(epochs, names, what=what)
+        times = np.asarray(epochs.times)
+        base = times < 0
+        ref = x[..., base] if base.sum() >= 10 else x
+        mean, std = ref.mean(-1, keepdims=True), ref.std(-1, keepdims=True)
+        x = (x - mean) / np.where(std > 0, std, 1.0)
+        start = int(np.searchsorted(times, -0.5 / epochs.info["sfreq"]))
+        if x.shape[-1] - start < n_times:
+            raise ValueError(f"{what} takes {n_times} samples from 0 s; the epochs have "
+                             f"{x.shape[-1] - start} (tmin {epochs.tmin:g} s, tmax "
+                             f"{epochs.tmax:g} s at {epochs.info['sfreq']:g} Hz)")
+        return np.ascontiguousarray(x[..., start:start + n_times], dtype=np.float32)
 
     def forward(self, x, modality):
         """Embed a batch of one modality.

@@ -167,6 +167,37 @@ def test_round_robin_batches_use_every_sample_once():
     assert all(torch.equal(a["x"], b["x"]) for a, b in zip(batches, again))
 
 
+def test_mne_epochs_channels_by_name_and_units():
+    mne = pytest.importorskip("mne")
+    from neurosim.datasets import THINGS_EEG2_63CH
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(6, 63, 60))  # -0.2 ... 1 s at 50 Hz: 10 baseline + 50 samples
+    order = rng.permutation(63)  # the recording holds the channels in another order
+    info = mne.create_info([THINGS_EEG2_63CH[i] for i in order] + ["STI"], 50.0,
+                           ["eeg"] * 63 + ["stim"])
+    volts = np.concatenate([data[:, order] * 1e-6, np.zeros((6, 1, 60))], axis=1)
+    epochs = mne.EpochsArray(volts, info, tmin=-0.2, verbose="error")
+    model = BrainFLORA.small({"eeg": (63, 50)}, embed_dim=8, random_state=0)
+    assert model.ch_names["eeg"] == list(THINGS_EEG2_63CH)
+    x = model.prepare_epochs(epochs)
+    base = data[..., :10]
+    want = ((data - base.mean(-1, keepdims=True)) / base.std(-1, keepdims=True))[..., 10:]
+    np.testing.assert_allclose(x, want, rtol=1e-4, atol=1e-4)  # THINGS' order, unitless
+    microvolts = mne.EpochsArray(volts * 1e6, info, tmin=-0.2, verbose="error")
+    np.testing.assert_allclose(model.prepare_epochs(microvolts), x, rtol=1e-4, atol=1e-4)
+    # through the Trainer: Epochs in volts go through prepare_epochs
+    step = lambda m, b: m.training_step({"modality": "eeg", "x": b[0], "target": b[1]})  # noqa: E731
+    Trainer(max_epochs=1, batch_size=3, device="cpu", random_state=0).fit(
+        model, (epochs, rng.normal(size=(6, 8)).astype(np.float32)), step=step)
+    with pytest.raises(ValueError, match=r"\['Oz'\] are not in the data"):
+        model.prepare_epochs(epochs.copy().drop_channels(["Oz"]))
+    with pytest.raises(ValueError, match="takes 50 samples from 0 s; the epochs have 41"):
+        model.prepare_epochs(epochs.copy().crop(None, 0.79))
+    with pytest.raises(ValueError, match="ch_names\\['eeg'\\] must be 63 distinct names"):
+        BrainFLORA.small({"eeg": (63, 50)}, ch_names={"eeg": ["Cz"]})
+
+
 def test_bad_input():
     model = BrainFLORA.small({"eeg": (17, 100)}, 16)
     with pytest.raises(ValueError, match="no tower"):
