@@ -2,12 +2,12 @@
 HiSTN: EEG emotion decoding with Gaussian ordinal labels
 ========================================================
 
-HiSTN (Kuang, Song & Michoski 2024, arXiv:2408.15255) classifies 1-s windows of 14-channel EEG
-into the five self-assessed levels of valence of the DREAMER data set. Its main idea is to train on **Gaussian-smoothed ordinal
-labels**: a rating of 3 becomes mostly 3 with some mass on 2 and 4. This example simulates
-DREAMER-like EEG, preprocesses it as the paper does, trains HiSTN with smoothed and with one-hot
-labels on one subject-dependent fold, and compares both with a logistic regression on log band
-power and with chance.
+HiSTN (Kuang, Song & Michoski 2024, arXiv:2408.15255) classifies 1-s windows of 14-channel EEG into
+the five self-assessed levels of valence of the DREAMER data set. Its main idea is to train on
+**Gaussian-smoothed ordinal labels**: a rating of 3 becomes mostly 3 with some mass on 2 and 4. This
+example simulates DREAMER-like EEG, preprocesses it as the paper does, trains HiSTN with smoothed
+and with one-hot labels on one subject-dependent fold, and compares both with a logistic regression
+on log band power and with chance.
 """
 
 # %%
