@@ -28,8 +28,8 @@ hours per subject on a CPU, minutes on a GPU; ``"small"`` (the default on simula
 sampling and evaluation with a CPU budget and centred crops. The report puts the paper's figures
 beside ours only when the paper's protocol ran in full on DREAMER.
 
-- quick: 3 simulated subjects with films of 20 s (DREAMER: the first 3 subjects, 60 s) and one
-  fold / one held-out subject.
+- quick: 3 simulated subjects with films of 20 s (DREAMER: the first 3 subjects, 60 s), one
+  fold / one held-out subject, and a few epochs (5 of 20 batches; SI 3 + 10).
 - full: 4 simulated subjects with 60-s films (or all of DREAMER), every fold and subject.
 """
 
@@ -68,15 +68,19 @@ def config(quick=False):
         (``"valence"``, ``"arousal"`` or ``"dominance"``); ``n_subjects`` and ``duration``
         (simulated data; DREAMER always keeps the last 60 s of each film); ``dreamer_subjects``
         (subjects read from DREAMER, None: all); ``sd_subjects``, ``sd_folds``, ``si_subjects``,
-        ``films_subjects`` (None: all).
+        ``films_subjects`` (None: all); ``epochs``, ``steps_per_epoch`` (subject-dependent and
+        held-out films), ``pretrain_epochs``, ``finetune_epochs`` (subject-independent): None
+        keeps the preset's.
     """
     if quick:
         return {"preset": None, "target": "valence", "n_subjects": 3, "duration": 20.0,
                 "dreamer_subjects": [0, 1, 2], "sd_subjects": [0], "sd_folds": [4],
-                "si_subjects": [0], "films_subjects": [0]}
+                "si_subjects": [0], "films_subjects": [0], "epochs": 5, "steps_per_epoch": 20,
+                "pretrain_epochs": 3, "finetune_epochs": 10}
     return {"preset": None, "target": "valence", "n_subjects": 4, "duration": 60.0,
             "dreamer_subjects": None, "sd_subjects": None, "sd_folds": list(range(10)),
-            "si_subjects": None, "films_subjects": None}
+            "si_subjects": None, "films_subjects": None, "epochs": None,
+            "steps_per_epoch": None, "pretrain_epochs": None, "finetune_epochs": None}
 
 
 @fill_doc
@@ -137,15 +141,17 @@ def run(config, *, data=None, seed=0, progress=False):
     t_data = time.perf_counter() - t0
 
     common = {"config": config, "random_state": seed, "progress": progress}
+    sd_kw = {k: cfg[k] for k in ("epochs", "steps_per_epoch") if cfg[k] is not None}
+    si_kw = {k: cfg[k] for k in ("pretrain_epochs", "finetune_epochs") if cfg[k] is not None}
     results = {
         "sd": histn_subject_dependent(eeg, labels, sfreq, subjects=cfg["sd_subjects"],
-                                      folds=cfg["sd_folds"], **common),
+                                      folds=cfg["sd_folds"], **common, **sd_kw),
         "si": histn_leave_one_subject_out(eeg, labels, sfreq, subjects=cfg["si_subjects"],
-                                          **common),
+                                          **common, **si_kw),
     }
     if data is None:
         results["films"] = histn_held_out_films(eeg, labels, sfreq,
-                                                subjects=cfg["films_subjects"], **common)
+                                                subjects=cfg["films_subjects"], **common, **sd_kw)
     t_train = time.perf_counter() - t0 - t_data
 
     protocols = list(results)
@@ -170,7 +176,8 @@ def run(config, *, data=None, seed=0, progress=False):
                for p in protocols for d in DECODERS for m in METRICS}
     metrics.update(data_time_s=t_data, train_time_s=t_train)
     paper_protocol = (config == "paper" and data is not None and cfg["dreamer_subjects"] is None
-                      and cfg["sd_subjects"] is None and sorted(cfg["sd_folds"]) == list(range(10)))
+                      and cfg["sd_subjects"] is None and sorted(cfg["sd_folds"]) == list(range(10))
+                      and not sd_kw and not si_kw)
     out.attrs.update({"target": target, "source": source, "preset": config,
                       "paper_protocol": int(paper_protocol), "label_sigma": 0.5})
     report = _report(out, source, target, config, seed, t_data, t_train, paper_protocol)
