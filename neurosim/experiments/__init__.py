@@ -303,6 +303,27 @@ _REGISTRY: dict[str, Experiment] = {
             backends=("numba", "brian2"),
         ),
         Experiment(
+            "spiking-brette2007",
+            "CUBA and COBA benchmarks (Brette et al. 2007): rates and ISI CV against plain Brian2 "
+            "on the same draw",
+            "neurosim.experiments.spiking_brette2007:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
+            "spiking-distal-reward",
+            "Izhikevich (2007) distal reward: reward-modulated STDP singles out a rewarded "
+            "synapse, against a no-reward control",
+            "neurosim.experiments.spiking_distal_reward:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
+            "spiking-force",
+            "FORCE learning of a 5 Hz sine (Nicola & Clopath 2017): RLS readout with feedback, "
+            "RMS error while running freely",
+            "neurosim.experiments.spiking_force:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
             "sparsey-digits",
             "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
             "capacity, accuracy, sequence recall",

@@ -16,8 +16,8 @@ images and swaps, so their differences are paired; the table gives LRH - LRC and
   5 seeds, 0 / 1 / 5 / 20 swaps per epoch (1 min 45 s of CPU time, on one thread).
 - full: the 5,000-image MNIST subset (:func:`neurosim.datasets.load_mnist_subset`; 4,000 / 1,000
   images, 784-80-60-10), the paper's 50 epochs, 5 seeds, 0 / 1 / 5 / 20 swaps per epoch (65 min on
-  a 2-core machine shared with other jobs). ``data=PATH`` (``--data``) reads the subset from ``PATH`` (file or
-  folder) in either mode.
+  a 2-core machine shared with other jobs). ``data=PATH`` (``--data``) reads the subset from
+  ``PATH`` (file or folder) in either mode.
 
 It runs no simulation, so it takes no backend (PyTorch, CPU or ``device``/``NEUROSIM_DEVICE``).
 """

@@ -132,8 +132,8 @@ def test_bad_input(tmp_path):
     with pytest.raises(TypeError, match="must return an xarray.Dataset"):
         neurosim.sweep(lambda a, random_state: 3, grid={"a": [1]}, client=False, progress=False)
     with pytest.raises(ValueError, match="grid key 'n_neurons' is not a parameter of experiment "
-                                         "'spiking-izhikevich'; it accepts: backend, dt, duration, n, p, "
-                                         "quick"):
+                                         "'spiking-izhikevich'; it accepts: backend, dt, "
+                                         "duration, n, p, quick"):
         neurosim.sweep("spiking-izhikevich", grid={"n_neurons": [10]}, client=False)
     with pytest.raises(ValueError, match="unknown experiment|no experiment"):
         neurosim.sweep("no-such-experiment", grid={"quick": [True]}, client=False)
@@ -161,15 +161,19 @@ def test_serial_sweep_values_and_callable_module():
     assert neurosim.sweep is module or neurosim.sweep is module.sweep
 
 
-def _tiny(*, quick=False, backend="numba", seed=0, progress=False, gain=1.0):
-    ds = xr.Dataset({"y": ("trial", np.random.default_rng(seed).normal(size=3) * gain)})
+def _tiny_config(quick=False):
+    return {"gain": 1.0}
+
+
+def _tiny(config, *, data=None, seed=0, progress=False):
+    ds = xr.Dataset({"y": ("trial", np.random.default_rng(seed).normal(size=3) * config["gain"])})
     return ExperimentResult(dataset=ds, metrics={"y_mean": float(ds["y"].mean())},
                             report="tiny")
 
 
 @pytest.fixture
 def tiny_experiment():
-    REGISTRY["tiny-sweep"] = Experiment("tiny-sweep", "a test experiment", _tiny)
+    REGISTRY["tiny-sweep"] = Experiment("tiny-sweep", "a test experiment", _tiny, config=_tiny_config)
     yield "tiny-sweep"
     REGISTRY.pop("tiny-sweep", None)
 
