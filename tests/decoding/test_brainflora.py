@@ -386,7 +386,7 @@ def _write_things_meg(root, n_concepts=8, test=("c5", "c6", "c7"), per=12, dim=8
     ev = np.column_stack([np.arange(len(events)) * 300, np.zeros(len(events), int), events])
     epochs = mne.EpochsArray(data, info, events=ev, tmin=-0.1, verbose="error",
                              event_id={str(e): int(e) for e in np.unique(events)})
-    epochs.save(root / "preprocessed_P1-epo.fif", verbose="error")
+    epochs.save(root / "preprocessed_P1-epo.fif", overwrite=True, verbose="error")
     save_embeddings(root / "embeddings_meg.npz", emb, model="random")
     return emb, paths
 
