@@ -10,6 +10,14 @@ evaluated per subject, k-way with one random draw of distractors per test image 
 candidates by ``tau * f @ g`` (the dot product with unnormalised image features).
 :data:`BRAINFLORA_RECIPES` holds these settings (``"paper"``) and a CPU-sized schedule
 (``"small"``, with cosine ranking averaged over 10 draws).
+
+Examples
+--------
+>>> from neurosim.decoding.model_selection import BRAINFLORA_RECIPES, brainflora_recipe
+>>> BRAINFLORA_RECIPES["paper"]["lr"], BRAINFLORA_RECIPES["paper"]["similarity"]
+(0.0003, 'dot')
+>>> brainflora_recipe("paper", epochs=5)["epochs"]
+5
 """
 
 from __future__ import annotations

@@ -22,6 +22,12 @@ BraInCoRL (in-context voxelwise encoding)
 
 Every protocol takes ``random_state``; an int gives the same result on the same device, and is
 offset in a fixed way for each model and trainer it seeds.
+
+Examples
+--------
+>>> from neurosim.decoding.model_selection import HISTN_RECIPES
+>>> HISTN_RECIPES["paper"]["sd"]["epochs"], HISTN_RECIPES["paper"]["si"]["finetune_epochs"]
+(50, 400)
 """
 
 from __future__ import annotations

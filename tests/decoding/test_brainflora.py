@@ -387,7 +387,7 @@ def _write_things_meg(root, n_concepts=8, test=("c5", "c6", "c7"), per=12, dim=8
     epochs = mne.EpochsArray(data, info, events=ev, tmin=-0.1, verbose="error",
                              event_id={str(e): int(e) for e in np.unique(events)})
     epochs.save(root / "preprocessed_P1-epo.fif", overwrite=True, verbose="error")
-    save_embeddings(root / "embeddings_meg.npz", emb, model="random")
+    save_embeddings(root / "embeddings_meg.npz", emb, overwrite=True, model="random")
     return emb, paths
 
 
@@ -400,7 +400,13 @@ def test_experiment_on_things_meg_and_eeg_files(tmp_path):
     assert "zero-shot concept split" in text and "60 training images of 5 concepts" in text
     assert data["meg"]["train"]["x"].shape == (60, 8, 21)  # 0-1 s at 20 Hz
     assert data["meg"]["test"]["x"].shape == (3, 8, 21)  # 3 test concepts, 12 images averaged
-    assert set(data["meg"]["train"]["image"]) & set(data["meg"]["test"]["image"]) == set()
+    from neurosim.datasets import find_things
+
+    found, _ = find_things(tmp_path)  # the reader's image rows and concepts: disjoint
+    train, test = found["meg"]["train"], found["meg"]["test"]
+    assert set(train["image"].values) & set(test["image_row"].values.ravel()) == set()
+    assert set(train["concept"].values) & set(test["concept"].values) == set()
+    assert sorted(set(test["concept"].values)) == ["c5", "c6", "c7"]
     _write_things_eeg2(tmp_path, n_subjects=1)
     result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path,
                                                      config={"preset": "small"})
