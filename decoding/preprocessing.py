@@ -495,7 +495,7 @@ def pick_montage(inst, ch_names, *, by="name", max_angle=20.0):
         idx = _channel_indices(list(inst.ch_names), ch_names, "pick_montage")
         mapping = {w: inst.ch_names[i] for w, i in zip(ch_names, idx)}
     elif by == "position":
-        from neurosim.datasets._simulated_eeg import eeg_positions
+        from neurosim.datasets._specs import eeg_positions
 
         eeg = [i for i, ch in enumerate(inst.info["chs"])
                if ch["kind"] == 2 and ch["ch_name"] not in inst.info["bads"]]  # FIFFV_EEG_CH
