@@ -97,6 +97,7 @@ def _cv_accuracy(fit_predict, n, y, n_splits=3):
     return float(np.mean(pred == y))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", ["eeg", "meg"])
 def test_brainflora_tower_through_the_trainer(sample, modality):
     """The paper's tower on the real epochs, its logits ``tau f @ p`` against one embedding per
@@ -143,7 +144,8 @@ def test_histn_on_the_sample_eeg_through_the_trainer(sample):
     eeg, ev = eeg.resample(128.0, events=events, verbose="error")
     epochs = mne.Epochs(eeg, ev, [1, 2, 3, 4], tmin=0.0, tmax=127 / 128, baseline=None,
                         preload=True, verbose="error")
-    epochs, mapping = pick_montage(epochs, DREAMER_CHANNELS, by="position")
+    # the sample cap has no F7/F8 electrode: the nearest lie 23 and 28 degrees away
+    epochs, mapping = pick_montage(epochs, DREAMER_CHANNELS, by="position", max_angle=30.0)
     assert list(mapping) == list(DREAMER_CHANNELS) and len(set(mapping.values())) == 14
     y = _labels(epochs)
     losses = []
