@@ -360,3 +360,17 @@ def test_mne_epochs_in_volts_with_channels_in_another_order_train():
         model.prepare_epochs(epochs.copy().drop_channels(["AF3"]))
     with pytest.raises(ValueError, match="256 Hz.*resample"):
         model.prepare_epochs(epochs.copy().resample(256, verbose="error"))
+
+
+def test_experiment_presets_and_errors():
+    from neurosim.cli import _config_json
+    from neurosim.experiments import get_experiment
+
+    assert _config_json("paper") == {"preset": "paper"}  # neurosim run ... --config paper
+    run = get_experiment("decode-histn").run
+    with pytest.raises(ValueError, match="preset 'paper' is the paper's training on DREAMER"):
+        run(quick=True, config={"preset": "paper"})
+    with pytest.raises(ValueError, match="preset must be one of"):
+        run(quick=True, config={"preset": "huge"})
+    with pytest.raises(ValueError, match="has no settings"):
+        run(quick=True, config={"epoch": 3})
