@@ -682,5 +682,20 @@ class BrainFLORA(DecoderMixin, nn.Module):
         """
         return self._predict_batches(x, lambda xb: self(xb, modality), batch_size=batch_size)
 
-    #: the same as :meth:`predict` (the embeddings of ``x``)
-    embed = predict
+    def embed(self, x, modality, *, batch_size=256):
+        """Alias of :meth:`predict` (the embeddings of ``x``).
+
+        Parameters
+        ----------
+        x : array-like | torch.Tensor
+            (n, channels, time) for EEG/MEG, (n, n_voxels) for fMRI.
+        modality : str
+            One of the model's towers.
+        batch_size : int
+            Samples per forward pass.
+
+        Returns
+        -------
+        embeddings : numpy.ndarray, shape (n, embed_dim)
+        """
+        return self.predict(x, modality, batch_size=batch_size)
