@@ -315,23 +315,26 @@ class HiSTN(DecoderMixin, nn.Module):
             raise ValueError("input contains NaN or inf values")
 
     def prepare_epochs(self, epochs):
-        """:class:`mne.Epochs` as this model's input: channels by name, the paper's scaling.
+        """:class:`mne.Epochs` as this model's input: channels by name, in microvolts.
 
         The channels named in :attr:`ch_names` are picked, in the model's order, by name (case is
         ignored; other channels are left out); the sampling rate and the epoch length must be the
-        model's. Each epoch's channels are then divided by their maximum absolute value, the
-        per-trial scaling of the official code (``X / max|X|`` over time), which makes the input
-        independent of units: epochs in volts (MNE's unit), microvolts or z-scores give the same
-        array. The :class:`~neurosim.decoding.Trainer` calls this for :class:`mne.Epochs` input.
+        model's. The data, in volts as MNE holds EEG, are converted to microvolts: at about 1e-6
+        V the first batch norm's epsilon would swamp the signal. No per-epoch scaling is applied:
+        the paper's scaling (:func:`~neurosim.decoding.preprocess_dreamer`) divides each 60-s
+        trial by its maximum, and applied to each 1-s epoch it would remove the power differences
+        between epochs that carry the emotion (see the HiSTN section of the decoding docs). The
+        :class:`~neurosim.decoding.Trainer` calls this for :class:`mne.Epochs` input.
 
         Parameters
         ----------
         epochs : mne.Epochs | mne.EpochsArray
-            Epochs of at least the model's channels.
+            Epochs of at least the model's channels, in volts (MNE's unit).
 
         Returns
         -------
         x : numpy.ndarray, shape (n_epochs, n_chans, n_times), float32
+            Microvolts.
 
         Raises
         ------
@@ -344,8 +347,7 @@ class HiSTN(DecoderMixin, nn.Module):
 
         x = epochs_array(epochs, self.ch_names, sfreq=self.sfreq, n_times=self.n_times,
                          what="HiSTN")
-        peak = np.abs(x).max(axis=-1, keepdims=True)
-        return (x / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+        return (x * 1e6).astype(np.float32)
 
     def forward(self, x):
         """Class logits of windows.
