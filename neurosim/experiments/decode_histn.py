@@ -162,7 +162,9 @@ def run(config, *, data=None, seed=0, progress=False):
 
     mean, sd = stat(np.mean), stat(np.std)
     n_runs = np.array([len(results[p]["logreg"]) for p in protocols])
-    se = sd / np.sqrt(np.maximum(n_runs - 1, 1))[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):  # one run: no standard error
+        se = np.where((n_runs > 1)[:, None, None],
+                      sd / np.sqrt(np.maximum(n_runs - 1, 1))[:, None, None], np.nan)
     dims = ("protocol", "decoder", "metric")
     out = xr.Dataset(
         {"score": (dims, mean, {"long_name": "mean over subjects and folds", "units": "1"}),
@@ -246,7 +248,8 @@ def _report(ds, source, target, config, seed, t_data, t_train, paper_protocol):
             v = ds["score"].sel(protocol=p, decoder=d).values
             e = ds["score_se"].sel(protocol=p, decoder=d).values
             lines.append(f"| {p} | {d} | " + " | ".join(
-                "-" if not np.isfinite(x) else f"{100 * x:.1f} +/- {100 * u:.1f}"
+                "-" if not np.isfinite(x) else f"{100 * x:.1f}"
+                + (f" +/- {100 * u:.1f}" if np.isfinite(u) else "")
                 for x, u in zip(v, e)) + " |")
     if "films" in ds["protocol"].values:
         lines += ["", "The subject-dependent protocol tests on other seconds of the films it "
