@@ -12,7 +12,7 @@ MODULES = [
     "neurosim.experiments",
     # model families
     "neurosim.sparsey._csa", "neurosim.sparsey._codes", "neurosim.sparsey._hierarchy",
-    "neurosim.sparsey._memory", "neurosim.sparsey._evaluation",
+    "neurosim.sparsey._memory", "neurosim.sparsey._evaluation", "neurosim.sparsey._mnist",
     "neurosim.dendrites.theory", "neurosim.dendrites._montecarlo", "neurosim.dendrites._neuron",
     "neurosim.dendrites._network",
     "neurosim.continual._taskwise", "neurosim.continual._base", "neurosim.continual._learners",
@@ -28,7 +28,7 @@ MODULES = [
     "neurosim.datasets._simulated_fmri", "neurosim.datasets._simulated_eeg",
     "neurosim.datasets._simulated_emotion", "neurosim.datasets._torch", "neurosim.datasets._mnist",
     "neurosim.datasets._embeddings", "neurosim.datasets._nsd", "neurosim.datasets._things",
-    "neurosim.datasets._dreamer", "neurosim.datasets._fetch",
+    "neurosim.datasets._dreamer", "neurosim.datasets._fetch", "neurosim.datasets._base",
     "neurosim.homeostasis._shift",
     "neurosim.homeostasis._metrics",
     "neurosim.homeostasis._protocol",
