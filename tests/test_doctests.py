@@ -33,6 +33,7 @@ MODULES = [
     "neurosim.homeostasis._metrics",
     "neurosim.homeostasis._protocol",
     "neurosim.homeostasis._mlp",
+    "neurosim.homeostasis._spiking",
 ]
 
 

@@ -370,6 +370,13 @@ _REGISTRY: dict[str, Experiment] = {
             "neurosim.experiments.homeostasis_shift:run",
         ),
         Experiment(
+            "homeostasis-spiking",
+            "Spiking homeostasis: adaptive thresholds and synaptic scaling bring a recurrent E/I "
+            "network pushed 3x above or below its set point back to its target rate",
+            "neurosim.experiments.homeostasis_spiking:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
             "decode-histn",
             "HiSTN EEG emotion decoding on simulated DREAMER-like data: smoothed vs one-hot labels",
             "neurosim.experiments.decode_histn:run",

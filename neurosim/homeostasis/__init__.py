@@ -16,8 +16,11 @@ Protocols
 Streaming metrics
     :func:`running_accuracy`, :func:`shift_recovery` and :func:`paired_difference`.
 
-Homeostasis of spiking networks (adaptive thresholds, synaptic scaling) will live in
-``neurosim.homeostasis._spiking`` once the plastic spiking engine exists.
+Spiking homeostasis
+    :func:`homeostatic_network` (a recurrent E/I LIF network regulated by the spiking engine's
+    adaptive thresholds and synaptic scaling), :func:`input_rate_for` (the input that gives an
+    unregulated rate) and :func:`rate_recovery` (pushed 3x above and below its set point, back to
+    the target, on either backend).
 
 ``import neurosim.homeostasis`` does not import torch: :class:`HomeostaticMLP` is loaded on first
 access.
@@ -28,13 +31,14 @@ import importlib
 from ._metrics import paired_difference, running_accuracy, shift_recovery
 from ._protocol import compare_learners, load_shift_data, run_shift_stream, shift_rate_sweep
 from ._shift import ConceptShift
+from ._spiking import homeostatic_network, input_rate_for, rate_recovery
 
 _LAZY = {"HomeostaticMLP": "_mlp", "MODES": "_mlp"}
 
 __all__ = [
-    "MODES", "ConceptShift", "HomeostaticMLP", "compare_learners", "load_shift_data",
-    "paired_difference", "run_shift_stream", "running_accuracy", "shift_rate_sweep",
-    "shift_recovery",
+    "MODES", "ConceptShift", "HomeostaticMLP", "compare_learners", "homeostatic_network",
+    "input_rate_for", "load_shift_data", "paired_difference", "rate_recovery", "run_shift_stream",
+    "running_accuracy", "shift_rate_sweep", "shift_recovery",
 ]
 
 
