@@ -19,7 +19,8 @@ Schedules
     :class:`SequentialSchedule`, :class:`PowerLawRehearsal` and :class:`ViewBatchReplay`.
 Metrics
     :func:`average_accuracy` (ACC), :func:`backward_transfer` (BWT), :func:`forward_transfer`
-    (FWT), :func:`min_accuracy` (min-ACC), :func:`worst_case_accuracy` (WC-ACC) and
+    (FWT), :func:`min_accuracy` (min-ACC), :func:`worst_case_accuracy` (WC-ACC),
+    :func:`windowed_forgetting` (WF^w) and
     :func:`continual_metrics`.
 
 ``import neurosim.continual`` imports nothing heavy: every name is loaded from its module on first
@@ -32,7 +33,8 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submod_attrs={
         "_metrics": ["average_accuracy", "backward_transfer", "continual_metrics",
-                     "forward_transfer", "min_accuracy", "worst_case_accuracy"],
+                     "forward_transfer", "min_accuracy", "windowed_forgetting",
+                     "worst_case_accuracy"],
         "_schedules": ["PowerLawRehearsal", "SequentialSchedule", "ViewBatchReplay"],
         "_streams": ["Task", "TaskStream", "permuted_digits", "permuted_mnist",
                      "permuted_mnist_subset", "permuted_stream", "split_mnist_subset",

@@ -12,6 +12,7 @@ from neurosim.continual import (
     backward_transfer,
     forward_transfer,
     min_accuracy,
+    windowed_forgetting,
     worst_case_accuracy,
 )
 
@@ -62,6 +63,37 @@ def test_min_acc_and_wc_acc_by_hand():
     assert worst_case_accuracy(acc, it, ends, at=1) == pytest.approx(0.50)
     with pytest.raises(ValueError, match="at=7 is not one of"):
         worst_case_accuracy(acc, it, ends, at=7)
+
+
+def test_windowed_forgetting_by_hand():
+    # the matrix of test_min_acc_and_wc_acc_by_hand
+    acc = np.array([
+        [0.50, 0.10, 0.10],  # it 1
+        [0.90, 0.10, 0.10],  # it 2  end of task 0
+        [0.30, 0.60, 0.10],  # it 3
+        [0.80, 0.95, 0.10],  # it 4  end of task 1
+        [0.70, 0.40, 0.50],  # it 5
+        [0.75, 0.85, 0.90],  # it 6  end of task 2
+    ])
+    it, ends = np.arange(1, 7), np.array([2, 4, 6])
+    # task 0 from its end: 0.90 0.30 0.80 0.70 0.75; task 1: 0.95 0.40 0.85
+    # w = 2 (adjacent pairs): task 0 max(0.60, -0.50, 0.10, -0.05) = 0.60; task 1 0.55
+    assert windowed_forgetting(acc, it, ends, window=2) == pytest.approx((0.60 + 0.55) / 2)
+    # any window >= 5 sees every pair: task 0 max drop 0.90 -> 0.30 = 0.60 too
+    assert windowed_forgetting(acc, it, ends, window=10) == pytest.approx((0.60 + 0.55) / 2)
+    # at iteration 4 only task 0 has ended: 0.90 0.30 0.80
+    assert windowed_forgetting(acc, it, ends, window=2, at=4) == pytest.approx(0.60)
+    assert np.isnan(windowed_forgetting(acc, it, ends, window=2, at=2))
+    # a slow decline: adjacent drops 0.1, a window of 4 sees 0.3, of 100 sees 0.5
+    slow = np.array([[1.0, 0.0], [0.9, 0.5], [0.8, 0.6], [0.7, 0.7], [0.6, 0.8], [0.5, 0.9]])
+    its, ends2 = np.arange(6), np.array([0, 5])
+    assert windowed_forgetting(slow, its, ends2, window=2) == pytest.approx(0.1)
+    assert windowed_forgetting(slow, its, ends2, window=4) == pytest.approx(0.3)
+    assert windowed_forgetting(slow, its, ends2, window=100) == pytest.approx(0.5)
+    # rising accuracy: no forgetting (never negative)
+    assert windowed_forgetting(slow[::-1].copy(), its, ends2, window=10) == 0.0
+    with pytest.raises(ValueError, match="window"):
+        windowed_forgetting(acc, it, ends, window=1)
 
 
 def test_metric_errors():
