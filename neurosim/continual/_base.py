@@ -225,11 +225,15 @@ class ContinualLearner(TaskwiseClassifier):
         return self.model_
 
     # ------------------------------------------------------------------ training
-    def _loss(self, X, y, mask):
+    def _loss(self, X, y, mask, views=None):
         logits = self.model_(X)
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
         loss = torch.nn.functional.cross_entropy(logits, y)
+        if views is not None:  # view-batch replay's one-to-many self-distillation
+            n_views, n_rows, schedule = views
+            loss = loss + schedule.distill_weight * schedule.self_distillation_loss(
+                logits[:n_rows], n_views)
         penalty = self._penalty()
         return loss if penalty is None else loss + penalty
 
@@ -268,6 +272,9 @@ class ContinualLearner(TaskwiseClassifier):
                 masks = table[torch.as_tensor(tasks, device=self._device)]
         flat = torch.as_tensor(flat, device=self._device)
         augment = type(schedule).transform is not SequentialSchedule.transform
+        views = None
+        if getattr(schedule, "distill_weight", 0) and getattr(schedule, "n_views", 1) > 1:
+            views = (schedule.n_views, bs, schedule)
         model, opt = self.model_, self.optimizer_
         model.train()
         for step in range(n_it):
@@ -283,7 +290,7 @@ class ContinualLearner(TaskwiseClassifier):
                 if mb is not None:
                     mb = torch.cat([mb, extra[2]])
             opt.zero_grad(set_to_none=True)
-            loss = self._loss(xb, yb, mb)
+            loss = self._loss(xb, yb, mb, views)
             loss.backward()
             opt.step()
             self._after_step(step + 1)

@@ -356,6 +356,13 @@ _REGISTRY: dict[str, Experiment] = {
             "neurosim.experiments.continual_fastslow:run",
         ),
         Experiment(
+            "continual-mnist",
+            "Replay, view-batch replay and power-law rehearsal vs fine-tuning and joint training "
+            "on split and permuted MNIST-subset streams: ACC, BWT, min-ACC, WF10/WF100",
+            "neurosim.experiments.continual_mnist:run",
+            data="the 5,000-image MNIST subset (mnist_5k.csv.gz or its folder)",
+        ),
+        Experiment(
             "homeostasis-shift",
             "Homeostatic learning-rate regulation (Man, Damasio & Neven 2022) under concept shift: "
             "LRH vs constant and random twins, paired CIs over seeds",

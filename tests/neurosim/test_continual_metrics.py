@@ -179,3 +179,32 @@ def test_view_batch_transform_augments_independently():
     kept = out[out > 0]
     assert float(kept.std()) == pytest.approx(0.1, rel=0.1)
     assert not torch.equal(out[0], out[1])
+
+
+def test_view_batch_self_distillation_loss_by_hand():
+    import torch
+
+    sched = ViewBatchReplay(n_views=3, temperature=2.0)
+    # two samples x three views, 2 classes
+    z = torch.tensor([[2.0, 0.0], [2.0, 0.0], [0.0, 2.0],
+                      [1.0, 1.0], [3.0, 1.0], [1.0, 1.0]], requires_grad=True)
+
+    def kl(p, q):
+        return sum(pi * np.log(pi / qi) for pi, qi in zip(p, q))
+
+    def sm(a, b):
+        e = np.exp(np.array([a, b]) / 2.0)
+        return e / e.sum()
+
+    # sample 1: teacher softmax([1, 0]); views 2 (same: KL 0) and 3 (softmax([0, 1]))
+    # sample 2: teacher [0.5, 0.5]; view 2 softmax([1.5, 0.5]), view 3 the same as the teacher
+    expected = 4.0 * np.mean([0.0, kl(sm(2, 0), sm(0, 2)), kl(sm(1, 1), sm(3, 1)), 0.0])
+    loss = sched.self_distillation_loss(z)
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert torch.all(z.grad[[0, 3]] == 0)  # the first view of each sample is the target only
+    assert float(ViewBatchReplay(n_views=1).self_distillation_loss(z)) == 0.0
+    with pytest.raises(ValueError, match="temperature"):
+        ViewBatchReplay(temperature=0.0)
+    with pytest.raises(ValueError, match="distill_weight"):
+        ViewBatchReplay(distill_weight=-1.0)
