@@ -324,6 +324,13 @@ _REGISTRY: dict[str, Experiment] = {
             backends=("numba", "brian2"),
         ),
         Experiment(
+            "reservoir-what-when",
+            "Spiking reservoir learns what, when and how likely with a three-factor readout "
+            "(after Yamada & Chao 2025), against FORCE after a switch",
+            "neurosim.experiments.reservoir_what_when:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
             "sparsey-digits",
             "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
             "capacity, accuracy, sequence recall",
