@@ -107,7 +107,7 @@ class ContinualLearner(TaskwiseClassifier):
     >>> learner.history_["accuracy_matrix"].shape
     (3, 3)
     >>> sorted(learner.metrics_)
-    ['acc', 'avg_end_of_task_acc', 'bwt', 'fwt', 'min_acc', 'wc_acc']
+    ['acc', 'avg_end_of_task_acc', 'bwt', 'fwt', 'min_acc', 'wc_acc', 'wf10', 'wf100']
     """
 
     name = "base"
