@@ -18,10 +18,14 @@ Hugging Face's package of the same name.
 * :func:`as_torch_dataset` wraps any of them, or an array/HDF5/netCDF file, as a lazily read
   :class:`torch.utils.data.Dataset`.
 
+A file a reader cannot read (empty, truncated, another format, a missing key, wrong shapes)
+raises :class:`DataFormatError`, a :class:`ValueError` naming the file, the format expected and
+the likely cause, never a library's own error.
+
 Importing this package is light: torch, MNE and nilearn are imported by the functions that need them.
 """
 
-from ._base import get_data_home
+from ._base import DataFormatError, get_data_home
 from ._dreamer import load_dreamer
 from ._embeddings import load_embeddings, save_embeddings
 from ._mnist import fetch_mnist, load_mnist, read_idx
@@ -39,16 +43,21 @@ from ._nsd import (
 from ._simulated_eeg import make_eeg_things, make_meg_things
 from ._simulated_emotion import make_eeg_emotion
 from ._simulated_fmri import make_fmri_visual
+from ._specs import DREAMER_CHANNELS, THINGS_EEG2_63CH
 from ._things import (
     fetch_things_eeg2,
     find_things,
     load_things_eeg2,
     load_things_fmri,
     load_things_meg,
+    things_meg_split,
 )
 from ._torch import as_torch_dataset
 
 __all__ = [
+    "DREAMER_CHANNELS",
+    "DataFormatError",
+    "THINGS_EEG2_63CH",
     "as_torch_dataset",
     "fetch_mnist",
     "fetch_nsd",
@@ -75,4 +84,5 @@ __all__ = [
     "make_meg_things",
     "read_idx",
     "save_embeddings",
+    "things_meg_split",
 ]

@@ -154,24 +154,46 @@ class DecoderMixin:
             config["random_state"] = None
         return _builtin(config)
 
+    #: named configurations of :meth:`from_config` (name -> constructor arguments); each decoder
+    #: defines its own (e.g. ``"paper"`` and ``"small"``)
+    _configs = {}
+
     @classmethod
-    def from_config(cls, config):
-        """Build a model from :meth:`get_config`'s dict.
+    def config_names(cls):
+        """The names :meth:`from_config` accepts, e.g. ``["paper", "small"]``.
+
+        Returns
+        -------
+        names : list of str
+        """
+        return sorted(cls._configs)
+
+    @classmethod
+    def from_config(cls, config, **overrides):
+        """Build a model from :meth:`get_config`'s dict or from a named configuration.
 
         Parameters
         ----------
-        config : dict
-            Constructor arguments.
+        config : dict | str
+            Constructor arguments, or the name of one of the class's configurations
+            (:meth:`config_names`, e.g. ``"paper"`` for the paper's sizes).
+        **overrides
+            Constructor arguments replacing those of ``config``.
 
         Returns
         -------
         model
             A new model of this class (fresh weights: see :meth:`load` for trained ones).
         """
-        if not isinstance(config, Mapping):
-            raise TypeError(f"config must be a dict of constructor arguments, got "
-                            f"{type(config).__name__}")
-        return cls(**config)
+        if isinstance(config, str):
+            if config not in cls._configs:
+                raise ValueError(f"unknown {cls.__name__} configuration {config!r}; expected one "
+                                 f"of {cls.config_names()} or a dict of constructor arguments")
+            config = cls._configs[config]
+        elif not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict of constructor arguments or a configuration "
+                            f"name, got {type(config).__name__}")
+        return cls(**{**config, **overrides})
 
     # ------------------------------------------------------------------ save / load
     def _checkpoint_state(self):

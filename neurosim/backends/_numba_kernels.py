@@ -25,7 +25,9 @@ equivalent model, so that both backends round alike.
 """
 
 import numpy as np
-from numba import njit, uint64
+from numba import uint64
+
+from neurosim._numba import njit
 
 _TWO53_INV = 1.0 / 9007199254740992.0
 _ZIG_R = 3.6541528853610088
