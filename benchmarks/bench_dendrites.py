@@ -13,7 +13,15 @@ Prints one JSON line per case:
   :class:`~neurosim.dendrites.ContextMLPClassifier` against a plain PyTorch loop training an
   ``nn.Sequential`` MLP of the same widths; one torch thread.
 
-Usage: ``python benchmarks/bench_dendrites.py [--quick] [--repeat 3]``.
+- ``train-permuted-mnist5k``: the issue's speed target: 10 permuted tasks of the 5,000-image
+  MNIST subset (:func:`neurosim.datasets.load_mnist_subset`, 4,000 training images per task,
+  784-512-512-10, 1 epoch per task, 10 segments, k-WTA 5 %), the active-dendrites network, its
+  k-WTA-only control and the same-width :class:`~neurosim.dendrites.ContextMLPClassifier`,
+  trained in interleaved rounds (dendrites, k-WTA only, MLP, dendrites, ...) so that machine load
+  hits all alike; median times and the ratio dendrites / MLP (target <= 3). Needs the subset
+  (``--data PATH`` or the data home); skipped with a line saying so otherwise.
+
+Usage: ``python benchmarks/bench_dendrites.py [--quick] [--repeat 3] [--data PATH]``.
 """
 
 from __future__ import annotations
@@ -140,12 +148,73 @@ def bench_training(quick, repeat):
         torch.set_num_threads(before)
 
 
+def bench_permuted_mnist(quick, repeat, data):
+    import torch
+    from neurosim.datasets import load_mnist_subset
+
+    from neurosim.continual import permuted_stream
+    from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
+
+    try:
+        X, y = load_mnist_subset(data, return_X_y=True)
+    except FileNotFoundError as err:
+        yield {"case": "train-permuted-mnist5k", "skipped": str(err).splitlines()[0]}
+        return
+    X = X.astype(np.float32) / 255.0
+    order = np.random.default_rng(0).permutation(len(X))
+    X, y = X[order], y[order]
+    n_tasks = 2 if quick else 10
+    stream = permuted_stream(X[:4000], y[:4000], X[4000:], y[4000:], n_tasks=n_tasks,
+                             random_state=0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for batch_size in ([32] if quick else [32, 256]):
+        common = {"hidden_sizes": (512, 512), "n_epochs": 1, "batch_size": batch_size,
+                  "learning_rate": 5e-4, "random_state": 0}
+        makers = {
+            "active_dendrites": lambda c=common: ActiveDendritesClassifier(
+                n_segments=10, kw_percent_on=0.05, **c),
+            "kwta_only": lambda c=common: ActiveDendritesClassifier(
+                dendrites=False, kw_percent_on=0.05, **c),
+            "mlp": lambda c=common: ContextMLPClassifier(**c),
+        }
+        times = {k: [] for k in makers}
+        acc = {}
+        try:
+            for _ in range(repeat):
+                for name, make in makers.items():  # interleaved: load hits every model alike
+                    model = make()
+                    for task in stream:
+                        model.partial_fit(task.X_train, task.y_train, classes=np.arange(10))
+                    times[name].append(model.train_time_s_)
+                    acc[name] = float(np.mean([model.score(t.X_test, t.y_test)
+                                               for t in stream]))
+        finally:
+            torch.set_num_threads(before)
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        yield {"case": "train-permuted-mnist5k", "n_tasks": n_tasks, "batch_size": batch_size,
+               "hidden_sizes": [512, 512], "repeat": repeat,
+               **{f"{k}_s": v for k, v in med.items()},
+               "ratio_dendrites_over_mlp": med["active_dendrites"] / med["mlp"],
+               "ratio_kwta_only_over_mlp": med["kwta_only"] / med["mlp"],
+               **{f"acc_{k}": v for k, v in acc.items()}}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller grids and fewer trials")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--data", default=None,
+                        help="the MNIST subset file or its folder (default: the data home)")
+    parser.add_argument("--only", default=None, choices=["exact", "monte-carlo", "training",
+                                                         "permuted-mnist"])
     args = parser.parse_args(argv)
-    for bench in (bench_exact, bench_monte_carlo, bench_training):
+    benches = {"exact": bench_exact, "monte-carlo": bench_monte_carlo,
+               "training": bench_training,
+               "permuted-mnist": lambda q, r: bench_permuted_mnist(q, r, args.data)}
+    for name, bench in benches.items():
+        if args.only is not None and name != args.only:
+            continue
         for row in bench(args.quick, args.repeat):
             print(json.dumps(row), flush=True)
 

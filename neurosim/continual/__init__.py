@@ -3,8 +3,10 @@
 Streams
     :class:`Task` and :class:`TaskStream`; :func:`permuted_digits` and :func:`split_digits` on
     scikit-learn's embedded digits, :func:`permuted_mnist` and :func:`split_mnist` on MNIST or
-    Fashion-MNIST files already on disk, and the generic :func:`permuted_stream` and
-    :func:`split_stream`; every builder has a few-shot variant (``k_shot``).
+    Fashion-MNIST files already on disk, :func:`permuted_mnist_subset` and
+    :func:`split_mnist_subset` on the 5,000-image MNIST subset, and the generic
+    :func:`permuted_stream` and :func:`split_stream`; every builder has a few-shot variant
+    (``k_shot``).
 Learners (PyTorch, CPU or CUDA)
     :class:`TaskwiseClassifier` is the base of every classifier trained one task at a time
     (these learners and the active-dendrites classifiers of :mod:`neurosim.dendrites`):
@@ -17,7 +19,8 @@ Schedules
     :class:`SequentialSchedule`, :class:`PowerLawRehearsal` and :class:`ViewBatchReplay`.
 Metrics
     :func:`average_accuracy` (ACC), :func:`backward_transfer` (BWT), :func:`forward_transfer`
-    (FWT), :func:`min_accuracy` (min-ACC), :func:`worst_case_accuracy` (WC-ACC) and
+    (FWT), :func:`min_accuracy` (min-ACC), :func:`worst_case_accuracy` (WC-ACC),
+    :func:`windowed_forgetting` (WF^w) and
     :func:`continual_metrics`.
 
 ``import neurosim.continual`` imports nothing heavy: every name is loaded from its module on first
@@ -30,9 +33,11 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submod_attrs={
         "_metrics": ["average_accuracy", "backward_transfer", "continual_metrics",
-                     "forward_transfer", "min_accuracy", "worst_case_accuracy"],
+                     "forward_transfer", "min_accuracy", "windowed_forgetting",
+                     "worst_case_accuracy"],
         "_schedules": ["PowerLawRehearsal", "SequentialSchedule", "ViewBatchReplay"],
-        "_streams": ["Task", "TaskStream", "permuted_digits", "permuted_mnist", "permuted_stream",
+        "_streams": ["Task", "TaskStream", "permuted_digits", "permuted_mnist",
+                     "permuted_mnist_subset", "permuted_stream", "split_mnist_subset",
                      "split_digits", "split_mnist", "split_stream"],
         "_taskwise": ["TaskwiseClassifier", "single_thread"],
         "_base": ["ContinualLearner", "FineTuning", "JointTraining"],

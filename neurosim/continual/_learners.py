@@ -90,11 +90,12 @@ class EWC(ContinualLearner):
 
     def __init__(self, hidden_sizes=(100,), learning_rate=0.1, momentum=0.0, batch_size=32,
                  n_iterations=100, eval_every=None, eval_size=None, schedule=None, device="cpu",
-                 random_state=None, ewc_lambda=100.0, decay=1.0, fisher_samples=500):
+                 random_state=None, optimizer="sgd", ewc_lambda=100.0, decay=1.0,
+                 fisher_samples=500):
         super().__init__(hidden_sizes=hidden_sizes, learning_rate=learning_rate,
                          momentum=momentum, batch_size=batch_size, n_iterations=n_iterations,
                          eval_every=eval_every, eval_size=eval_size, schedule=schedule,
-                         device=device, random_state=random_state)
+                         device=device, random_state=random_state, optimizer=optimizer)
         self.ewc_lambda = ewc_lambda
         self.decay = decay
         self.fisher_samples = fisher_samples
@@ -163,11 +164,11 @@ class ExperienceReplay(ContinualLearner):
 
     def __init__(self, hidden_sizes=(100,), learning_rate=0.1, momentum=0.0, batch_size=32,
                  n_iterations=100, eval_every=None, eval_size=None, schedule=None, device="cpu",
-                 random_state=None, buffer_size=500, replay_batch_size=None):
+                 random_state=None, optimizer="sgd", buffer_size=500, replay_batch_size=None):
         super().__init__(hidden_sizes=hidden_sizes, learning_rate=learning_rate,
                          momentum=momentum, batch_size=batch_size, n_iterations=n_iterations,
                          eval_every=eval_every, eval_size=eval_size, schedule=schedule,
-                         device=device, random_state=random_state)
+                         device=device, random_state=random_state, optimizer=optimizer)
         self.buffer_size = buffer_size
         self.replay_batch_size = replay_batch_size
 
@@ -332,12 +333,12 @@ class FastSlowLearner(ContinualLearner):
 
     def __init__(self, hidden_sizes=(100,), learning_rate=0.1, momentum=0.0, batch_size=32,
                  n_iterations=100, eval_every=None, eval_size=None, schedule=None, device="cpu",
-                 random_state=None, consolidation=300.0, slow_rate=0.5, slow_every=10,
-                 metaplasticity=30.0, fisher_samples=500):
+                 random_state=None, optimizer="sgd", consolidation=300.0, slow_rate=0.5,
+                 slow_every=10, metaplasticity=30.0, fisher_samples=500):
         super().__init__(hidden_sizes=hidden_sizes, learning_rate=learning_rate,
                          momentum=momentum, batch_size=batch_size, n_iterations=n_iterations,
                          eval_every=eval_every, eval_size=eval_size, schedule=schedule,
-                         device=device, random_state=random_state)
+                         device=device, random_state=random_state, optimizer=optimizer)
         self.consolidation = consolidation
         self.slow_rate = slow_rate
         self.slow_every = slow_every

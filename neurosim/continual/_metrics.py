@@ -1,13 +1,16 @@
 """Continual-learning metrics: ACC, BWT, FWT (Lopez-Paz & Ranzato 2017) and the worst-case
-metrics min-ACC and WC-ACC of continual evaluation (De Lange et al. 2023)."""
+metrics min-ACC, WC-ACC and windowed forgetting WF^w of continual evaluation (De Lange et al.
+2023)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._utils import check_size
+
 __all__ = [
     "average_accuracy", "backward_transfer", "continual_metrics", "forward_transfer",
-    "min_accuracy", "worst_case_accuracy",
+    "min_accuracy", "windowed_forgetting", "worst_case_accuracy",
 ]
 
 
@@ -228,6 +231,68 @@ def worst_case_accuracy(accuracy, iterations, task_end, *, at=None):
     return float(np.round(current / (k + 1) + (1 - 1 / (k + 1)) * np.nanmean(mins), 12))
 
 
+def windowed_forgetting(accuracy, iterations, task_end, window=10, *, at=None):
+    """WF^w: the largest accuracy drop within ``window`` consecutive evaluations, per old task.
+
+    .. math::
+
+        \\text{WF}^w_{T_k} = \\frac{1}{k-1} \\sum_{i=1}^{k-1}
+        \\max\\Big(0, \\max_{|T_i| \\le t_m < t_n \\le |T_k|,\\; n - m < w}
+        A(E_i, f_{t_m}) - A(E_i, f_{t_n})\\Big)
+
+    (De Lange et al. 2023, windowed forgetting), where :math:`t_m` is the iteration of the
+    :math:`m`-th evaluation: for each task finished before ``at``, the evaluations from the end
+    of its training on are scanned with a window of ``window`` consecutive evaluations, and the
+    largest decrease from an earlier to a later accuracy inside a window is kept. As in the
+    paper's code (a window of the last ``window`` evaluations, forgetting at least 0), the
+    window counts evaluations, which are iterations when every iteration is evaluated. WF^10
+    sees the sharp dip at a task switch (the stability gap); WF^100 sees slower forgetting.
+
+    Parameters
+    ----------
+    accuracy : array-like of shape (n_evaluations, n_tasks)
+        Per-iteration accuracies (the ``accuracy`` variable of a learner's ``history_``).
+    iterations : array-like of shape (n_evaluations,)
+        Iteration of each evaluation, strictly increasing.
+    task_end : array-like of shape (n_tasks,)
+        Iteration at which training on each task ended.
+    window : int
+        Window length ``w`` in evaluations (at least 2).
+    at : int or None
+        Compute the metric at this iteration (default: the last evaluation).
+
+    Returns
+    -------
+    wf : float
+        Mean over the tasks finished before ``at``; NaN if there are none.
+
+    Examples
+    --------
+    >>> from neurosim.continual import windowed_forgetting
+    >>> acc = [[0.2, 0.0], [0.9, 0.1], [0.5, 0.6], [0.6, 0.7], [0.3, 0.9]]
+    >>> windowed_forgetting(acc, [1, 2, 3, 4, 5], task_end=[2, 5], window=2)
+    0.4
+    >>> windowed_forgetting(acc, [1, 2, 3, 4, 5], task_end=[2, 5], window=4)
+    0.6
+    """
+    A, it, ends = _curves(accuracy, iterations, task_end)
+    w = check_size("window", window, minimum=2)
+    at = it[-1] if at is None else at
+    out = []
+    for k in range(A.shape[1]):
+        if not ends[k] < at:
+            continue
+        a = A[(it >= ends[k]) & (it <= at), k]
+        a = a[~np.isnan(a)]
+        if a.size == 0:
+            continue
+        worst = 0.0
+        for j in range(1, a.size):
+            worst = max(worst, float(a[max(0, j - w + 1):j].max() - a[j]))
+        out.append(worst)
+    return float(np.round(np.mean(out), 12)) if out else float("nan")
+
+
 def continual_metrics(history):
     """All the metrics of a continual run, from a learner's ``history_`` data set.
 
@@ -241,7 +306,8 @@ def continual_metrics(history):
     Returns
     -------
     metrics : dict of str to float
-        ``acc``, ``bwt``, ``fwt``, ``min_acc``, ``wc_acc`` and ``avg_end_of_task_acc`` (the mean
+        ``acc``, ``bwt``, ``fwt``, ``min_acc``, ``wc_acc``, ``wf10`` and ``wf100`` (windowed
+        forgetting, :func:`windowed_forgetting`) and ``avg_end_of_task_acc`` (the mean
         of the diagonal of the accuracy matrix over all but the last task, the reference that
         min-ACC is compared with to see the stability gap).
 
@@ -264,6 +330,8 @@ def continual_metrics(history):
         "fwt": forward_transfer(R, history["initial_accuracy"].values),
         "min_acc": min_accuracy(A, it, ends) if A.shape[0] else float("nan"),
         "wc_acc": worst_case_accuracy(A, it, ends) if A.shape[0] else float("nan"),
+        "wf10": windowed_forgetting(A, it, ends, 10) if A.shape[0] else float("nan"),
+        "wf100": windowed_forgetting(A, it, ends, 100) if A.shape[0] else float("nan"),
         "avg_end_of_task_acc": float(diag[:-1].mean()) if diag.size > 1 else float("nan"),
     }
     return out

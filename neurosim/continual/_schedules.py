@@ -180,6 +180,16 @@ class ViewBatchReplay(SequentialSchedule):
     (generic augmentations that also apply to permuted inputs); the inputs are clipped to
     [0, 1].
 
+    The paper adds a one-to-many self-distillation loss between the views of a sample: here the
+    first view's predicted distribution (softmax at temperature ``temperature``, no gradient) is
+    the target of the other :math:`V - 1` views,
+
+    .. math:: L_{sd} = \\frac{\\tau^2}{B} \\sum_{\\text{samples}} \\frac{1}{V-1} \\sum_{v=2}^{V}
+              \\mathrm{KL}\\big(\\sigma(z_1/\\tau) \\,\\|\\, \\sigma(z_v/\\tau)\\big),
+
+    added to the cross-entropy with weight ``distill_weight`` (0 turns it off). Which view is the
+    target, the temperature and the weight are our reading, not the paper's code.
+
     Parameters
     ----------
     n_views : int
@@ -191,6 +201,10 @@ class ViewBatchReplay(SequentialSchedule):
     base : SequentialSchedule or None
         Schedule deciding the source task of each distinct sample (default sequential; a
         :class:`PowerLawRehearsal` combines both).
+    distill_weight : float
+        Weight of the one-to-many self-distillation loss (>= 0; 0: cross-entropy only).
+    temperature : float
+        Softmax temperature of the self-distillation (> 0).
 
     Examples
     --------
@@ -201,8 +215,11 @@ class ViewBatchReplay(SequentialSchedule):
     True
     """
 
-    def __init__(self, n_views=4, *, noise_std=0.05, drop=0.1, base=None):
+    def __init__(self, n_views=4, *, noise_std=0.05, drop=0.1, base=None, distill_weight=1.0,
+                 temperature=1.0):
         self.n_views = check_size("n_views", n_views, minimum=1)
+        self.distill_weight = check_positive("distill_weight", distill_weight, allow_zero=True)
+        self.temperature = check_positive("temperature", temperature)
         self.noise_std = check_positive("noise_std", noise_std, allow_zero=True)
         self.drop = check_positive("drop", drop, allow_zero=True)
         if self.drop >= 1:
@@ -251,6 +268,38 @@ class ViewBatchReplay(SequentialSchedule):
             out = out * keep
         return out.clamp_(0.0, 1.0)
 
+    def self_distillation_loss(self, logits, n_views=None):
+        """One-to-many self-distillation of a view-batch: first view -> the other views.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (batch, n_classes)
+            Logits of a minibatch laid out as :meth:`plan` lays it out (the ``n_views`` views of
+            each sample next to each other).
+        n_views : int or None
+            Views per sample (default ``self.n_views``).
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar: :math:`\\tau^2` times the mean over samples and non-first views of
+            KL(first view || view), the first view detached. 0 with one view.
+        """
+        import torch
+
+        v = self.n_views if n_views is None else n_views
+        if v < 2:
+            return logits.new_zeros(())
+        t = self.temperature
+        z = logits.reshape(-1, v, logits.shape[1]) / t
+        # -inf logits (masked classes of task-incremental learning) take no part
+        z = z.masked_fill(torch.isinf(z), -1e9)
+        teacher = torch.log_softmax(z[:, :1].detach(), dim=2)
+        student = torch.log_softmax(z[:, 1:], dim=2)
+        kl = (teacher.exp() * (teacher - student)).sum(dim=2)
+        return kl.mean() * t * t
+
     def __repr__(self):
         return (f"ViewBatchReplay(n_views={self.n_views}, noise_std={self.noise_std:g}, "
-                f"drop={self.drop:g}, base={self.base!r})")
+                f"drop={self.drop:g}, base={self.base!r}, "
+                f"distill_weight={self.distill_weight:g}, temperature={self.temperature:g})")

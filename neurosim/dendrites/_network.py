@@ -27,13 +27,22 @@ from sklearn.utils import check_array, metadata_routing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from neurosim._docs import fill_doc
+from neurosim._docs import docdict, fill_doc
 
 from .._utils import check_size
 from .._utils_torch import check_finite_loss
 from ..continual._taskwise import TaskwiseClassifier
 
 __all__ = ["ActiveDendritesClassifier", "ContextMLPClassifier"]
+
+docdict["taskwise_reference"] = """\
+reset_optimizer : bool
+    Recreate Adam at the start of every task after the first (the reference code's behaviour,
+    the default); False keeps Adam's moments across tasks.
+input_normalization : tuple of (float, float) | None
+    ``(mean, std)``: the network sees ``(x - mean) / std`` (the reference normalises MNIST with
+    ``(0.1307, 0.3081)``); prototypes and task inference stay in input units. None: inputs as
+    given."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,7 +79,15 @@ class _KWinners(torch.nn.Module):
 
 
 class _DendriticLayer(torch.nn.Module):
-    """Sparse linear layer gated by dendritic segments (absolute-max gating)."""
+    """Sparse linear layer gated by dendritic segments (absolute-max gating).
+
+    The segments are one ``(units * segments, dim_context)`` matrix, so the responses of all
+    segments of all units to a context are one matrix product. When the whole batch shares one
+    context (training on one task) and gradients are on, only the winning segment of each unit
+    is gathered with grad (``embedding(..., sparse=True)``): the segments' gradient is
+    row-sparse, one row per unit, which :class:`_RowSparseAdam` applies without touching the
+    other rows.
+    """
 
     def __init__(self, n_in, n_out, n_segments, dim_context, density, input_density,
                  generator):
@@ -78,37 +95,88 @@ class _DendriticLayer(torch.nn.Module):
         self.linear = _SparseLinear(n_in, n_out, density, input_density, generator)
         h = 4.0 / math.sqrt(dim_context)
         seg = torch.empty(n_out, n_segments, dim_context).uniform_(-h, h, generator=generator)
-        self.segments = torch.nn.Parameter(seg)
+        self.n_units, self.n_segments = n_out, n_segments
+        self.segments = torch.nn.Parameter(seg.reshape(n_out * n_segments, dim_context))
 
     def segment_activations(self, context):
         """``(batch, units, segments)`` responses :math:`u_{ij} \\cdot c`."""
-        return torch.einsum("ijk,bk->bij", self.segments, context)
+        d = context @ self.segments.T
+        return d.view(context.shape[0], self.n_units, self.n_segments)
+
+    def gate(self, context):
+        """Gate :math:`\\sigma(u_{ij^*} \\cdot c)` of each unit, ``(batch or 1, units)``."""
+        if context.shape[0] == 1 and torch.is_grad_enabled() and self.segments.requires_grad:
+            with torch.no_grad():
+                act = self._shared_activations(context)
+                best = act.view(self.n_units, self.n_segments).abs().argmax(dim=1)
+            rows = best + torch.arange(self.n_units, device=best.device) * self.n_segments
+            winners = torch.nn.functional.embedding(rows, self.segments, sparse=True)
+            return torch.sigmoid(winners @ context[0])[None, :]
+        d = self.segment_activations(context)
+        best = d.abs().argmax(dim=2, keepdim=True)
+        return torch.sigmoid(d.gather(2, best).squeeze(2))
+
+    def _shared_activations(self, context):
+        """``u_ij . c`` of one context, kept between steps while it and the segments are the
+        same: :meth:`rows_updated` recomputes only the rows the optimiser moved."""
+        cache = getattr(self, "_cache", None)
+        if cache is None or cache[0] is not context or cache[2] != self.segments._version:
+            cache = (context, self.segments.detach() @ context[0], self.segments._version)
+            self._cache = cache
+        return cache[1]
+
+    @torch.no_grad()
+    def rows_updated(self, rows, version_before):
+        """The optimiser changed ``segments[rows]`` (and nothing else since ``version_before``)."""
+        cache = getattr(self, "_cache", None)
+        if cache is not None and cache[2] == version_before:
+            cache[1][rows] = self.segments[rows] @ cache[0][0]
+            self._cache = (cache[0], cache[1], self.segments._version)
 
     def forward(self, x, context):
         # context: (batch, d) or (1, d), the latter shared by the batch (one task's prototype)
-        y = self.linear(x)
-        d = self.segment_activations(context)
-        best = d.abs().argmax(dim=2, keepdim=True)
-        return y * torch.sigmoid(d.gather(2, best).squeeze(2))
+        return self.linear(x) * self.gate(context)
+
+
+class _Normalize(torch.nn.Module):
+    """``(x - mean) / std`` with fixed scalars (identity when ``None``)."""
+
+    def __init__(self, normalization):
+        super().__init__()
+        self.normalization = normalization
+
+    def forward(self, x):
+        if self.normalization is None:
+            return x
+        mean, std = self.normalization
+        return (x - mean) / std
 
 
 class _ActiveDendritesNet(torch.nn.Module):
     def __init__(self, n_in, hidden, n_out, n_segments, dim_context, kw_percent_on,
-                 weight_density, generator):
+                 weight_density, generator, *, dendrites=True, sparse_output=False,
+                 normalization=None):
         super().__init__()
+        self.normalize = _Normalize(normalization)
         layers, kws, prev, in_density = [], [], n_in, 1.0
         for width in hidden:
-            layers.append(_DendriticLayer(prev, width, n_segments, dim_context, weight_density,
-                                          in_density, generator))
+            if dendrites:
+                layers.append(_DendriticLayer(prev, width, n_segments, dim_context,
+                                              weight_density, in_density, generator))
+            else:  # the k-WTA-only control: the same sparse layer, no gating
+                layers.append(_SparseLinear(prev, width, weight_density, in_density, generator))
             kws.append(_KWinners(max(1, round(kw_percent_on * width))))
             prev, in_density = width, kw_percent_on
+        self.dendrites = dendrites
         self.layers = torch.nn.ModuleList(layers)
         self.kwinners = torch.nn.ModuleList(kws)
-        self.output = _SparseLinear(prev, n_out, 1.0, in_density, generator)
+        self.output = _SparseLinear(prev, n_out, weight_density if sparse_output else 1.0,
+                                    in_density, generator)
 
     def features(self, x, context):
+        x = self.normalize(x)
         for layer, kw in zip(self.layers, self.kwinners):
-            x = kw(layer(x, context))
+            x = kw(layer(x, context) if self.dendrites else layer(x))
         return x
 
     def forward(self, x, context):
@@ -116,8 +184,9 @@ class _ActiveDendritesNet(torch.nn.Module):
 
 
 class _MLPNet(torch.nn.Module):
-    def __init__(self, n_in, hidden, n_out, dim_context, generator):
+    def __init__(self, n_in, hidden, n_out, dim_context, generator, *, normalization=None):
         super().__init__()
+        self.normalize = _Normalize(normalization)
         self.dim_context = dim_context
         sizes = [n_in + dim_context, *hidden]
         self.hidden = torch.nn.ModuleList(
@@ -125,6 +194,7 @@ class _MLPNet(torch.nn.Module):
         self.output = _SparseLinear(sizes[-1], n_out, 1.0, 1.0, generator)
 
     def features(self, x, context):
+        x = self.normalize(x)
         if self.dim_context:
             x = torch.cat([x, context.expand(x.shape[0], -1)], dim=1)
         for layer in self.hidden:
@@ -136,12 +206,109 @@ class _MLPNet(torch.nn.Module):
 
 
 def _adam(params, lr):
-    """Adam, fused into one kernel per step where this torch supports it (much faster here)."""
+    """torch's Adam, fused into one kernel per step where this torch supports it."""
     params = list(params)
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError):  # pragma: no cover - older torch or unsupported device
         return torch.optim.Adam(params, lr=lr)
+
+
+class _RowSparseAdam:
+    """torch's Adam on 2-D parameters with row-sparse gradients, applied to the touched rows only.
+
+    Dense Adam moves a parameter whose gradient is zero as long as its moments are not zero. A
+    row whose gradient has been zero since the optimiser was created has zero moments and does
+    not move (``p - lr * 0 / (0 + eps)`` is ``p``), so only the rows that have had a gradient
+    are updated, each step, by torch's own Adam on a compact copy of those rows: the result is
+    the dense optimiser's, element for element (Adam is elementwise). With the optimiser
+    recreated per task and one context per task that is about one segment per unit, a tenth of
+    the segments with 10 segments per unit.
+    """
+
+    def __init__(self, params, lr, on_update=None):
+        self.params = list(params)
+        self.lr = lr
+        self.state = [None] * len(self.params)
+        self.fused = self.params[0].device.type in ("cpu", "cuda") if self.params else False
+        # called as on_update[k](rows, version_before) after each update of params[k]
+        self.on_update = list(on_update) if on_update is not None else [None] * len(self.params)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        from torch.optim.adam import adam
+
+        for k, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            if self.state[k] is None:
+                # slot of each row in the compact buffers (-1: never touched), the touched rows
+                # (the first n of `rows`), their values, gradients and moments; the buffers
+                # double in length when full
+                self.state[k] = {"slot": torch.full((p.shape[0],), -1, dtype=torch.long,
+                                                    device=p.device),
+                                 "n": 0, "rows": torch.empty(0, dtype=torch.long,
+                                                             device=p.device),
+                                 "buf": p.new_zeros((4, 0, p.shape[1])),
+                                 "step": torch.zeros((), dtype=torch.float32, device=p.device)}
+            st = self.state[k]
+            if g.is_sparse:
+                g = g.coalesce()
+                idx, vals = g.indices()[0], g.values()
+            else:
+                idx = torch.arange(p.shape[0], device=p.device)
+                vals = g
+            new = idx[st["slot"][idx] < 0]
+            if new.numel():
+                n_old, n = st["n"], st["n"] + new.numel()
+                if n > st["rows"].numel():
+                    cap = min(p.shape[0], max(n, 2 * st["rows"].numel()))
+                    rows = torch.zeros(cap, dtype=torch.long, device=p.device)
+                    rows[:n_old] = st["rows"][:n_old]
+                    buf = p.new_zeros((4, cap, p.shape[1]))
+                    buf[:, :n_old] = st["buf"][:, :n_old]
+                    st["rows"], st["buf"] = rows, buf
+                st["slot"][new] = torch.arange(n_old, n, device=p.device)
+                st["rows"][n_old:n] = new
+                st["n"] = n
+            n = st["n"]
+            rows = st["rows"][:n]
+            value, grad, exp_avg, exp_avg_sq = (b[:n] for b in st["buf"])
+            torch.index_select(p, 0, rows, out=value)
+            grad.zero_().index_copy_(0, st["slot"][idx], vals)
+            adam([value], [grad], [exp_avg], [exp_avg_sq], [], [st["step"]],
+                 fused=self.fused, amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
+                 weight_decay=0.0, eps=1e-8, maximize=False)
+            version = p._version
+            p.index_copy_(0, rows, value)
+            if self.on_update[k] is not None:
+                self.on_update[k](rows, version)
+
+
+class _Optimizer:
+    """torch's Adam (fused where supported) on the dense parameters, :class:`_RowSparseAdam` on
+    the dendritic segments."""
+
+    def __init__(self, module, lr):
+        layers = [m for m in module.modules() if isinstance(m, _DendriticLayer)]
+        sparse = [m.segments for m in layers]
+        ids = {id(p) for p in sparse}
+        dense = [p for p in module.parameters() if id(p) not in ids]
+        self.dense = _adam(dense, lr)
+        self.sparse = _RowSparseAdam(sparse, lr, on_update=[m.rows_updated for m in layers])
+
+    def zero_grad(self, set_to_none=True):
+        self.dense.zero_grad(set_to_none=True)
+        self.sparse.zero_grad()
+
+    def step(self):
+        self.dense.step()
+        self.sparse.step()
 
 
 def _standardize(ctx):
@@ -182,7 +349,25 @@ class _ContextClassifier(TaskwiseClassifier):
     def _check_params(self):
         _, device = self._check_taskwise_params()
         check_size("n_epochs", self.n_epochs, minimum=1)
+        if not isinstance(self.reset_optimizer, (bool, np.bool_)):
+            raise TypeError(f"reset_optimizer must be a bool, got {self.reset_optimizer!r}")
+        self._normalization()
         return device
+
+    def _normalization(self):
+        """``input_normalization`` checked: None or a (mean, std) pair of floats, std > 0."""
+        norm = self.input_normalization
+        if norm is None:
+            return None
+        try:
+            mean, std = (float(v) for v in norm)
+        except (TypeError, ValueError):
+            raise ValueError(f"input_normalization must be None or a (mean, std) pair of "
+                             f"numbers, got {norm!r}") from None
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise ValueError(f"input_normalization must have a finite mean and a positive "
+                             f"finite std, got {norm!r}")
+        return mean, std
 
     def _check_X(self, X, *, reset):
         return validate_data(self, X, reset=reset, dtype=np.float32)
@@ -246,7 +431,7 @@ class _ContextClassifier(TaskwiseClassifier):
             seed = self._draw_seed()
             generator = torch.Generator().manual_seed(seed)
             self.module_ = self._build(X.shape[1], len(self.classes_), generator).to(device)
-            self.optimizer_ = _adam(self.module_.parameters(), self.learning_rate)
+            self.optimizer_ = _Optimizer(self.module_, self.learning_rate)
             self.prototypes_ = np.empty((0, X.shape[1]), dtype=np.float32)
             n_masked = sum(int((m.mask == 0).sum()) for m in self.module_.modules()
                            if isinstance(m, _SparseLinear))
@@ -263,6 +448,8 @@ class _ContextClassifier(TaskwiseClassifier):
         self.prototypes_ = np.vstack([self.prototypes_, ctx[None, :]])
 
         t0 = time.perf_counter()
+        if self.reset_optimizer and not first:  # Adam recreated per task, as the reference does
+            self.optimizer_ = _Optimizer(self.module_, self.learning_rate)
         module, opt = self.module_, self.optimizer_
         Xt = torch.from_numpy(X).to(device)
         yt = torch.from_numpy(np.searchsorted(self.classes_, y)).to(device)
@@ -279,6 +466,9 @@ class _ContextClassifier(TaskwiseClassifier):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+        for m in module.modules():  # the activation caches of this task's context
+            if isinstance(m, _DendriticLayer):
+                m._cache = None
         self.n_tasks_seen_ = self.prototypes_.shape[0]
         self.train_time_s_ += time.perf_counter() - t0
         return self
@@ -325,27 +515,29 @@ class _ContextClassifier(TaskwiseClassifier):
         return self
 
     def _nearest(self, X):
-        d = ((X[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(axis=2)
+        P = self.prototypes_
+        d = (P * P).sum(axis=1)[None, :] - 2.0 * (X @ P.T)  # |x - p|^2 - |x|^2
         return d.argmin(axis=1)
 
     def _apply(self, method, X, context):
         """Run ``module_.<method>(x, c)`` on ``X``, grouping samples that share a context."""
         check_is_fitted(self, "module_")
         X = self._check_X(X, reset=False)
-        if context is None:
-            ctx = self.prototypes_[self._nearest(X)]
+        if context is None:  # each sample's nearest prototype: group by its index
+            group = self._nearest(X)
+            contexts = _standardize(self.prototypes_)
         else:
-            ctx = self._check_context(context, X.shape[0])
-        ctx = _standardize(ctx)
+            ctx = _standardize(self._check_context(context, X.shape[0]))
+            contexts, group = np.unique(ctx, axis=0, return_inverse=True)
+            group = group.ravel()
         device = next(self.module_.parameters()).device
         fn = getattr(self.module_, method)
         self.module_.eval()
-        uniq, inverse = np.unique(ctx, axis=0, return_inverse=True)
         out = None
         with torch.no_grad():
-            for i, c in enumerate(uniq):
-                rows = np.flatnonzero(inverse.ravel() == i)
-                cb = torch.from_numpy(np.ascontiguousarray(c[None, :])).to(device)
+            for i in np.unique(group):
+                rows = np.flatnonzero(group == i)
+                cb = torch.from_numpy(np.ascontiguousarray(contexts[i][None, :])).to(device)
                 for start in range(0, rows.size, 4096):
                     r = rows[start:start + 4096]
                     res = fn(torch.from_numpy(X[r]).to(device), cb).cpu().numpy()
@@ -453,6 +645,14 @@ class ActiveDendritesClassifier(_ContextClassifier):
         Mini-batch size.
     learning_rate : float
         Adam learning rate.
+    dendrites : bool
+        False gives the **k-WTA-only control**: the same sparse layers, k-WTA, read-out and
+        training, without dendritic segments (no gating), which separates "dendrites prevent
+        forgetting" from "sparsity prevents forgetting".
+    sparse_output : bool
+        Give the read-out layer the same fixed weight sparsity as the hidden layers (as the
+        reference code does); False: a dense read-out.
+    %(taskwise_reference)s
     %(device)s
     %(random_state)s
         Seed of the initial weights, masks and mini-batch order.
@@ -486,7 +686,8 @@ class ActiveDendritesClassifier(_ContextClassifier):
 
     def __init__(self, hidden_sizes=(256, 256), n_segments=10, kw_percent_on=0.1,
                  weight_sparsity=0.5, n_epochs=3, batch_size=32, learning_rate=1e-3,
-                 device="cpu", random_state=None):
+                 dendrites=True, sparse_output=False, reset_optimizer=True,
+                 input_normalization=None, device="cpu", random_state=None):
         self.hidden_sizes = hidden_sizes
         self.n_segments = n_segments
         self.kw_percent_on = kw_percent_on
@@ -494,6 +695,10 @@ class ActiveDendritesClassifier(_ContextClassifier):
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.dendrites = dendrites
+        self.sparse_output = sparse_output
+        self.reset_optimizer = reset_optimizer
+        self.input_normalization = input_normalization
         self.device = device
         self.random_state = random_state
 
@@ -507,8 +712,14 @@ class ActiveDendritesClassifier(_ContextClassifier):
         ws = self.weight_sparsity
         if isinstance(ws, bool) or not isinstance(ws, numbers.Real) or not 0 <= ws < 1:
             raise ValueError(f"weight_sparsity must be in [0, 1), got {ws!r}")
+        for name in ("dendrites", "sparse_output"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         return _ActiveDendritesNet(n_features, tuple(self.hidden_sizes), n_classes, int(ns),
-                                   n_features, float(kw), 1.0 - float(ws), generator)
+                                   n_features, float(kw), 1.0 - float(ws), generator,
+                                   dendrites=bool(self.dendrites),
+                                   sparse_output=bool(self.sparse_output),
+                                   normalization=self._normalization())
 
 
 @fill_doc
@@ -532,6 +743,7 @@ class ContextMLPClassifier(_ContextClassifier):
         Mini-batch size.
     learning_rate : float
         Adam learning rate.
+    %(taskwise_reference)s
     %(device)s
     %(random_state)s
         Seed of the initial weights and mini-batch order.
@@ -562,12 +774,15 @@ class ContextMLPClassifier(_ContextClassifier):
     """
 
     def __init__(self, hidden_sizes=(256, 256), context_input=False, n_epochs=3, batch_size=32,
-                 learning_rate=1e-3, device="cpu", random_state=None):
+                 learning_rate=1e-3, reset_optimizer=True, input_normalization=None,
+                 device="cpu", random_state=None):
         self.hidden_sizes = hidden_sizes
         self.context_input = context_input
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.reset_optimizer = reset_optimizer
+        self.input_normalization = input_normalization
         self.device = device
         self.random_state = random_state
 
@@ -575,4 +790,5 @@ class ContextMLPClassifier(_ContextClassifier):
         if not isinstance(self.context_input, (bool, np.bool_)):
             raise TypeError(f"context_input must be a bool, got {self.context_input!r}")
         dim_context = n_features if self.context_input else 0
-        return _MLPNet(n_features, tuple(self.hidden_sizes), n_classes, dim_context, generator)
+        return _MLPNet(n_features, tuple(self.hidden_sizes), n_classes, dim_context, generator,
+                       normalization=self._normalization())

@@ -358,10 +358,24 @@ _REGISTRY: dict[str, Experiment] = {
             data="a folder holding MNIST's idx files (adds the permuted-MNIST comparison)",
         ),
         Experiment(
+            "dendrites-permuted-mnist",
+            "Active dendrites vs k-WTA only, MLP and MLP + context on permuted MNIST-subset "
+            "tasks (Iyer et al. 2022), over seeds",
+            "neurosim.experiments.dendrites_permuted_mnist:run",
+            data="the 5,000-image MNIST subset (mnist_5k.csv.gz or its folder)",
+        ),
+        Experiment(
             "continual-fastslow",
             "Fast/slow-weight continual learner vs baselines, with per-iteration evaluation "
             "(stability gap)",
             "neurosim.experiments.continual_fastslow:run",
+        ),
+        Experiment(
+            "continual-mnist",
+            "Replay, view-batch replay and power-law rehearsal vs fine-tuning and joint training "
+            "on split and permuted MNIST-subset streams: ACC, BWT, min-ACC, WF10/WF100",
+            "neurosim.experiments.continual_mnist:run",
+            data="the 5,000-image MNIST subset (mnist_5k.csv.gz or its folder)",
         ),
         Experiment(
             "homeostasis-shift",

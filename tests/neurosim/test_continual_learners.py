@@ -266,3 +266,29 @@ def test_cuda_matches_cpu_quality(stream):
     gpu = FastSlowLearner(n_iterations=N_IT, device="cuda", random_state=0).fit_stream(stream)
     assert gpu.history_.attrs["device"].startswith("cuda")
     assert abs(gpu.metrics_["acc"] - cpu["acc"]) < 0.05
+
+
+def test_optimizer_parameter_and_joint_budget_scales_with_the_union():
+    import torch
+
+    from neurosim.continual import EWC, ExperienceReplay, JointTraining, split_digits
+
+    stream = split_digits(n_tasks=3, random_state=0)
+    sizes = [t.X_train.shape[0] for t in stream]
+    adam = ExperienceReplay(hidden_sizes=(16,), learning_rate=1e-3, optimizer="adam",
+                            n_iterations=5, buffer_size=20, random_state=0).fit_stream(stream)
+    assert isinstance(adam.optimizer_, torch.optim.Adam)
+    assert isinstance(EWC(n_iterations=2, random_state=0).fit_stream(stream).optimizer_,
+                      torch.optim.SGD)
+    with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam'"):
+        EWC(optimizer="rmsprop").fit_stream(stream)
+    with pytest.raises(ValueError, match="momentum is an SGD setting"):
+        JointTraining(optimizer="adam", momentum=0.9).fit_stream(stream)
+    # the scaled budget: phase k takes n_iterations * |union| / |task k| updates
+    joint = JointTraining(hidden_sizes=(16,), n_iterations=10, random_state=0).fit_stream(stream)
+    expected = [round(10 * sum(sizes[:k + 1]) / sizes[k]) for k in range(3)]
+    assert expected[0] == 10 and expected[2] > 25
+    np.testing.assert_array_equal(joint.history_["task_end"].values, np.cumsum(expected))
+    fixed = JointTraining(hidden_sizes=(16,), n_iterations=10, scale_budget=False,
+                          random_state=0).fit_stream(stream)
+    np.testing.assert_array_equal(fixed.history_["task_end"].values, [10, 20, 30])

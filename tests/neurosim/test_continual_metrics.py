@@ -12,6 +12,7 @@ from neurosim.continual import (
     backward_transfer,
     forward_transfer,
     min_accuracy,
+    windowed_forgetting,
     worst_case_accuracy,
 )
 
@@ -62,6 +63,37 @@ def test_min_acc_and_wc_acc_by_hand():
     assert worst_case_accuracy(acc, it, ends, at=1) == pytest.approx(0.50)
     with pytest.raises(ValueError, match="at=7 is not one of"):
         worst_case_accuracy(acc, it, ends, at=7)
+
+
+def test_windowed_forgetting_by_hand():
+    # the matrix of test_min_acc_and_wc_acc_by_hand
+    acc = np.array([
+        [0.50, 0.10, 0.10],  # it 1
+        [0.90, 0.10, 0.10],  # it 2  end of task 0
+        [0.30, 0.60, 0.10],  # it 3
+        [0.80, 0.95, 0.10],  # it 4  end of task 1
+        [0.70, 0.40, 0.50],  # it 5
+        [0.75, 0.85, 0.90],  # it 6  end of task 2
+    ])
+    it, ends = np.arange(1, 7), np.array([2, 4, 6])
+    # task 0 from its end: 0.90 0.30 0.80 0.70 0.75; task 1: 0.95 0.40 0.85
+    # w = 2 (adjacent pairs): task 0 max(0.60, -0.50, 0.10, -0.05) = 0.60; task 1 0.55
+    assert windowed_forgetting(acc, it, ends, window=2) == pytest.approx((0.60 + 0.55) / 2)
+    # any window >= 5 sees every pair: task 0 max drop 0.90 -> 0.30 = 0.60 too
+    assert windowed_forgetting(acc, it, ends, window=10) == pytest.approx((0.60 + 0.55) / 2)
+    # at iteration 4 only task 0 has ended: 0.90 0.30 0.80
+    assert windowed_forgetting(acc, it, ends, window=2, at=4) == pytest.approx(0.60)
+    assert np.isnan(windowed_forgetting(acc, it, ends, window=2, at=2))
+    # a slow decline: adjacent drops 0.1, a window of 4 sees 0.3, of 100 sees 0.5
+    slow = np.array([[1.0, 0.0], [0.9, 0.5], [0.8, 0.6], [0.7, 0.7], [0.6, 0.8], [0.5, 0.9]])
+    its, ends2 = np.arange(6), np.array([0, 5])
+    assert windowed_forgetting(slow, its, ends2, window=2) == pytest.approx(0.1)
+    assert windowed_forgetting(slow, its, ends2, window=4) == pytest.approx(0.3)
+    assert windowed_forgetting(slow, its, ends2, window=100) == pytest.approx(0.5)
+    # rising accuracy: no forgetting (never negative)
+    assert windowed_forgetting(slow[::-1].copy(), its, ends2, window=10) == 0.0
+    with pytest.raises(ValueError, match="window"):
+        windowed_forgetting(acc, it, ends, window=1)
 
 
 def test_metric_errors():
@@ -147,3 +179,32 @@ def test_view_batch_transform_augments_independently():
     kept = out[out > 0]
     assert float(kept.std()) == pytest.approx(0.1, rel=0.1)
     assert not torch.equal(out[0], out[1])
+
+
+def test_view_batch_self_distillation_loss_by_hand():
+    import torch
+
+    sched = ViewBatchReplay(n_views=3, temperature=2.0)
+    # two samples x three views, 2 classes
+    z = torch.tensor([[2.0, 0.0], [2.0, 0.0], [0.0, 2.0],
+                      [1.0, 1.0], [3.0, 1.0], [1.0, 1.0]], requires_grad=True)
+
+    def kl(p, q):
+        return sum(pi * np.log(pi / qi) for pi, qi in zip(p, q))
+
+    def sm(a, b):
+        e = np.exp(np.array([a, b]) / 2.0)
+        return e / e.sum()
+
+    # sample 1: teacher softmax([1, 0]); views 2 (same: KL 0) and 3 (softmax([0, 1]))
+    # sample 2: teacher [0.5, 0.5]; view 2 softmax([1.5, 0.5]), view 3 the same as the teacher
+    expected = 4.0 * np.mean([0.0, kl(sm(2, 0), sm(0, 2)), kl(sm(1, 1), sm(3, 1)), 0.0])
+    loss = sched.self_distillation_loss(z)
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert torch.all(z.grad[[0, 3]] == 0)  # the first view of each sample is the target only
+    assert float(ViewBatchReplay(n_views=1).self_distillation_loss(z)) == 0.0
+    with pytest.raises(ValueError, match="temperature"):
+        ViewBatchReplay(temperature=0.0)
+    with pytest.raises(ValueError, match="distill_weight"):
+        ViewBatchReplay(distill_weight=-1.0)

@@ -344,3 +344,111 @@ def _sklearn_checks():
 @_sklearn_checks()
 def test_sklearn_compatible(estimator, check, one_thread):
     check(estimator)
+
+
+# --------------------------------------------------------------------------------------------
+# speed path: row-sparse Adam, cached activations; reference options; k-WTA-only control
+# --------------------------------------------------------------------------------------------
+def test_row_sparse_adam_is_torch_adam_bitwise():
+    """Adam on the touched rows only gives torch's dense Adam, bit for bit, rows added late."""
+    import torch
+
+    from neurosim.dendrites._network import _adam, _RowSparseAdam
+
+    torch.manual_seed(0)
+    dense = torch.nn.Parameter(torch.randn(50, 7))
+    sparse = torch.nn.Parameter(dense.detach().clone())
+    opt_dense, opt_sparse = _adam([dense], 1e-2), _RowSparseAdam([sparse], 1e-2)
+    g = torch.Generator().manual_seed(1)
+    for t in range(30):
+        rows = torch.randperm(50, generator=g)[:5] if t < 20 else torch.arange(3)
+        w = torch.randn(rows.numel(), 7, generator=g)
+        (torch.nn.functional.embedding(rows, dense) * w).sum().backward()
+        (torch.nn.functional.embedding(rows, sparse, sparse=True) * w).sum().backward()
+        opt_dense.step()
+        opt_sparse.step()
+        opt_dense.zero_grad()
+        opt_sparse.zero_grad()
+    assert torch.equal(dense, sparse)
+    touched = opt_sparse.state[0]["n"]
+    assert 5 < touched < 50  # some rows never had a gradient: never updated
+    assert not torch.equal(dense, torch.randn(50, 7))
+
+
+def test_cached_segment_activations_follow_the_updates(one_thread):
+    """During training the segment responses are updated row by row: they equal a recompute."""
+    import torch
+
+    from neurosim.dendrites import ActiveDendritesClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 10)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    clf = ActiveDendritesClassifier(hidden_sizes=(12, 8), n_segments=3, kw_percent_on=0.5,
+                                    n_epochs=2, batch_size=16, random_state=0).fit(X, y)
+    layer = clf.module_.layers[0]
+    assert layer.segments.shape == (12 * 3, 10)
+    assert getattr(layer, "_cache", None) is None  # dropped after the task
+    ctx = torch.from_numpy(np.ascontiguousarray(
+        (X.mean(0) - X.mean()) / X.mean(0).std()))[None, :].float()
+    with torch.enable_grad():
+        act = layer._shared_activations(ctx)
+        expected = layer.segments.detach() @ ctx[0]
+        torch.testing.assert_close(act, expected)
+        opt = clf.optimizer_
+        gate = layer.gate(ctx)
+        gate.sum().backward()
+        assert layer.segments.grad.is_sparse
+        assert layer.segments.grad.coalesce().indices().shape[1] == 12  # one row per unit
+        opt.sparse.step()
+        torch.testing.assert_close(layer._shared_activations(ctx),
+                                   layer.segments.detach() @ ctx[0], rtol=1e-6, atol=1e-6)
+
+
+def test_kwta_only_sparse_output_and_reset_optimizer(one_thread):
+    from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
+
+    rng = np.random.default_rng(1)
+    tasks = _two_tasks(rng)
+    kw = {"hidden_sizes": (16,), "kw_percent_on": 0.25, "n_epochs": 2, "random_state": 0}
+    full = ActiveDendritesClassifier(n_segments=2, **kw)
+    ctrl = ActiveDendritesClassifier(dendrites=False, sparse_output=True, **kw)
+    for clf in (full, ctrl):
+        for X, y in tasks:
+            clf.partial_fit(X, y, classes=[0, 1])
+    assert not any("segments" in n for n, _ in ctrl.module_.named_parameters())
+    # the control: the dendritic network less its segments (16 units x 2 segments x 6)
+    assert full.n_parameters_ - 16 * 2 * 6 == ctrl.n_parameters_ + int(
+        (ctrl.module_.output.mask == 0).sum())
+    density = float(ctrl.module_.output.mask.mean())
+    assert 0.2 < density < 0.8 and float(full.module_.output.mask.mean()) == 1.0
+    # Adam recreated per task (default): its step count is one task's number of batches
+    steps = 2 * int(np.ceil(120 / 32))
+    state = next(iter(full.optimizer_.dense.state.values()))
+    assert int(state["step"]) == steps
+    kept = ActiveDendritesClassifier(n_segments=2, reset_optimizer=False, **kw)
+    for X, y in tasks:
+        kept.partial_fit(X, y, classes=[0, 1])
+    assert int(next(iter(kept.optimizer_.dense.state.values()))["step"]) == 2 * steps
+    # input_normalization is the same as normalising the inputs by hand
+    for cls, extra in ((ActiveDendritesClassifier, {"n_segments": 2}),
+                       (ContextMLPClassifier, {"context_input": True})):
+        common = {**kw, **extra} if cls is ActiveDendritesClassifier else {
+            "hidden_sizes": (16,), "n_epochs": 2, "random_state": 0, **extra}
+        a = cls(input_normalization=(0.5, 0.25), **common)
+        b = cls(**common)
+        for X, y in tasks:
+            a.partial_fit(X, y, classes=[0, 1])
+            b.partial_fit((X - 0.5) / 0.25, y, classes=[0, 1])
+        np.testing.assert_allclose(a.decision_function(tasks[0][0]),
+                                   b.decision_function((tasks[0][0] - 0.5) / 0.25),
+                                   rtol=1e-4, atol=1e-4)
+    X, y = tasks[0]
+    with pytest.raises(ValueError, match=r"input_normalization must be None or a \(mean, std\)"):
+        ActiveDendritesClassifier(input_normalization=3.0).fit(X, y)
+    with pytest.raises(ValueError, match="positive finite std"):
+        ContextMLPClassifier(input_normalization=(0.0, 0.0)).fit(X, y)
+    with pytest.raises(TypeError, match="reset_optimizer must be a bool"):
+        ContextMLPClassifier(reset_optimizer="yes").fit(X, y)
+    with pytest.raises(TypeError, match="dendrites must be a bool"):
+        ActiveDendritesClassifier(dendrites=1).fit(X, y)
