@@ -58,7 +58,8 @@ def test_dendrites_beat_mlp_on_permuted_mnist_subset():
 
     path = _realdata()
     exp = get_experiment("dendrites-permuted-mnist")
-    cfg = {**exp.default_config(True), "seeds": 1, "kw_percent_on": 0.05}
+    cfg = {**exp.default_config(True), "seeds": 1, "kw_percent_on": 0.05, "n_tasks": 10,
+           "hidden_sizes": (256, 256), "n_epochs": 1, "batch_size": 128, "learning_rate": 1e-3}
     m = exp.run(config=cfg, quick=True, seed=0, data=path).metrics
     assert m["on_mnist_subset"] == 1.0
     assert m["acc_dendrites"] > m["acc_mlp"] + 0.01
