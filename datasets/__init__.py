@@ -4,8 +4,9 @@ Installed as :mod:`neurosim.datasets`; never as a top-level ``datasets`` package
 Hugging Face's package of the same name.
 
 * ``load_*`` read the public data sets in their real on-disk formats with no network: NSD
-  (:func:`load_nsd`, and the derived MindEye2/BraInCoRL files), THINGS-EEG2, THINGS-MEG,
-  THINGS-fMRI, DREAMER, MNIST/Fashion-MNIST and precomputed stimulus embeddings.
+  (:func:`load_nsd`, and the derived MindEye1 webdataset, MindEye2 and BraInCoRL files), Haxby et
+  al. (2001) (:func:`load_haxby`), THINGS-EEG2, THINGS-MEG, THINGS-fMRI, DREAMER,
+  MNIST/Fashion-MNIST and precomputed stimulus embeddings.
 * ``find_*`` discover a data set's layout in a folder and read what is there, in the structure
   the decoders take: :func:`find_nsd` (NSD release + stimulus embeddings), :func:`find_nsd_braincorl`
   (BraInCoRL's NSD arrays), :func:`find_things` (THINGS-EEG2/MEG + image embeddings). Nothing
@@ -24,6 +25,8 @@ Importing this package is light: torch, MNE and nilearn are imported by the func
 from ._base import get_data_home
 from ._dreamer import load_dreamer
 from ._embeddings import load_embeddings, save_embeddings
+from ._haxby import load_haxby
+from ._mindeye import load_mindeye_webdataset
 from ._mnist import fetch_mnist, load_mnist, read_idx
 from ._nsd import (
     fetch_nsd,
@@ -58,6 +61,8 @@ __all__ = [
     "get_data_home",
     "load_dreamer",
     "load_embeddings",
+    "load_haxby",
+    "load_mindeye_webdataset",
     "load_mnist",
     "load_nsd",
     "load_nsd_braincorl",

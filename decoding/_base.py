@@ -112,6 +112,8 @@ class DecoderMixin:
 
     #: draw the torch seed of an int ``random_state`` from ``numpy.random.default_rng(int)``
     _derive_int_seed = False
+    #: named configurations accepted by :meth:`from_config` (e.g. ``"paper"``, ``"small"``)
+    _named_configs = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -155,23 +157,46 @@ class DecoderMixin:
         return _builtin(config)
 
     @classmethod
-    def from_config(cls, config):
-        """Build a model from :meth:`get_config`'s dict.
+    def from_config(cls, config, **overrides):
+        """Build a model from :meth:`get_config`'s dict or from a named configuration.
 
         Parameters
         ----------
-        config : dict
-            Constructor arguments.
+        config : dict | str
+            Constructor arguments, or the name of one of the class's configurations (e.g.
+            ``"paper"``: the published model; ``"small"``: a CPU-sized one), listed in
+            :meth:`named_configs`.
+        **overrides
+            Constructor arguments that replace or complete those of ``config`` (e.g. the
+            subjects and voxel counts of a named MindBridge configuration).
 
         Returns
         -------
         model
             A new model of this class (fresh weights: see :meth:`load` for trained ones).
         """
-        if not isinstance(config, Mapping):
-            raise TypeError(f"config must be a dict of constructor arguments, got "
-                            f"{type(config).__name__}")
-        return cls(**config)
+        if isinstance(config, str):
+            names = cls._named_configs
+            if config not in names:
+                raise ValueError(f"unknown configuration {config!r} for {cls.__name__}; expected "
+                                 f"a dict of constructor arguments or one of {sorted(names)}")
+            config = names[config]
+        elif not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict of constructor arguments or a configuration "
+                            f"name, got {type(config).__name__}")
+        return cls(**{**config, **overrides})
+
+    @classmethod
+    def named_configs(cls):
+        """The named configurations :meth:`from_config` accepts, name -> constructor arguments.
+
+        Returns
+        -------
+        configs : dict of str to dict
+        """
+        import copy
+
+        return copy.deepcopy(dict(cls._named_configs))
 
     # ------------------------------------------------------------------ save / load
     def _checkpoint_state(self):

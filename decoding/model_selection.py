@@ -14,7 +14,8 @@ BrainFLORA (EEG/MEG/fMRI retrieval)
     :func:`ridge_retrieval_baseline`.
 MindBridge (cross-subject fMRI)
     :func:`reset_tuning_curve`: bridge on source subjects, then reset-tuning vs training from
-    scratch on a new subject, per budget of its trials.
+    scratch on a new subject, per budget of images (the paper's ``--length``), with the official
+    recipes (:data:`MINDBRIDGE_RECIPES`) and schedule (:func:`one_cycle_schedule`).
 BraInCoRL (in-context voxelwise encoding)
     :func:`meta_train` and :func:`scaling_curve` (explained variance against the number of
     in-context images, with ridge and the ground truth).
@@ -35,6 +36,7 @@ __all__ = [
     "leave_one_subject_out_split",
     "majority_vote_labels",
     "meta_train",
+    "one_cycle_schedule",
     "reset_tuning_curve",
     "retrieval_by_subject",
     "ridge_retrieval_baseline",
@@ -595,34 +597,111 @@ def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_sta
 # ==============================================================================================
 # MindBridge
 # ==============================================================================================
-def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_epochs=10,
-                       adapt_steps=200, batch_size=32, lr=1e-3, random_state=0,
-                       source_model=None, device=None, progress=False):
+#: MindBridge's training recipes. ``"paper"``: the official scripts as one process runs them
+#: (``train_bridge.sh``, ``adapt_bridge.sh``, ``train_single.sh``: batch 50 per subject, 600 bridge
+#: and 200 adaptation epochs, ``max_lr`` 1.5e-4 / 1.5e-4 / 3e-4 - the official code multiplies
+#: it by the number of processes, and the paper's bridge ran on 8 GPUs: 1.2e-3 at 8 x the batch),
+#: AdamW with weight decay 1e-2 off biases and norms, the official one-cycle schedule.
+#: ``"small"``: a CPU-sized run of the simulated experiment.
+MINDBRIDGE_RECIPES = {
+    "paper": {"batch_size": 50, "bridge_epochs": 600, "adapt_epochs": 200, "adapt_steps": None,
+              "lr": 1.5e-4, "adapt_lr": 1.5e-4, "scratch_lr": 3e-4, "weight_decay": 1e-2,
+              "n_repeats": 3},
+    "small": {"batch_size": 32, "bridge_epochs": 30, "adapt_epochs": None, "adapt_steps": 150,
+              "lr": 2e-3, "adapt_lr": 2e-3, "scratch_lr": 2e-3, "weight_decay": 1e-2,
+              "n_repeats": 3},
+}
+
+
+def one_cycle_schedule(epochs, *, final_div_factor=100.0, div_factor=25.0):
+    """MindBridge's official learning-rate schedule, for :class:`~neurosim.decoding.Trainer`.
+
+    :class:`~torch.optim.lr_scheduler.OneCycleLR` over all steps, rising from
+    ``max_lr / div_factor`` to the trainer's ``lr`` during the first two epochs
+    (``pct_start = 2 / epochs``, at most 0.5) and annealing to ``max_lr / (div_factor *
+    final_div_factor)`` (``final_div_factor = 100``), as in the official ``prepare_scheduler``.
+
+    Parameters
+    ----------
+    epochs : int
+        The number of training epochs.
+    final_div_factor, div_factor : float
+        As in :class:`~torch.optim.lr_scheduler.OneCycleLR`.
+
+    Returns
+    -------
+    scheduler : callable
+        ``scheduler(optimizer, total_steps)``, the callable form of ``Trainer(scheduler=...)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurosim.decoding.model_selection import one_cycle_schedule
+    >>> opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    >>> sched = one_cycle_schedule(100)(opt, 1000)
+    >>> round(sched.get_last_lr()[0], 8), sched.total_steps
+    (4e-05, 1000)
+    """
+    from neurosim._utils import check_positive, check_size
+
+    epochs = check_size("epochs", epochs)
+    final_div_factor = check_positive("final_div_factor", final_div_factor)
+    div_factor = check_positive("div_factor", div_factor)
+
+    def make(optimizer, total_steps):
+        import torch
+
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+            total_steps=max(int(total_steps), 2), pct_start=min(2.0 / epochs, 0.5),
+            div_factor=div_factor, final_div_factor=final_div_factor)
+
+    return make
+
+
+def reset_tuning_curve(data, sources, target, budgets, *, config="small", model_kwargs=None,
+                       bridge_epochs=None, adapt_epochs=None, adapt_steps=None, batch_size=None,
+                       lr=None, adapt_lr=None, random_state=0, source_model=None, device=None,
+                       progress=False):
     """Train a bridge on ``sources``, then reset-tune vs train from scratch on ``target``.
+
+    The protocol of MindBridge's official scripts: every subject's training images carry their
+    3 repetitions and training step ``i`` of an epoch uses repetition ``i % 3``
+    (:func:`~neurosim.decoding.preprocessing.repetition_arrays`,
+    :func:`~neurosim.decoding.mindbridge_batches`); the data budget is the paper's ``--length``:
+    the first ``b`` images of **every** subject (sources included) during reset-tuning, and the
+    target's first ``b`` images for the model trained from scratch; test responses are the
+    repetition means of the shared images.
 
     Parameters
     ----------
     data : dict of str to xarray.Dataset
-        Subjects as returned by :func:`neurosim.datasets.make_fmri_visual`.
+        Subjects as returned by :func:`neurosim.datasets.make_fmri_visual` or
+        :func:`neurosim.datasets.find_nsd`.
     sources : list of str
         Source subjects of the bridge model.
     target : str
         New subject.
     budgets : list of int
-        Numbers of target training trials (the first ``b`` trials of its non-shared stimuli;
-        budgets beyond the trials available are capped at them).
-    model_kwargs : dict
-        :class:`~neurosim.decoding.MindBridge` arguments (``heads`` defaults to one vector head
-        of the embedding's size).
-    bridge_epochs : int
-        Epochs of bridge training.
-    adapt_steps : int
-        Optimisation steps for each target model (reset-tuned or from scratch), whatever the
-        budget: both see the same number of updates.
-    batch_size : int
-        Samples per subject per step.
-    lr : float
-        Peak learning rate (one-cycle schedule).
+        Numbers of training images per subject (budgets beyond the target's images are capped at
+        them).
+    config : {"small", "paper"}
+        The model (:meth:`MindBridge.from_config <neurosim.decoding.MindBridge.from_config>`) and
+        training recipe (:data:`MINDBRIDGE_RECIPES`); ``"paper"`` is the published one.
+    model_kwargs : dict | None
+        :class:`~neurosim.decoding.MindBridge` arguments replacing the configuration's (``heads``
+        defaults to one vector head of the embedding's size for ``"small"``).
+    bridge_epochs, adapt_epochs : int | None
+        Epochs of bridge training and of each target model (None: the recipe's).
+    adapt_steps : int | None
+        If given, each target model (reset-tuned or from scratch) trains for about this many
+        optimisation steps whatever the budget (the ``"small"`` recipe: 150), instead of
+        ``adapt_epochs``.
+    batch_size : int | None
+        Samples per subject per step (None: the recipe's, 50 in the paper).
+    lr, adapt_lr : float | None
+        Peak learning rates of the bridge and of the target models (official one-cycle schedule,
+        :func:`one_cycle_schedule`).
     random_state : int | numpy.random.Generator | None
         Seeds the models and the trainers (``seed`` for the bridge, ``seed + 1`` for the target
         models, ``seed + 1 + j`` for the trainers of budget ``j``, ``seed`` for the 2-way
@@ -647,22 +726,39 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
     from ._mindbridge import MindBridge, reset_tune
     from ._trainer import Trainer
     from .metrics import forward_backward_retrieval
-    from .preprocessing import stimulus_arrays, trial_arrays
+    from .preprocessing import repetition_arrays, stimulus_arrays
     from .samplers import mindbridge_batches
 
+    if config not in MINDBRIDGE_RECIPES:
+        raise ValueError(f"config must be one of {sorted(MINDBRIDGE_RECIPES)}, got {config!r}")
+    recipe = dict(MINDBRIDGE_RECIPES[config])
+    given = {"bridge_epochs": bridge_epochs, "adapt_epochs": adapt_epochs,
+             "adapt_steps": adapt_steps, "batch_size": batch_size, "lr": lr, "adapt_lr": adapt_lr}
+    recipe.update({k: v for k, v in given.items() if v is not None})
+    if adapt_epochs is not None and adapt_steps is None:
+        recipe["adapt_steps"] = None
+    if adapt_lr is None and lr is not None and config == "small":
+        recipe["adapt_lr"] = recipe["scratch_lr"] = lr
     seed = _int_seed(random_state)
     subjects = [*sources, target]
     n_vox = {s: int(data[s].sizes["voxel"]) for s in subjects}
-    train = {s: trial_arrays(data[s], split="train") for s in subjects}
+    train = {s: repetition_arrays(data[s], split="train", n_repeats=recipe["n_repeats"])
+             for s in subjects}
     test = {s: stimulus_arrays(data[s], split="test") for s in subjects}
     dim = train[target][2].shape[1]
     n_target = len(train[target][0])
     budgets = sorted({min(int(b), n_target) for b in budgets})  # as far as the data go
-    kwargs = {"heads": {"image": (dim,)}, "temperature": 0.05, "mse_mult": 100.0,
-              **model_kwargs}
+    kwargs = dict(MindBridge.named_configs()[config])
+    if config == "small":
+        kwargs["heads"] = {"image": (dim,)}
+    else:  # the paper's token heads need token targets: a vector embedding gets one vector head
+        kwargs["heads"] = {"image": tuple(np.asarray(train[target][2]).shape[1:])}
+    kwargs.update(model_kwargs or {})
+    bs = recipe["batch_size"]
 
-    def trainer(epochs, offset):
-        return Trainer(max_epochs=epochs, lr=lr, scheduler="onecycle", device=device,
+    def trainer(epochs, offset, peak):
+        return Trainer(max_epochs=epochs, lr=peak, weight_decay=recipe["weight_decay"],
+                       scheduler=one_cycle_schedule(epochs), device=device,
                        random_state=seed + offset, progress=progress)
 
     def scores(model, subject, betas, embedding):
@@ -672,31 +768,33 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
                                           random_state=seed)
 
     if source_model is None:
-        source_model = MindBridge(sources, n_vox, random_state=seed, **kwargs)
+        source_model = MindBridge(sources, n_vox, **{**kwargs, "random_state": seed})
         batches = mindbridge_batches(source_model, {s: train[s][0] for s in sources},
                                      {s: {"image": train[s][2]} for s in sources},
-                                     batch_size=batch_size)
-        trainer(bridge_epochs, 0).fit(source_model, batches)
+                                     batch_size=bs)
+        trainer(recipe["bridge_epochs"], 0, recipe["lr"]).fit(source_model, batches)
     source_scores = [scores(source_model, s, test[s][0], test[s][2]) for s in sources]
     names = ["top1_forward", "top1_backward", "two_way"]
     values = {k: np.full((2, len(budgets)), np.nan) for k in names}
+    voxels = {s: train[s][0] for s in subjects}
+    targets = {s: {"image": train[s][2]} for s in subjects}
     for j, budget in enumerate(budgets):
-        steps_per_epoch = max(1, budget // batch_size)
-        epochs = max(1, int(np.ceil(adapt_steps / steps_per_epoch)))
-        # reset-tuning: fresh target embedder/builder, the rest frozen, source batches mixed in
+        if recipe["adapt_steps"] is not None:
+            steps_per_epoch = int(np.ceil(budget / bs))
+            epochs = max(1, int(np.ceil(recipe["adapt_steps"] / steps_per_epoch)))
+        else:
+            epochs = recipe["adapt_epochs"]
+        # reset-tuning: fresh target embedder/builder, the rest frozen, source batches mixed in,
+        # the first `budget` images of every subject (the paper's --length)
         tuned = reset_tune(source_model, target, n_vox[target], random_state=seed + 1)
-        voxels = {s: train[s][0] for s in sources} | {target: train[target][0][:budget]}
-        targets = {s: {"image": train[s][2]} for s in sources} | {
-            target: {"image": train[target][2][:budget]}}
-        trainer(epochs, 1 + j).fit(tuned, mindbridge_batches(tuned, voxels, targets,
-                                                             batch_size=batch_size,
-                                                             target=target))
+        trainer(epochs, 1 + j, recipe["adapt_lr"]).fit(tuned, mindbridge_batches(
+            tuned, voxels, targets, batch_size=bs, target=target, length=budget))
         # baseline: the same architecture for the target alone, trained from scratch
-        scratch = MindBridge([target], n_vox, random_state=seed + 1,
-                             **{**kwargs, "rec_mult": 0.0, "cyc_mult": 0.0})
-        trainer(epochs, 1 + j).fit(scratch, mindbridge_batches(
-            scratch, {target: voxels[target]}, {target: targets[target]},
-            batch_size=batch_size))
+        scratch = MindBridge([target], n_vox, **{**kwargs, "rec_mult": 0.0, "cyc_mult": 0.0,
+                                                 "random_state": seed + 1})
+        trainer(epochs, 1 + j, recipe["scratch_lr"]).fit(scratch, mindbridge_batches(
+            scratch, {target: voxels[target]}, {target: targets[target]}, batch_size=bs,
+            length=budget))
         for i, model in enumerate([tuned, scratch]):
             result = scores(model, target, test[target][0], test[target][2])
             for k in names:
@@ -708,11 +806,15 @@ def reset_tuning_curve(data, sources, target, budgets, *, model_kwargs, bridge_e
                                    np.array([s["top1_forward"] for s in source_scores]))},
         coords={"training": ["reset_tuning", "from_scratch"],
                 "budget": ("budget", np.asarray(budgets, dtype=np.int64),
-                           {"units": "trials", "long_name": "target-subject training trials"}),
+                           {"units": "images", "long_name": "training images per subject"}),
                 "source_subject": list(sources)},
         attrs={"target_subject": target, "n_test_stimuli": int(len(test[target][0])),
                "chance_top1": 1.0 / len(test[target][0]), "chance_two_way": 0.5,
-               "adapt_steps": int(adapt_steps), "bridge_epochs": int(bridge_epochs)},
+               "config": config, "bridge_epochs": int(recipe["bridge_epochs"]),
+               "adapt_steps": -1 if recipe["adapt_steps"] is None else int(recipe["adapt_steps"]),
+               "adapt_epochs": -1 if recipe["adapt_epochs"] is None else int(recipe["adapt_epochs"]),
+               "batch_size": int(bs), "lr": float(recipe["lr"]),
+               "adapt_lr": float(recipe["adapt_lr"]), "n_repeats": int(recipe["n_repeats"])},
     )
     return curve, source_model
 
