@@ -206,10 +206,12 @@ def load_haxby(path, subject=1, *, mask="auto", resolution=None):
     folder = None
     if resolution is None:
         if (root / "bold.nii.gz").is_file() and not (root / f"subj{subject}").is_dir():
-            folder, layout = root, "pymvpa"
+            folder = root  # a subject folder itself, or PyMVPA's one-folder copy
         else:
             folder = _subject_folder(root, subject)
-            layout = "nilearn" if folder is not None else None
+        if folder is not None:
+            layout = ("nilearn" if any((folder / m).is_file() for m in NILEARN_MASKS.values())
+                      else "pymvpa")
     if layout is None:
         files, run_dirs, name = _openfmri_runs(root, subject, resolution)
         if not files:
@@ -226,8 +228,7 @@ def load_haxby(path, subject=1, *, mask="auto", resolution=None):
         img = nib.load(folder / "bold.nii.gz")
         data = np.asarray(img.dataobj, dtype=np.float32)
         affine, grid, n_vol = img.affine, img.shape[:3], img.shape[3]
-        candidates = (["labels.txt"] if layout == "nilearn"
-                      else ["attributes_literal.txt", "labels.txt", "attributes.txt"])
+        candidates = ["labels.txt", "attributes_literal.txt", "attributes.txt"]
         label_file = next((folder / c for c in candidates if (folder / c).is_file()), None)
         if label_file is None:
             raise ValueError(f"no labels for {folder / 'bold.nii.gz'}: none of {candidates} in "
@@ -237,8 +238,7 @@ def load_haxby(path, subject=1, *, mask="auto", resolution=None):
         if np.all(np.char.isdigit(labels)):  # attributes.txt: numbers; the key is not in the file
             raise ValueError(f"{label_file.name} holds numeric labels without their names; use "
                              "attributes_literal.txt or labels.txt")
-        masks = ({k: folder / v for k, v in NILEARN_MASKS.items() if (folder / v).is_file()}
-                 if layout == "nilearn" else {})
+        masks = {k: folder / v for k, v in NILEARN_MASKS.items() if (folder / v).is_file()}
         if (folder / "mask.nii.gz").is_file():
             masks["mask"] = folder / "mask.nii.gz"
         auto = "vt" if layout == "nilearn" else "mask"

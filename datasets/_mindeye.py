@@ -209,10 +209,10 @@ def load_mindeye_webdataset(path, subject=1, *, splits=SPLITS, embeddings=None):
                 raise ValueError(f"{entry['shard']}: {key}.{_VOXELS} must be (repetitions, voxels), "
                                  f"got shape {x.shape}")
             if shape is None:
-                shape = x.shape
+                shape, first = x.shape, f"{entry['shard']}: {key}"
             elif x.shape != shape:
-                raise ValueError(f"{entry['shard']}: {key}.{_VOXELS} has shape {x.shape}, the "
-                                 f"subject's other samples {shape}: shards of different subjects "
+                raise ValueError(f"{entry['shard']}: {key}.{_VOXELS} has shape {x.shape}, but "
+                                 f"{first}.{_VOXELS} has {shape}: shards of different subjects "
                                  "or voxel sets are mixed")
             coco = np.asarray(_load_npy(entry[_IMAGE], f"{entry['shard']}:{key}.{_IMAGE}")).ravel()
             if coco.size != 1 or not 0 <= int(coco[0]) < 73000:

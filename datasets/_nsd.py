@@ -719,8 +719,10 @@ def find_nsd_braincorl(folder=None, *, on_missing="none"):
     found : tuple | None
         ``(train, heldout, folder)``: ``train`` maps ``"subjN"`` to ``(embeddings, betas)``,
         ``heldout`` is a dict of arrays ``context_embeddings``, ``context_responses``,
-        ``test_embeddings``, ``test_responses`` (and ``weights``, ``bias`` when present) with its
-        ``subject`` id (the input of :func:`neurosim.decoding.scaling_curve`).
+        ``test_embeddings``, ``test_responses`` (and ``weights``, ``bias`` when present, and
+        ``context_order`` from ``test_time_icl_idx.json["large_shuffled"]``, the official test's
+        order of context images) with its ``subject`` id (the input of
+        :func:`neurosim.decoding.scaling_curve`).
 
     Examples
     --------
@@ -762,4 +764,16 @@ def find_nsd_braincorl(folder=None, *, on_missing="none"):
     if "gt" in ctx:
         gt = np.asarray(ctx["gt"].values, dtype=np.float64)
         heldout["weights"], heldout["bias"] = gt[:, :-1], gt[:, -1]
+    order_file = folder / "test_time_icl_idx.json"
+    if order_file.is_file():  # the official test's context order ("large_shuffled")
+        import json
+
+        order = json.loads(order_file.read_text()).get("large_shuffled")
+        if order is not None:
+            order = np.asarray(order, dtype=np.int64).ravel()
+            if order.size and (order.min() < 0 or order.max() >= len(heldout["context_responses"])):
+                raise ValueError(f"{order_file.name}: 'large_shuffled' must index the "
+                                 f"{len(heldout['context_responses'])} context images of "
+                                 f"subj{n:02d}")
+            heldout["context_order"] = order
     return train, heldout, folder

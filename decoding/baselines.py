@@ -506,7 +506,8 @@ class BraInCoRLRidgeCV(RegressorMixin, BaseEstimator):
         Yn = Yn[:, None] if y_1d else Yn
         n = Xn.shape[0]
         if n < n_folds:
-            raise ValueError(f"BraInCoRLRidgeCV needs at least n_folds={n_folds} samples, got {n}")
+            raise ValueError(f"BraInCoRLRidgeCV needs at least n_folds={n_folds} samples, got "
+                             f"n_samples={n}")
         X1 = torch.tensor(np.column_stack([Xn, np.ones(n)]), dtype=dtype, device=device)
         Yt = torch.tensor(Yn, dtype=dtype, device=device)
         a = torch.as_tensor(alphas, dtype=dtype, device=device)
@@ -520,15 +521,16 @@ class BraInCoRLRidgeCV(RegressorMixin, BaseEstimator):
             U, s, Vt = torch.linalg.svd(X1[~test], full_matrices=False)
             UtY = U.T @ Yt[~test]
             Xte, Yte = X1[test], Yt[test]
-            var_y = Yte.var(dim=0)
+            var_y = Yte.var(dim=0, unbiased=False)  # the ratio is that of unbiased variances
             for i, alpha in enumerate(a):
                 w = Vt.T @ ((s / (s**2 + alpha))[:, None] * UtY)  # (p + 1, t)
                 sol[f, i] = w
-                ev[f, i] = 1.0 - (Yte - Xte @ w).var(dim=0) / var_y
+                ev[f, i] = 1.0 - (Yte - Xte @ w).var(dim=0, unbiased=False) / var_y
         mean_ev = torch.nanmean(ev, dim=0)  # (alphas, targets)
         best = torch.argmax(torch.nan_to_num(mean_ev, nan=-torch.inf), dim=0)
         targets = torch.arange(Yt.shape[1], device=device)
-        w = sol[:, best, :, targets].mean(dim=0)  # (t, p + 1): fold-averaged solutions
+        # (folds, alphas, t, p + 1) -> each target's solutions at its penalty, fold-averaged
+        w = sol.permute(0, 1, 3, 2)[:, best, targets].mean(dim=0)  # (t, p + 1)
         w = w.cpu().numpy()
         self.cv_explained_variance_ = mean_ev.cpu().numpy()
         alpha = a[best].cpu().numpy()

@@ -822,16 +822,21 @@ def reset_tuning_curve(data, sources, target, budgets, *, config="small", model_
 # ==============================================================================================
 # BraInCoRL
 # ==============================================================================================
-def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, random_state=0,
-               device=None, progress=False):
+def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, weight_decay=1e-2,
+               random_state=0, device=None, progress=False):
     """Meta-train :class:`~neurosim.decoding.BraInCoRL` on the voxels of ``subjects``.
+
+    As in the official code, only each subject's **unique** (non-shared) images are used, so
+    the shared test images are never seen during meta-training. (The official recipe is AdamW
+    with ``lr=1e-4``, ``weight_decay=0.1``, dropout 0.5 and a ReduceLROnPlateau schedule on a
+    weight-space validation loss over 100 epochs of every voxel; here the schedule is one-cycle.)
 
     Parameters
     ----------
     data : dict of str to xarray.Dataset | dict of str to tuple
-        Subjects as returned by :func:`neurosim.datasets.make_fmri_visual` (all stimuli a subject
-        saw, repeat-averaged, are used), or ``subject -> (embeddings, responses)`` arrays of shapes
-        (n_images, E) and (n_images, n_voxels).
+        Subjects as returned by :func:`neurosim.datasets.make_fmri_visual` (the repeat-averaged
+        responses to the subject's own, non-shared stimuli are used), or ``subject ->
+        (embeddings, responses)`` arrays of shapes (n_images, E) and (n_images, n_voxels).
     subjects : list of str
         Training subjects.
     model_kwargs, task_kwargs : dict
@@ -841,6 +846,8 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
         Trainer epochs (``task_kwargs["steps_per_epoch"]`` batches each).
     lr : float
         Peak learning rate (one-cycle schedule).
+    weight_decay : float
+        AdamW weight decay (0.1 in the official script).
     random_state : int | numpy.random.Generator | None
         Seeds the model and the trainer.
     device : str | None
@@ -864,20 +871,28 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
         if isinstance(data[s], tuple):
             arrays[s] = (np.asarray(data[s][0]), np.asarray(data[s][1]))
         else:
-            betas, _, emb = stimulus_arrays(data[s], split="all")
+            betas, _, emb = stimulus_arrays(data[s], split="train")  # unique images only
             arrays[s] = (emb, betas)
     tasks = braincorl_tasks({s: a[0] for s, a in arrays.items()},
                             {s: a[1] for s, a in arrays.items()}, **task_kwargs)
     dim = next(iter(arrays.values()))[0].shape[1]
     model = BraInCoRL(dim, random_state=seed, **model_kwargs)
-    trainer = Trainer(max_epochs=epochs, lr=lr, weight_decay=1e-2, scheduler="onecycle",
+    trainer = Trainer(max_epochs=epochs, lr=lr, weight_decay=weight_decay, scheduler="onecycle",
                       device=device, random_state=seed, progress=progress)
     trainer.fit(model, tasks)
     return model, trainer
 
 
-def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_device=None):
+def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_device=None,
+                  context_order=None):
     """Explained variance on held-out images vs number of in-context images, for one subject.
+
+    Three encoders write each voxel's linear model from the same ``n`` context images:
+    BraInCoRL (no gradient step), :class:`~neurosim.decoding.TorchRidgeCV` (penalty per voxel by
+    5-fold cross-validated squared error, leave-one-out below 10 images, unpenalised intercept,
+    refit on all images) and :class:`~neurosim.decoding.BraInCoRLRidgeCV` (the paper's baseline:
+    penalised bias, explained-variance-based sequential 5-fold CV, fold-averaged weights), next to
+    the ground truth when known.
 
     Parameters
     ----------
@@ -896,20 +911,27 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
     random_state : int | numpy.random.Generator | None
         Seed of the draws.
     ridge_device : str | None
-        Device of :class:`~neurosim.decoding.TorchRidgeCV`.
+        Device of the ridge models.
+    context_order : array-like of int | None
+        The order in which context images are taken: draw ``d`` of size ``n`` uses
+        ``context_order[d n : (d + 1) n]`` (the official test takes consecutive blocks of
+        ``test_time_icl_idx.json["large_shuffled"]``, which
+        :func:`neurosim.datasets.find_nsd_braincorl` returns as ``context_order``). None: the
+        ``context_order`` entry of a dict ``ds`` when it has one, else a permutation drawn from
+        ``random_state``.
 
     Returns
     -------
     curve : xarray.Dataset
         ``explained_variance`` (encoder, context_size, draw), the voxel mean, and
-        ``weight_cosine`` (encoder, context_size, draw) for ``braincorl`` and ``ridge`` against
-        the ground truth; encoder in ``["braincorl", "ridge", "ground_truth"]``.
+        ``weight_cosine`` (encoder, context_size, draw) against the ground truth; encoder in
+        ``["braincorl", "ridge", "ridge_official", "ground_truth"]``.
     """
     import xarray as xr
 
     from neurosim._utils import check_random_state
 
-    from .baselines import TorchRidgeCV
+    from .baselines import BraInCoRLRidgeCV, TorchRidgeCV
     from .metrics import explained_variance
     from .preprocessing import stimulus_arrays
 
@@ -918,6 +940,8 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         test_x, test_y = np.asarray(ds["test_embeddings"]), np.asarray(ds["test_responses"])
         gt = (ds.get("weights"), ds.get("bias"))
         subject = str(ds.get("subject", ""))
+        if context_order is None:
+            context_order = ds.get("context_order")
     else:
         ctx_y, _, ctx_x = stimulus_arrays(ds, split="train")
         test_y, _, test_x = stimulus_arrays(ds, split="test")
@@ -930,9 +954,13 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         gt_pred = test_x @ gt_w.T + np.asarray(gt[1], dtype=np.float64)
         gt_ev = float(np.mean(explained_variance(test_y, gt_pred)))
     rng = check_random_state(random_state)
-    methods = ["braincorl", "ridge", "ground_truth"]
-    ev = np.full((3, len(context_sizes), n_draws), np.nan)
-    cos = np.full((3, len(context_sizes), n_draws), np.nan)
+    if context_order is not None:
+        context_order = np.asarray(context_order, dtype=np.int64).ravel()
+        if context_order.size and (context_order.min() < 0 or context_order.max() >= len(ctx_y)):
+            raise ValueError(f"context_order must index the {len(ctx_y)} context images")
+    methods = ["braincorl", "ridge", "ridge_official", "ground_truth"]
+    ev = np.full((len(methods), len(context_sizes), n_draws), np.nan)
+    cos = np.full((len(methods), len(context_sizes), n_draws), np.nan)
 
     def _cos(w):
         num = np.sum(w * gt_w, axis=1)
@@ -943,19 +971,32 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         if n > len(ctx_y):
             raise ValueError(f"context size {n} exceeds the {len(ctx_y)} training images of "
                              f"subject {subject!r}")
-        order = rng.permutation(len(ctx_y))
+        order = rng.permutation(len(ctx_y)) if context_order is None else context_order
         for d in range(n_draws):
-            start = (d * n) % max(1, len(ctx_y) - n + 1)
+            if context_order is None:
+                start = (d * n) % max(1, len(ctx_y) - n + 1)
+            else:
+                start = d * n
+                if start + n > len(order):
+                    raise ValueError(f"context_order has {len(order)} entries, fewer than "
+                                     f"{n_draws} draws of {n} images need")
             idx = order[start:start + n]
             w, b = model.fit_voxels(ctx_x[idx], ctx_y[idx])
             ev[0, j, d] = np.mean(explained_variance(test_y, test_x @ w.T + b))
             ridge = TorchRidgeCV(cv=5 if n >= 10 else None, device=ridge_device)
             ridge.fit(ctx_x[idx], ctx_y[idx])
             ev[1, j, d] = np.mean(explained_variance(test_y, ridge.predict(test_x)))
+            official = None
+            if n >= 2:  # 5 sequential folds (fewer below 5 images)
+                official = BraInCoRLRidgeCV(n_folds=min(5, n), device=ridge_device)
+                official.fit(ctx_x[idx], ctx_y[idx])
+                ev[2, j, d] = np.mean(explained_variance(test_y, official.predict(test_x)))
             if has_gt:
-                ev[2, j, d] = gt_ev
+                ev[3, j, d] = gt_ev
                 cos[0, j, d] = _cos(w)
                 cos[1, j, d] = _cos(np.asarray(ridge.coef_))
+                if official is not None:
+                    cos[2, j, d] = _cos(np.asarray(official.coef_))
     unit = {"units": "fraction of variance"}
     return xr.Dataset(
         {"explained_variance": (("encoder", "context_size", "draw"), ev,
