@@ -14,7 +14,8 @@ Hugging Face's package of the same name.
 * ``fetch_*`` download openly available files into the data home (:func:`get_data_home`) with
   pooch: checksums where known, atomic renames, resumable transfers, clear offline errors.
 * ``make_*`` generate simulated data sets (no download) in the structure of the real ones, with the
-  ground truth that produced them: :func:`make_fmri_visual` (NSD-like fMRI), :func:`make_eeg_things`
+  ground truth that produced them: :func:`make_fmri_visual` (NSD-like fMRI), :func:`make_fmri_blocks`
+  (a Haxby-like block design), :func:`make_eeg_things`
   and :func:`make_meg_things` (THINGS-EEG2/MEG-like), :func:`make_eeg_emotion` (DREAMER-like).
 * :func:`as_torch_dataset` wraps any of them, or an array/HDF5/netCDF file, as a lazily read
   :class:`torch.utils.data.Dataset`.
@@ -40,7 +41,7 @@ from ._nsd import (
 )
 from ._simulated_eeg import make_eeg_things, make_meg_things
 from ._simulated_emotion import make_eeg_emotion
-from ._simulated_fmri import make_fmri_visual
+from ._simulated_fmri import make_fmri_blocks, make_fmri_visual
 from ._things import (
     fetch_things_eeg2,
     find_things,
@@ -74,6 +75,7 @@ __all__ = [
     "load_things_meg",
     "make_eeg_emotion",
     "make_eeg_things",
+    "make_fmri_blocks",
     "make_fmri_visual",
     "make_meg_things",
     "read_idx",

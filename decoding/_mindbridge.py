@@ -701,7 +701,7 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
 # ----------------------------------------------------------------------------------------------
 def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048, adapter_rank=128,
                                n_blocks=4, heads=None, batch_size=50, trainable_subjects=None,
-                               activation_bytes=4, optimizer="foreach"):
+                               subjects_per_step=None, activation_bytes=4, optimizer="foreach"):
     """Analytic estimate of MindBridge's peak training memory on one GPU (AdamW, float32 weights).
 
     Counts the parameters exactly (same layers as :class:`MindBridge`) and charges, per
@@ -735,6 +735,9 @@ def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048,
     trainable_subjects : int | None
         Subjects whose embedder and builder are trained; None: all, and the shared translator
         and heads too (bridge training). ``1`` with frozen shared parts is reset-tuning.
+    subjects_per_step : int | None
+        Subjects in each step's batch (None: ``n_subjects``; reset-tuning: 2, one source and the
+        new subject).
     activation_bytes : int
         4 for float32, 2 under bf16/fp16 autocast.
     optimizer : {"foreach", "fused", "for-loop"}
@@ -775,7 +778,7 @@ def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048,
     else:
         n_train = trainable_subjects * (embedder + builder)
         largest = p * h
-    n_samples = n_subjects * batch_size
+    n_samples = (n_subjects if subjects_per_step is None else subjects_per_step) * batch_size
     per_sample = (p + r) + 4 * h + 4 * h * n_blocks + 3 * head_out + 4 * p
     cycle = batch_size * (2 * (p + r + 4 * h) + 4 * p)
     gib = 1024.0 ** 3

@@ -5,6 +5,8 @@ target by k-fold, grouped (e.g. leave-one-run-out) or leave-one-out cross-valida
 GPU when there is one. :class:`TorchRidgeClassifierCV` is the same model as a classifier
 (one-vs-all targets in {-1, 1}, as :class:`sklearn.linear_model.RidgeClassifierCV`), and
 :class:`BraInCoRLRidgeCV` is the ridge baseline exactly as BraInCoRL's official code runs it.
+:class:`CorrelationClassifier` is Haxby et al.'s (2001) nearest-class-mean classifier by
+correlation.
 :class:`LinearClassifier` is a standardised logistic regression (scikit-learn), and
 :func:`band_power_features` turns EEG epochs into the log band powers such classifiers use, and
 :func:`band_power_scores` fits and scores that baseline (HiSTN's comparison).
@@ -18,8 +20,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["BraInCoRLRidgeCV", "LinearClassifier", "TorchRidgeCV", "TorchRidgeClassifierCV",
-           "band_power_features", "band_power_scores"]
+__all__ = ["BraInCoRLRidgeCV", "CorrelationClassifier", "LinearClassifier", "TorchRidgeCV",
+           "TorchRidgeClassifierCV", "band_power_features", "band_power_scores"]
 
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
 #: the penalties BraInCoRL's ``test_det.py`` searches
@@ -573,6 +575,68 @@ class BraInCoRLRidgeCV(RegressorMixin, BaseEstimator):
         from sklearn.metrics import r2_score
 
         return float(r2_score(_unwrap(y), np.asarray(self.predict(_unwrap(X)))))
+
+
+class CorrelationClassifier(ClassifierMixin, BaseEstimator):
+    """Nearest class mean by Pearson correlation (Haxby et al. 2001), the classic fMRI decoder.
+
+    ``fit`` stores the mean training pattern of each class; a test pattern is assigned the class
+    whose mean pattern it correlates with most (correlation across features, i.e. voxels).
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+    means_ : numpy.ndarray, shape (n_classes, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import CorrelationClassifier
+    >>> X = np.array([[1.0, 0, 0], [0.9, 0.1, 0], [0, 0, 1.0], [0, 0.2, 0.8]])
+    >>> CorrelationClassifier().fit(X, ["a", "a", "b", "b"]).predict([[0.8, 0.1, 0.1]])
+    array(['a'], dtype='<U1')
+    """
+
+    def fit(self, X, y):
+        """Store the mean pattern of each class.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        self : CorrelationClassifier
+        """
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        Xn, yn = validate_data(self, _unwrap(X), _unwrap(y), dtype=np.float64)
+        check_classification_targets(yn)
+        self.classes_, inverse = np.unique(yn, return_inverse=True)
+        means = np.zeros((len(self.classes_), Xn.shape[1]))
+        np.add.at(means, inverse, Xn)
+        self.means_ = means / np.bincount(inverse)[:, None]
+        return self
+
+    def decision_function(self, X):
+        """Correlation of each sample with each class mean, shape (n_samples, n_classes)."""
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self, "means_")
+        Xn = validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
+
+        def unit(a):
+            a = a - a.mean(axis=1, keepdims=True)
+            norm = np.linalg.norm(a, axis=1, keepdims=True)
+            return a / np.where(norm > 0, norm, 1.0)
+
+        return unit(Xn) @ unit(self.means_).T
+
+    def predict(self, X):
+        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input)."""
+        return _wrap_like(X, self.classes_[np.argmax(self.decision_function(X), axis=1)])
 
 
 class LinearClassifier(ClassifierMixin, BaseEstimator):

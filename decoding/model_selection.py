@@ -19,6 +19,9 @@ MindBridge (cross-subject fMRI)
 BraInCoRL (in-context voxelwise encoding)
     :func:`meta_train` and :func:`scaling_curve` (explained variance against the number of
     in-context images, with ridge and the ground truth).
+fMRI classification by run (Haxby et al. 2001)
+    :func:`leave_one_run_out`: the leave-one-run-out accuracy of any classifier, with a
+    permutation test (labels shuffled within runs).
 
 Every protocol takes ``random_state``; an int gives the same result on the same device, and is
 offset in a fixed way for each model and trainer it seeds.
@@ -33,6 +36,7 @@ __all__ = [
     "fit_histn",
     "histn_leave_one_subject_out",
     "histn_subject_dependent",
+    "leave_one_run_out",
     "leave_one_subject_out_split",
     "majority_vote_labels",
     "meta_train",
@@ -1010,3 +1014,112 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         attrs={"subject": subject, "n_test_images": int(len(test_y)),
                "n_voxels": int(ctx_y.shape[1])},
     )
+
+
+# ==============================================================================================
+# fMRI classification by run (Haxby et al. 2001)
+# ==============================================================================================
+def leave_one_run_out(estimator, X, y, runs, *, n_permutations=0, random_state=0):
+    """Leave-one-run-out accuracy of a classifier, and its permutation test.
+
+    For each run, a fresh copy of ``estimator`` (:func:`sklearn.base.clone`) is fitted on the
+    other runs and scored on it; an estimator whose ``fit`` takes ``groups`` (e.g.
+    :class:`~neurosim.decoding.TorchRidgeClassifierCV` with
+    ``cv=LeaveOneGroupOut()``) gets the training runs, so that its own penalty is chosen by run
+    too. With ``n_permutations``, the whole cross-validation is repeated on labels shuffled within
+    each run (:func:`~neurosim.decoding.metrics.permutation_test`; for a scikit-learn estimator
+    this equals :func:`sklearn.model_selection.permutation_test_score` with
+    ``cv=LeaveOneGroupOut()``).
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier | dict of str to classifier
+        Any estimator with ``fit`` and ``predict`` (e.g.
+        :class:`~neurosim.decoding.CorrelationClassifier`,
+        :class:`~neurosim.decoding.FMRIClassifier`). A dict of several: each is scored, and the
+        permutation test is on the **best** of them (the maximum accuracy over the dict, on the
+        true and on every shuffled labelling), so that picking the best does not bias its
+        p-value.
+    X : array-like, shape (n_samples, n_features)
+    y : array-like, shape (n_samples,)
+    runs : array-like, shape (n_samples,)
+        The run of each sample.
+    n_permutations : int
+        Shuffles of the permutation test (0: none). The smallest p-value reachable is
+        ``1 / (n_permutations + 1)``: at least 19 are needed for p <= 0.05.
+    random_state : int | numpy.random.Generator | None
+        Seeds the shuffles.
+
+    Returns
+    -------
+    result : dict
+        ``accuracy`` (mean over runs; for a dict, per name), ``fold_accuracy`` (per run, array
+        or dict of arrays), and with ``n_permutations``: ``best`` (a dict's best name),
+        ``pvalue`` and ``permutation_scores``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import CorrelationClassifier, leave_one_run_out
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile([0, 1], 30)
+    >>> X = rng.normal(size=(60, 20)) + 0.8 * y[:, None] * (np.arange(20) < 5)
+    >>> res = leave_one_run_out(CorrelationClassifier(), X, y, np.repeat(np.arange(3), 20),
+    ...                         n_permutations=19)
+    >>> res["accuracy"] > 0.7, res["pvalue"]
+    (True, 0.05)
+    """
+    import inspect
+    from collections.abc import Mapping
+
+    from sklearn.base import clone
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    from neurosim._utils import check_size
+
+    from .metrics import permutation_test
+
+    X = np.asarray(getattr(X, "values", X))
+    y = np.asarray(getattr(y, "values", y))
+    runs = np.asarray(getattr(runs, "values", runs))
+    if X.ndim != 2 or len(X) != len(y) or y.shape != runs.shape:
+        raise ValueError(f"X (n_samples, n_features), y and runs (n_samples,) must match, got "
+                         f"{X.shape}, {y.shape} and {runs.shape}")
+    n_runs = len(np.unique(runs))
+    if n_runs < 2:
+        raise ValueError(f"leave-one-run-out needs at least 2 runs, got {n_runs}")
+    n_permutations = check_size("n_permutations", n_permutations, minimum=0)
+    single = not isinstance(estimator, Mapping)
+    estimators = {"estimator": estimator} if single else dict(estimator)
+    if not estimators:
+        raise ValueError("estimator must be a classifier or a non-empty dict of them")
+    splits = list(LeaveOneGroupOut().split(X, y, runs))
+
+    def folds(est, labels):
+        takes_groups = "groups" in inspect.signature(est.fit).parameters
+        out = []
+        for train, test in splits:
+            model = clone(est)
+            kwargs = {"groups": runs[train]} if takes_groups else {}
+            model.fit(X[train], labels[train], **kwargs)
+            out.append(float(np.mean(np.asarray(model.predict(X[test])) == labels[test])))
+        return np.asarray(out)
+
+    fold_acc = {name: folds(est, y) for name, est in estimators.items()}
+    acc = {name: float(f.mean()) for name, f in fold_acc.items()}
+    result = {"accuracy": acc["estimator"] if single else acc,
+              "fold_accuracy": fold_acc["estimator"] if single else fold_acc}
+    if n_permutations:
+        best = max(acc, key=acc.get)
+
+        def score(labels):
+            if labels is y:
+                return acc[best]
+            return max(float(folds(est, labels).mean()) for est in estimators.values())
+
+        _, perm, pvalue = permutation_test(score, y, groups=runs, n_permutations=n_permutations,
+                                           random_state=random_state)
+        result.update({"pvalue": pvalue, "permutation_scores": perm})
+        if not single:
+            result["best"] = best
+    return result

@@ -177,7 +177,11 @@ def test_nsd_braincorl_files_feed_meta_training_and_the_curve(tmp_path):
         np.save(tmp_path / f"s{n}_common_nrn_feats_msk.npy", (common @ w.T + b).astype("float32"))
         np.save(tmp_path / f"s{n}_gt.npy", np.column_stack([w, b]))
     assert find_nsd_braincorl(tmp_path / "missing") is None
+    order = rng.permutation(60)
+    (tmp_path / "test_time_icl_idx.json").write_text(
+        '{"large_shuffled": [' + ", ".join(str(int(i)) for i in order) + "]}")
     train, heldout, _ = find_nsd_braincorl(tmp_path)
+    np.testing.assert_array_equal(heldout["context_order"], order)  # the official test order
     assert sorted(train) == ["subj01", "subj02"] and heldout["subject"] == "subj05"
     assert heldout["context_embeddings"].shape == (60, dim)
     assert heldout["test_responses"].shape == (15, n_vox)
@@ -190,6 +194,7 @@ def test_nsd_braincorl_files_feed_meta_training_and_the_curve(tmp_path):
     ev = curve["explained_variance"].mean("draw")
     assert float(ev.sel(encoder="ground_truth", context_size=20)) == pytest.approx(1.0)
     assert float(ev.sel(encoder="ridge", context_size=20)) > 0.95
+    assert float(ev.sel(encoder="ridge_official", context_size=20)) > 0.9
     with pytest.raises(ValueError, match="exceeds the 60 training images"):
         scaling_curve(model, heldout, [61])
 
