@@ -22,7 +22,21 @@ Part 2, ``case`` = ``scaling-N``: N from 1,000 to 100,000 at 200 synapses per ne
 measured in a fresh process, and the bytes of the numba run's own arrays (synapses in CSR form and
 neuron state).
 
-Usage: ``python benchmarks/bench_spiking.py [--quick] [--repeat 3] [--skip-brian2-scaling]``.
+Part 3, ``case`` = ``cuba-4000``, ``coba-4000`` and ``stdp-cuba-4000`` (the CUBA/COBA benchmarks
+of Brette et al. 2007, 4,000 neurons, 10 s simulated, dt = 0.1 ms; ``stdp-cuba-4000`` adds additive
+STDP on every excitatory synapse). neurosim's numba run against plain Brian2 code on the same draw
+(:func:`neurosim.backends.brian2_reference`, Brian2's own example equations) on the cython runtime
+and the cpp_standalone device, the three interleaved ``--repeat`` times so that machine load hits
+all alike (best of each is reported):
+
+- ``numba_run_s``, ``brian2_cython_run_s``, ``brian2_standalone_run_s`` (Brian2's own timer),
+  ``brian2_standalone_total_s`` (code generation, compilation and run);
+- ``numba_vs_standalone_run`` (target <= 0.6) and ``rate_rel_diff`` (target <= 0.05);
+- ``numba_first_run_s`` (fresh process, empty JIT cache) and ``numba_first_vs_standalone_total``;
+- for ``stdp-cuba-4000``: ``numba_static_run_s`` and ``plastic_over_static`` (target <= 2).
+
+Usage: ``python benchmarks/bench_spiking.py [--quick] [--repeat 3] [--skip-brian2-scaling]
+[--part 1|2|3|all]``.
 """
 
 from __future__ import annotations
@@ -35,6 +49,8 @@ import sys
 import tempfile
 import textwrap
 import time
+
+import numpy as np
 
 DT = 0.5
 
@@ -180,17 +196,90 @@ def part2(quick, skip_brian2):
         print(json.dumps(row), flush=True)
 
 
+def first_run_cuba(model, duration, stdp):
+    """numba run of CUBA/COBA in a fresh process with an empty JIT cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        code = f"""
+import json, time
+from neurosim.spiking import STDP, coba_network, cuba_network
+from neurosim.backends import run
+rule = STDP(a_plus=0.01, a_minus=0.0105, w_max=5.0) if {stdp} else None
+net = (cuba_network(4000, plasticity=rule, random_state=0) if "{model}" == "cuba"
+       else coba_network(4000, random_state=0))
+t0 = time.perf_counter()
+run(net, {duration}, 0.1)
+print(json.dumps({{"s": time.perf_counter() - t0}}))
+"""
+        return _child(code, env={"NUMBA_CACHE_DIR": cache})["s"]
+
+
+def part3(quick, repeat):
+    from neurosim.backends import brian2_reference, run
+    from neurosim.spiking import STDP, coba_network, cuba_network
+
+    duration = 1000.0 if quick else 10000.0
+    for case in ("cuba-4000", "coba-4000", "stdp-cuba-4000"):
+        stdp = case.startswith("stdp")
+        rule = STDP(a_plus=0.01, a_minus=0.0105, w_max=5.0) if stdp else None
+        net = (coba_network(4000, random_state=0) if case.startswith("coba")
+               else cuba_network(4000, plasticity=rule, random_state=0))
+        static = cuba_network(4000, random_state=0) if stdp else None
+        run(net, 10.0, 0.1)  # warm the JIT cache
+        best = {k: float("inf") for k in ("numba", "static", "cython", "standalone", "sa_total")}
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            ds = run(net, duration, 0.1)
+            best["numba"] = min(best["numba"], time.perf_counter() - t0)
+            if static is not None:
+                t0 = time.perf_counter()
+                run(static, duration, 0.1)
+                best["static"] = min(best["static"], time.perf_counter() - t0)
+            cy = brian2_reference(net, duration, 0.1, target="cython")
+            best["cython"] = min(best["cython"], cy.attrs["info_run_time_s"])
+            t0 = time.perf_counter()
+            sa = brian2_reference(net, duration, 0.1, device="cpp_standalone")
+            best["sa_total"] = min(best["sa_total"], time.perf_counter() - t0)
+            best["standalone"] = min(best["standalone"], sa.attrs["info_run_time_s"])
+        rate_n = ds.sizes["spike"] / 4000 / (duration / 1000)
+        rate_b = sa.sizes["spike"] / 4000 / (duration / 1000)
+        first = first_run_cuba(case.split("-")[-2] if not stdp else "cuba", duration, stdp)
+        row = {
+            "case": case, "n": 4000, "duration_ms": duration, "dt_ms": 0.1,
+            "n_synapses": int(sum(s.n for s in net.synapses)),
+            "numba_run_s": round(best["numba"], 4),
+            "brian2_cython_run_s": round(best["cython"], 4),
+            "brian2_standalone_run_s": round(best["standalone"], 4),
+            "brian2_standalone_total_s": round(best["sa_total"], 3),
+            "numba_first_run_s": round(first, 3),
+            "rate_hz_numba": round(rate_n, 3), "rate_hz_brian2_standalone": round(rate_b, 3),
+            "rate_rel_diff": round(abs(rate_n - rate_b) / rate_b, 4),
+            "numba_vs_standalone_run": round(best["numba"] / best["standalone"], 3),
+            "numba_vs_cython_run": round(best["numba"] / best["cython"], 3),
+            "numba_first_vs_standalone_total": round(first / best["sa_total"], 3),
+            "repeat": repeat,
+        }
+        if stdp:
+            row["numba_static_run_s"] = round(best["static"], 4)
+            row["plastic_over_static"] = round(best["numba"] / best["static"], 3)
+            w_n, w_b = ds["final_w_exc"].values, sa["final_w_exc"].values
+            row["final_w_max_abs_diff"] = float(np.abs(w_n - w_b).max()) if \
+                w_n.shape == w_b.shape else None
+        print(json.dumps(row), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 s runs and N <= 10,000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-brian2-scaling", action="store_true")
-    parser.add_argument("--part", choices=["1", "2", "all"], default="all")
+    parser.add_argument("--part", choices=["1", "2", "3", "all"], default="all")
     args = parser.parse_args(argv)
     if args.part in ("1", "all"):
         part1(args.quick, args.repeat)
     if args.part in ("2", "all"):
         part2(args.quick, args.skip_brian2_scaling)
+    if args.part in ("3", "all"):
+        part3(args.quick, args.repeat)
 
 
 if __name__ == "__main__":

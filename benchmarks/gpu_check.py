@@ -16,7 +16,12 @@ It prints one JSON line per check (and appends it to ``--out``):
 - ``resume`` per model: 3 epochs straight against a run killed in epoch 3 and resumed by a new
   ``Trainer`` from its epoch-2 checkpoint: ``max_abs_diff`` of the final weights, ``bitwise_equal``;
 - ``memory-estimate``: MindBridge's measured peak against :func:`mindbridge_memory_estimate`,
-  for the bridge (4 subjects x 50) and for reset-tuning (5th subject, 50 source + 50 target).
+  for the bridge (4 subjects x 50) and for reset-tuning (5th subject, 50 source + 50 target);
+- ``accumulation``: the Trainer with ``accumulate_grad_batches=4`` against one batch 4 times
+  larger (float32): samples/s of each and ``max_abs_diff`` of the weights after 2 epochs;
+- ``ddp-world1``: the Trainer in a process group of one (nccl; what ``torchrun
+  --nproc_per_node=1`` gives) against no group: samples/s, ``ddp_overhead_pct``, weight
+  difference.
 
 Each check runs in its own ``try``: a failure is printed as ``{"check": ..., "error": ...}`` and
 the others still run. Checks are skipped (``"skipped": "time budget"``) once ``--budget-s`` seconds
@@ -537,6 +542,89 @@ def check_memory_estimate(device, small):
     return rows
 
 
+# ------------------------------------------------------------------- accumulation and DDP (#19)
+def _mlp_data(device, small, n):
+    import torch
+
+    d = 64 if small else 1024
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, d, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+
+    def build():
+        torch.manual_seed(0)
+        hidden = 64 if small else 2048
+        return torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.GELU(),
+                                   torch.nn.Linear(hidden, hidden), torch.nn.GELU(),
+                                   torch.nn.Linear(hidden, 10)).to(device)
+
+    return X, y, build
+
+
+def _fit_mlp(build, data, device, **kwargs):
+    from neurosim.decoding import Trainer
+
+    model = build()
+    tr = Trainer(max_epochs=2, lr=1e-3, device=device, precision="32", random_state=0, **kwargs)
+    _sync(device)
+    tr.fit(model, data)
+    _sync(device)
+    times = tr.history_["time_s"].values
+    return model, tr, float(times[-1])  # epoch 2: warm
+
+
+def _max_diff(a, b):
+    return max(float((p.detach() - q.detach()).abs().max())
+               for p, q in zip(a.parameters(), b.parameters()))
+
+
+def check_accumulation(device, small):
+    """Trainer with accumulate_grad_batches=4 against one batch 4 times larger (float32)."""
+    n, big = (512, 64) if small else (65536, 1024)
+    X, y, build = _mlp_data(device, small, n)
+    ref, _, t_ref = _fit_mlp(build, (X, y), device, batch_size=big)
+    acc, _, t_acc = _fit_mlp(build, (X, y), device, batch_size=big // 4,
+                             accumulate_grad_batches=4)
+    return [{"check": "accumulation", "model": "mlp", "device": str(device), "batch": big,
+             "accumulate": 4, "samples_per_s_batch": round(n / t_ref, 1),
+             "samples_per_s_accumulated": round(n / t_acc, 1),
+             "max_abs_diff": _max_diff(ref, acc), "within_1e-5": _max_diff(ref, acc) <= 1e-5}]
+
+
+def check_ddp_world1(device, small):
+    """The Trainer in a process group of one (nccl on CUDA, gloo on CPU) against no group."""
+    import socket
+
+    n, bs = (512, 64) if small else (65536, 1024)
+    X, y, build = _mlp_data(device, small, n)
+    plain, _, t_plain = _fit_mlp(build, (X, y), device, batch_size=bs)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(port)}
+    if device.type == "cpu" and not os.environ.get("GLOO_SOCKET_IFNAME"):
+        env["GLOO_SOCKET_IFNAME"] = "lo"  # one host: gloo on the loopback interface
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        ddp, tr, t_ddp = _fit_mlp(build, (X, y), device, batch_size=bs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    import torch
+
+    backend = torch.distributed.get_backend() if torch.distributed.is_initialized() else None
+    return [{"check": "ddp-world1", "model": "mlp", "device": str(tr.device_), "backend": backend,
+             "world_size": tr.world_size_, "samples_per_s_plain": round(n / t_plain, 1),
+             "samples_per_s_ddp": round(n / t_ddp, 1),
+             "ddp_overhead_pct": round(100 * (t_ddp / t_plain - 1), 1),
+             "max_abs_diff": _max_diff(plain, ddp)}]
+
+
 # ------------------------------------------------------------------------------------ main
 def _env(device):
     import torch
@@ -562,7 +650,8 @@ def main(argv=None):
                         help="no CUDA: run every check on the CPU with small inputs")
     parser.add_argument("--models", default=None,
                         help="comma-separated subset of the model names")
-    parser.add_argument("--checks", default="fwd-bwd,trainer,resume,memory-estimate")
+    parser.add_argument("--checks", default="fwd-bwd,trainer,resume,memory-estimate,"
+                                            "accumulation,ddp-world1")
     args = parser.parse_args(argv)
 
     # deterministic cuBLAS if a check asks for it (must be set before CUDA starts)
@@ -617,6 +706,10 @@ def main(argv=None):
                                       2 if small else 4)))
     if "memory-estimate" in checks:
         plan.append(("memory-estimate", "mindbridge", lambda: check_memory_estimate(device, small)))
+    if "accumulation" in checks:
+        plan.append(("accumulation", "mlp", lambda: check_accumulation(device, small)))
+    if "ddp-world1" in checks:
+        plan.append(("ddp-world1", "mlp", lambda: check_ddp_world1(device, small)))
 
     failures = 0
     for check, name, fn in plan:

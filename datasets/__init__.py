@@ -29,6 +29,7 @@ from ._embeddings import load_embeddings, save_embeddings
 from ._haxby import load_haxby
 from ._mindeye import load_mindeye_webdataset
 from ._mnist import fetch_mnist, load_mnist, read_idx
+from ._mnist_subset import load_mnist_subset
 from ._nsd import (
     fetch_nsd,
     find_nsd,
@@ -65,6 +66,7 @@ __all__ = [
     "load_haxby",
     "load_mindeye_webdataset",
     "load_mnist",
+    "load_mnist_subset",
     "load_nsd",
     "load_nsd_braincorl",
     "load_nsd_expdesign",

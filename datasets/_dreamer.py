@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._simulated_eeg import eeg_positions
-from ._simulated_emotion import DREAMER_CHANNELS
+from ._specs import DREAMER_CHANNELS, eeg_positions
 
 __all__ = ["load_dreamer"]
 

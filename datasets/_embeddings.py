@@ -56,6 +56,8 @@ def save_embeddings(path, embeddings, ids=None, *, overwrite=False, **metadata):
     >>> emb.shape, emb.attrs["model"], emb.stimulus_id.values.tolist()
     ((3, 4), 'ViT-B-32', ['a', 'b', 'c'])
     """
+    from neurosim._utils import atomic_write
+
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path must end in .npz, got {path.name!r}")
@@ -74,12 +76,8 @@ def save_embeddings(path, embeddings, ids=None, *, overwrite=False, **metadata):
         if ids.shape != (len(emb),):
             raise ValueError(f"ids must have shape ({len(emb)},), got {ids.shape}")
         arrays["ids"] = ids
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    try:
+    with atomic_write(path, overwrite=overwrite) as tmp:
         np.savez(tmp, **arrays)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -22,6 +22,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from neurosim._docs import fill_doc
+
 from ._base import get_data_home
 
 __all__ = ["RemoteFile", "fetch_files", "DownloadError"]
@@ -144,6 +146,7 @@ def _remove_empty_dirs(path, stop):
         path = path.parent
 
 
+@fill_doc
 def fetch_files(
     files, *, folder, dataset, download=True, data_home=None, instructions="", progress=False
 ):
@@ -163,7 +166,7 @@ def fetch_files(
         See :func:`~neurosim.datasets.get_data_home`.
     instructions : str
         Added to error messages: how to obtain the files by hand.
-    progress : bool
+    %(progress)s
         Show a progress bar per file.
 
     Returns

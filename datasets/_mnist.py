@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 from ._fetch import RemoteFile, fetch_files
 
 __all__ = ["load_mnist", "fetch_mnist", "read_idx"]
@@ -169,6 +171,7 @@ def load_mnist(path, split="train", *, variant="mnist"):
     )
 
 
+@fill_doc
 def fetch_mnist(data_home=None, split="train", *, variant="mnist", download=True, progress=False):
     """Download (once) and load MNIST or Fashion-MNIST.
 
@@ -185,7 +188,7 @@ def fetch_mnist(data_home=None, split="train", *, variant="mnist", download=True
         MNIST digits or Zalando's Fashion-MNIST.
     download : bool
         If False, raise :class:`FileNotFoundError` listing the missing files instead of downloading.
-    progress : bool
+    %(progress)s
         Show download progress.
 
     Returns

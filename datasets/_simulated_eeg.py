@@ -4,21 +4,13 @@ import functools
 
 import numpy as np
 
+from neurosim._docs import fill_doc
 from neurosim._utils import check_positive, check_random_state, check_size
+
+from ._specs import THINGS_EEG2_17CH, THINGS_EEG2_63CH, standard_montage
 
 __all__ = ["make_eeg_things", "make_meg_things"]
 
-#: THINGS-EEG2 official preprocessing: the 17 occipital and parietal channels (regex ``^O *|^P *``)
-THINGS_EEG2_17CH = [
-    "P7", "P5", "P3", "P1", "Pz", "P2", "P4", "P6", "P8",
-    "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2",
-]  # fmt: skip
-#: THINGS-EEG2 63 channels (Preprocessed_data_250Hz variant used by NICE/ATM/BrainFLORA)
-THINGS_EEG2_63CH = (
-    "Fp1 Fp2 AF7 AF3 AFz AF4 AF8 F7 F5 F3 F1 F2 F4 F6 F8 FT9 FT7 FC5 FC3 FC1 FCz FC2 FC4 FC6 FT8 FT10 "
-    "T7 C5 C3 C1 Cz C2 C4 C6 T8 TP9 TP7 CP5 CP3 CP1 CPz CP2 CP4 CP6 TP8 TP10 P7 P5 P3 P1 Pz P2 P4 P6 P8 "
-    "PO7 PO3 POz PO4 PO8 O1 Oz O2"
-).split()
 _LAYOUTS = {"17ch-100hz": (THINGS_EEG2_17CH, 100.0), "63ch-250hz": (THINGS_EEG2_63CH, 250.0)}
 _SPLITS = ("train", "test")
 # test concepts are disjoint from training concepts (zero-shot, as in THINGS-EEG2); their ids start here
@@ -28,14 +20,6 @@ _COMPONENTS = ((0.10, 0.020), (0.17, 0.030), (0.25, 0.045), (0.40, 0.100))
 _N_SOURCES = 8
 _N_NOISE_SOURCES = 40
 _DIPOLE_NAM = 20e-9  # typical evoked source amplitude, A*m
-
-
-def _standard_montage():
-    import mne
-
-    # MNE >= 1.13 renamed the standard montages after their template head
-    name = "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
-    return mne.channels.make_standard_montage(name)
 
 
 def _source_grid(r0, radius, step=0.012):
@@ -68,19 +52,6 @@ def _free_orientation_gain(info, sphere, rr, r0):
     return gain.reshape(gain.shape[0], len(rr), 3)
 
 
-@functools.lru_cache(maxsize=8)
-def eeg_positions(names):
-    """Head-frame positions (m) of 10-20/10-10 channel ``names`` (a tuple); NaN for unknown names."""
-    import mne
-
-    info = mne.create_info(list(names), 100.0, "eeg")
-    info.set_montage(_standard_montage(), on_missing="ignore", verbose=False)
-    pos = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float64)
-    pos[~np.isfinite(pos).all(1) | (np.abs(pos).sum(1) == 0)] = np.nan
-    pos.setflags(write=False)
-    return pos
-
-
 @functools.lru_cache(maxsize=4)
 def _eeg_forward(layout):
     """Channel names, positions and the free-orientation gain (channel, position, 3) of a layout."""
@@ -88,7 +59,7 @@ def _eeg_forward(layout):
 
     names, sfreq = _LAYOUTS[layout]
     info = mne.create_info(list(names), sfreq, "eeg")
-    info.set_montage(_standard_montage(), verbose=False)
+    info.set_montage(standard_montage(), verbose=False)
     sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
     r0 = np.asarray(sphere["r0"])
     rr, posterior = _source_grid(r0, 0.7 * sphere.radius)
@@ -291,6 +262,31 @@ def _things_dataset(var, data, emb, concept_of, gt, *, names, pos, times, sfreq,
     )
 
 
+def _simulate_things(var, *, units, names, pos, gain, posterior, sfreq, layout, forward_model,
+                     description, split, snr, idiosyncrasy, embedding_dim, random_state, **design):
+    """Simulate a THINGS-like evoked data set on a forward model and assemble it (EEG and MEG)."""
+    times = np.round(np.arange(int(round(sfreq))) / sfreq - 0.2, 10)
+    data, emb, concept_of, gt, seed = _simulate_evoked_set(
+        gain_full=gain, posterior=posterior, sfreq=sfreq, times=times, split=split,
+        embedding_dim=embedding_dim, snr=snr, idiosyncrasy=idiosyncrasy,
+        random_state=random_state, **design,
+    )
+    attrs = {
+        "layout": layout,
+        "split": split,
+        "snr": float(snr),
+        "idiosyncrasy": float(idiosyncrasy),
+        "embedding_dim": int(embedding_dim),
+        "random_state": str(random_state),
+        "seed": str(seed),
+        "forward_model": forward_model,
+        "description": description,
+    }
+    return _things_dataset(var, data, emb, concept_of, gt, names=names, pos=pos, times=times,
+                           sfreq=sfreq, units=units, attrs=attrs)
+
+
+@fill_doc
 def make_eeg_things(
     n_subjects=2,
     layout="17ch-100hz",
@@ -342,7 +338,7 @@ def make_eeg_things(
         Dimension of the image embeddings.
     snr : float
         Single-trial signal-to-noise power ratio after stimulus onset.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed; the same seed gives the same data, and the same ground truth across splits.
     idiosyncrasy : float
         0: all subjects share the embedding-to-source mapping; 1: independent mappings.
@@ -374,49 +370,17 @@ def make_eeg_things(
     if n_repeats is None:
         n_repeats = 4 if split == "train" else 20
     names, pos, gain, posterior = _eeg_forward(layout)
-    sfreq = _LAYOUTS[layout][1]
-    times = np.round(np.arange(int(round(sfreq))) / sfreq - 0.2, 10)
-    data, emb, concept_of, gt, seed = _simulate_evoked_set(
-        gain_full=gain,
-        posterior=posterior,
-        sfreq=sfreq,
-        times=times,
-        n_subjects=n_subjects,
-        split=split,
-        n_concepts=n_concepts,
-        n_images=n_images,
-        n_repeats=n_repeats,
-        embedding_dim=embedding_dim,
-        snr=snr,
-        idiosyncrasy=idiosyncrasy,
-        random_state=random_state,
-    )
-    attrs = {
-        "layout": layout,
-        "split": split,
-        "snr": float(snr),
-        "idiosyncrasy": float(idiosyncrasy),
-        "embedding_dim": int(embedding_dim),
-        "random_state": str(random_state),
-        "seed": str(seed),
-        "forward_model": "mne three-shell sphere model fitted to the standard 10-20 montage",
-        "description": "make_eeg_things: THINGS-EEG2-like simulated EEG",
-    }
-    return _things_dataset(
-        "eeg",
-        data,
-        emb,
-        concept_of,
-        gt,
-        names=names,
-        pos=pos,
-        times=times,
-        sfreq=sfreq,
-        units="V",
-        attrs=attrs,
+    return _simulate_things(
+        "eeg", units="V", names=names, pos=pos, gain=gain, posterior=posterior,
+        sfreq=_LAYOUTS[layout][1], layout=layout,
+        forward_model="mne three-shell sphere model fitted to the standard 10-20 montage",
+        description="make_eeg_things: THINGS-EEG2-like simulated EEG", split=split, snr=snr,
+        idiosyncrasy=idiosyncrasy, embedding_dim=embedding_dim, random_state=random_state,
+        n_subjects=n_subjects, n_concepts=n_concepts, n_images=n_images, n_repeats=n_repeats,
     )
 
 
+@fill_doc
 def make_meg_things(
     n_subjects=2,
     split="train",
@@ -455,8 +419,7 @@ def make_meg_things(
         Dimension of the image embeddings.
     snr : float
         Single-trial signal-to-noise power ratio after stimulus onset.
-    random_state : int | numpy.random.Generator | None
-        Seed.
+    %(random_state)s
     n_channels : int
         Number of magnetometers.
     sfreq : float
@@ -487,43 +450,12 @@ def make_meg_things(
     if n_repeats is None:
         n_repeats = 1 if split == "train" else 12
     names, pos, gain, posterior = _meg_forward(n_channels, sfreq)
-    times = np.round(np.arange(int(round(sfreq))) / sfreq - 0.2, 10)
-    data, emb, concept_of, gt, seed = _simulate_evoked_set(
-        gain_full=gain,
-        posterior=posterior,
-        sfreq=sfreq,
-        times=times,
-        n_subjects=n_subjects,
-        split=split,
-        n_concepts=n_concepts,
-        n_images=n_images,
-        n_repeats=n_repeats,
-        embedding_dim=embedding_dim,
-        snr=snr,
-        idiosyncrasy=idiosyncrasy,
-        random_state=random_state,
-    )
-    attrs = {
-        "layout": f"{n_channels}mag",
-        "split": split,
-        "snr": float(snr),
-        "idiosyncrasy": float(idiosyncrasy),
-        "embedding_dim": int(embedding_dim),
-        "random_state": str(random_state),
-        "seed": str(seed),
-        "forward_model": "mne spherical conductor, point magnetometers on a helmet",
-        "description": "make_meg_things: THINGS-MEG-like simulated magnetometer data",
-    }
-    return _things_dataset(
-        "meg",
-        data,
-        emb,
-        concept_of,
-        gt,
-        names=names,
-        pos=pos,
-        times=times,
-        sfreq=sfreq,
-        units="T",
-        attrs=attrs,
+    return _simulate_things(
+        "meg", units="T", names=names, pos=pos, gain=gain, posterior=posterior, sfreq=sfreq,
+        layout=f"{n_channels}mag",
+        forward_model="mne spherical conductor, point magnetometers on a helmet",
+        description="make_meg_things: THINGS-MEG-like simulated magnetometer data", split=split,
+        snr=snr, idiosyncrasy=idiosyncrasy, embedding_dim=embedding_dim,
+        random_state=random_state, n_subjects=n_subjects, n_concepts=n_concepts,
+        n_images=n_images, n_repeats=n_repeats,
     )

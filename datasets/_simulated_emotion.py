@@ -2,33 +2,16 @@
 
 import numpy as np
 
+from neurosim._docs import fill_doc
 from neurosim._utils import check_positive, check_random_state, check_size
 
-from ._simulated_eeg import eeg_positions
+from ._specs import DREAMER_BASELINE_S, DREAMER_CHANNELS, eeg_positions
 
-__all__ = ["make_eeg_emotion", "DREAMER_CHANNELS"]
+__all__ = ["make_eeg_emotion"]
 
-#: Emotiv EPOC channel order used by DREAMER
-DREAMER_CHANNELS = [
-    "AF3",
-    "F7",
-    "F3",
-    "FC5",
-    "T7",
-    "P7",
-    "O1",
-    "O2",
-    "P8",
-    "T8",
-    "FC6",
-    "F4",
-    "F8",
-    "AF4",
-]
 _LEFT_FRONTAL = ("AF3", "F7", "F3")
 _RIGHT_FRONTAL = ("AF4", "F8", "F4")
 _POSTERIOR = ("P7", "O1", "O2", "P8")
-_BASELINE_S = 61.0  # DREAMER: 61 s of neutral clip before each film (7808 samples at 128 Hz)
 # mean (valence, arousal, dominance) targeted by DREAMER's 18 film clips (calm, surprise, amusement,
 # fear, excitement, disgust, happiness, anger, sadness, ...), on the 1-5 scale
 _FILM_TARGETS = np.array([
@@ -63,6 +46,7 @@ def _synthesise(rng, n_samples, sfreq, gains, exponent, mixing, alpha_freq):
     return np.einsum("ij,...jt->...it", mixing, x)
 
 
+@fill_doc
 def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, random_state=0):
     r"""Simulate DREAMER-like emotion EEG with valence, arousal and dominance ratings.
 
@@ -98,8 +82,7 @@ def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, rand
         Seconds of each film kept (the last ``duration`` s, as in the DREAMER literature).
     sfreq : float
         Sampling frequency (Hz); DREAMER's is 128.
-    random_state : int | numpy.random.Generator | None
-        Seed; the same seed gives the same data.
+    %(random_state)s
 
     Returns
     -------
@@ -126,7 +109,7 @@ def make_eeg_emotion(n_subjects=4, n_trials=18, duration=60.0, sfreq=128.0, rand
     sfreq = check_positive("sfreq", sfreq)
     rng = check_random_state(random_state)
     n_t = int(round(duration * sfreq))
-    n_b = int(round(_BASELINE_S * sfreq))
+    n_b = int(round(DREAMER_BASELINE_S * sfreq))
     if n_t < 2:
         raise ValueError(f"duration * sfreq must give at least 2 samples, got {n_t}")
     n_ch = len(DREAMER_CHANNELS)

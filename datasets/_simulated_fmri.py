@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from neurosim._docs import fill_doc
 from neurosim._utils import check_positive, check_random_state, check_size
 
 __all__ = ["make_fmri_blocks", "make_fmri_visual"]
@@ -80,6 +81,7 @@ def _check_n_voxels(n_voxels, n_subjects, n_available, rng):
     return counts
 
 
+@fill_doc
 def make_fmri_visual(
     n_subjects=5,
     n_voxels=None,
@@ -135,8 +137,7 @@ def make_fmri_visual(
         70 % at 1 and 88 % at 3 (10th-90th percentiles 38-86 % at 1).
     idiosyncrasy : float
         Between 0 (all subjects share one tuning map) and 1 (independent tuning maps).
-    random_state : int | numpy.random.Generator | None
-        Seed; the same seed gives the same data.
+    %(random_state)s
     n_unique : int | None
         Non-shared stimuli seen by each subject. None splits the ``n_stimuli - n_shared`` others evenly
         and disjointly between subjects (as in NSD); a larger value draws overlapping random subsets.

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ._fetch import RemoteFile, fetch_files
-from ._simulated_eeg import eeg_positions
+from ._specs import eeg_positions
 
 __all__ = ["find_things", "load_things_eeg2", "fetch_things_eeg2", "load_things_meg",
            "load_things_fmri"]

@@ -2,21 +2,21 @@
 
 Installed as :mod:`neurosim.decoding`. The modules are split by job:
 
-=====================  =========================================================================
-module                 what it holds
-=====================  =========================================================================
-``_histn``, ...        one model each (:class:`HiSTN`, :class:`BrainFLORA`, :class:`MindBridge`,
-                       :class:`BraInCoRL`), all built on :class:`DecoderMixin` (``_base``):
-                       ``get_config``/``from_config``, ``save``/``load``, ``random_state``,
-                       ``predict``
-:mod:`.losses`         the training losses (CLIP, SoftCLIP, ordinal cross-entropy)
-:mod:`.samplers`       the batch streams of each model's training
-:mod:`.preprocessing`  from data sets to the arrays the models train on
-:mod:`.model_selection` the papers' protocols: splits and folds, training recipes, curves
-:mod:`.metrics`        retrieval, classification, Seq2HR, voxelwise scores
-:mod:`.baselines`      ridge (torch) and band-power logistic regression
-``_trainer``           :class:`Trainer`: device, mixed precision, checkpoints, history
-=====================  =========================================================================
+=======================  =======================================================================
+module                   what it holds
+=======================  =======================================================================
+``_histn``, ...          one model each (:class:`HiSTN`, :class:`BrainFLORA`, :class:`MindBridge`,
+                         :class:`BraInCoRL`), all built on :class:`DecoderMixin` (``_base``):
+                         ``get_config``/``from_config``, ``save``/``load``, ``random_state``,
+                         ``predict``
+:mod:`.losses`           the training losses (CLIP, SoftCLIP, ordinal cross-entropy)
+:mod:`.samplers`         the batch streams of each model's training
+:mod:`.preprocessing`    from data sets to the arrays the models train on
+:mod:`.model_selection`  the papers' protocols: splits and folds, training recipes, curves
+:mod:`.metrics`          retrieval, classification, Seq2HR, voxelwise scores
+:mod:`.baselines`        ridge (torch) and band-power logistic regression
+``_trainer``             :class:`Trainer`: device, mixed precision, checkpoints, history
+=======================  =======================================================================
 
 Importing it is cheap and needs neither Brian2 nor torch: each public name is imported from its
 module when first used, so that the subpackage also works on machines where Brian2 cannot be

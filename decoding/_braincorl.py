@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurosim._docs import fill_doc
+
 from ._base import DecoderMixin
 
 __all__ = ["BraInCoRL"]
@@ -70,6 +72,7 @@ class _SwiGLUBlock(nn.Module):
         return x + self.ffn_out(F.silu(a) * b)
 
 
+@fill_doc
 class BraInCoRL(DecoderMixin, nn.Module):
     """In-context transformer that writes voxelwise linear encoders (BraInCoRL, Yu et al. 2025).
 
@@ -98,8 +101,7 @@ class BraInCoRL(DecoderMixin, nn.Module):
         (:math:`w \\leftarrow \\sigma w`, :math:`b \\leftarrow \\sigma b + \\mu`), which makes
         the model equivariant to the responses' offset and scale (voxels and data sets differ in
         both). Official checkpoints need ``standardize=False``.
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Notes
     -----

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurosim._docs import fill_doc
+
 from ._base import DecoderMixin
 from .losses import clip_loss
 from .preprocessing import MODALITIES
@@ -161,6 +163,7 @@ class _SoftMoE(nn.Module):
         return torch.einsum("be,bed->bd", w, e)
 
 
+@fill_doc
 class BrainFLORA(DecoderMixin, nn.Module):
     r"""BrainFLORA: modality towers and a shared soft-MoE projector into an image-embedding space.
 
@@ -186,8 +189,7 @@ class BrainFLORA(DecoderMixin, nn.Module):
         The fMRI voxel vector is mapped linearly to (``enc_in``, ``seq_len``) (paper: 8, 1024).
     dropout, proj_dropout : float
         Encoder dropout (paper 0.25) and convolution/projection dropout (paper 0.5).
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Attributes
     ----------
@@ -248,6 +250,19 @@ class BrainFLORA(DecoderMixin, nn.Module):
 
         ``d_model=32``, 2 heads, ``d_ff=64``, 8 convolution filters (kernel 5, pooling 9, stride
         4) and fMRI tokens (8, 64); keyword arguments override these.
+
+        Parameters
+        ----------
+        input_shapes : dict of str to tuple
+            As in :class:`BrainFLORA`.
+        embed_dim : int
+            Dimension of the target embeddings.
+        **kwargs
+            Any other constructor argument (``random_state``, ``d_model``, ...).
+
+        Returns
+        -------
+        model : BrainFLORA
         """
         cfg = dict(d_model=32, n_heads=2, d_ff=64, conv_filters=8, conv_kernel=5, conv_pool=9,
                    conv_stride=4, fmri_tokens=(8, 64))
@@ -276,6 +291,17 @@ class BrainFLORA(DecoderMixin, nn.Module):
         return None
 
     def train(self, mode=True):
+        """Set training mode; in the unified stage the frozen towers stay in eval mode.
+
+        Parameters
+        ----------
+        mode : bool
+            Training (True) or evaluation (False) mode.
+
+        Returns
+        -------
+        self : BrainFLORA
+        """
         super().train(mode)
         if self.unified:
             self.towers.eval()  # frozen towers keep their batch-norm statistics and no dropout
@@ -304,13 +330,35 @@ class BrainFLORA(DecoderMixin, nn.Module):
                              f"{tower.input_shape[1]}) (batch, channels, time), got {tuple(x.shape)}")
 
     def forward(self, x, modality):
-        """Embed a batch of one modality: (batch, channels, time) or (batch, voxels) -> (batch, dim)."""
+        """Embed a batch of one modality.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            (batch, channels, time) for EEG/MEG, (batch, n_voxels) for fMRI.
+        modality : str
+            One of the model's towers.
+
+        Returns
+        -------
+        z : torch.Tensor, shape (batch, embed_dim)
+        """
         self.check_input(x, modality)
         z = self.towers[modality](x)
         return self.projector(z) if self.unified else z
 
     def training_step(self, batch):
-        """Symmetric CLIP loss of a single-modality batch ``{"modality", "x", "target"}``."""
+        """Symmetric CLIP loss of a single-modality batch (used by the Trainer).
+
+        Parameters
+        ----------
+        batch : dict
+            ``{"modality", "x", "target"}`` (see :func:`~neurosim.decoding.round_robin_batches`).
+
+        Returns
+        -------
+        loss : torch.Tensor
+        """
         modality = batch["modality"]
         if isinstance(modality, (list, tuple)):
             modality = modality[0]
@@ -340,20 +388,5 @@ class BrainFLORA(DecoderMixin, nn.Module):
         """
         return self._predict_batches(x, lambda xb: self(xb, modality), batch_size=batch_size)
 
-    def embed(self, x, modality, *, batch_size=256):
-        """Alias of :meth:`predict` (the embeddings of ``x``).
-
-        Parameters
-        ----------
-        x : array-like | torch.Tensor
-            (n, channels, time) for EEG/MEG, (n, n_voxels) for fMRI.
-        modality : str
-            One of the model's towers.
-        batch_size : int
-            Samples per forward pass.
-
-        Returns
-        -------
-        embeddings : numpy.ndarray, shape (n, embed_dim)
-        """
-        return self.predict(x, modality, batch_size=batch_size)
+    #: the same as :meth:`predict` (the embeddings of ``x``)
+    embed = predict

@@ -77,7 +77,7 @@ class FMRIClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, encoder="mindbridge", *, hidden_dim=64, pool_size=256, adapter_rank=8,
-                 tower="small", epochs=40, batch_size=None, lr=3e-3, weight_decay=1e-2,
+                 tower="small", epochs=40, batch_size=None, lr=1e-2, weight_decay=1e-2,
                  device=None, random_state=0):
         self.encoder = encoder
         self.tower = tower

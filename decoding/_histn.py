@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurosim._docs import fill_doc
+
 from ._base import DecoderMixin
 from .losses import ordinal_cross_entropy
 
@@ -110,6 +112,7 @@ def _max_norm_(weight, max_norm=1.0):
         flat.mul_(torch.clamp(max_norm / norms, max=1.0))
 
 
+@fill_doc
 class HiSTN(DecoderMixin, nn.Module):
     r"""Hierarchical spatial-temporal graph network for EEG emotion (Kuang et al. 2024).
 
@@ -162,8 +165,7 @@ class HiSTN(DecoderMixin, nn.Module):
     label_sigma : float | None
         Width (in classes) of the Gaussian ordinal label smoothing used by :meth:`training_step`;
         None trains on one-hot labels.
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Examples
     --------
@@ -243,7 +245,15 @@ class HiSTN(DecoderMixin, nn.Module):
             self.head = nn.Linear(C + n_regions + 1, n_outputs)
 
     def check_input(self, x, sfreq=None):
-        """Raise ValueError if ``x`` (batch, channels, time) or ``sfreq`` do not fit the model."""
+        """Raise ValueError if ``x`` or ``sfreq`` do not fit the model.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans, n_times)
+            Windows.
+        sfreq : float | None
+            Their sampling frequency in Hz (None: not checked).
+        """
         if x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
             raise ValueError(f"HiSTN expects input of shape (batch, {self.n_chans}, {self.n_times}) "
                              f"(batch, channels, time), got {tuple(x.shape)}")
@@ -253,7 +263,17 @@ class HiSTN(DecoderMixin, nn.Module):
             raise ValueError("input contains NaN or inf values")
 
     def forward(self, x):
-        """Class logits of windows ``x`` of shape (batch, channels, time)."""
+        """Class logits of windows.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans, n_times)
+            Windows.
+
+        Returns
+        -------
+        logits : torch.Tensor, shape (batch, n_outputs)
+        """
         if x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
             self.check_input(x)
         if self.training:

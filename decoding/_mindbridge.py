@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurosim._docs import fill_doc
+
 from ._base import DecoderMixin
 from .losses import normalized_mse_loss, soft_clip_loss
 
@@ -127,6 +129,7 @@ def _check_heads(heads):
     return out
 
 
+@fill_doc
 class MindBridge(DecoderMixin, nn.Module):
     """MindBridge: cross-subject fMRI decoder onto embedding spaces (Wang et al., 2024).
 
@@ -159,8 +162,7 @@ class MindBridge(DecoderMixin, nn.Module):
         the 257 x 768 head it is about ``1e4 * 2 (1 - cos) / 197376``, a small regulariser next
         to SoftCLIP), of the pooled-fMRI reconstruction loss and of the cycle loss (1 and 1 in
         the paper's bridge and adapt runs).
-    random_state : int | numpy.random.Generator | None
-        Seeds the parameter initialisation (None: torch's global random state).
+    %(random_state_torch)s
 
     Attributes
     ----------
@@ -637,6 +639,7 @@ class MindBridge(DecoderMixin, nn.Module):
 # ----------------------------------------------------------------------------------------------
 # reset-tuning
 # ----------------------------------------------------------------------------------------------
+@fill_doc
 def reset_tune(model, subject, n_voxels, *, random_state=0):
     """Prepare a trained multi-subject model for a new subject (MindBridge reset-tuning).
 
@@ -654,7 +657,7 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
         The new subject's id (must not be one of the source subjects).
     n_voxels : int
         Its voxel count.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the new embedder and builder.
 
     Returns

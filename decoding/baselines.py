@@ -122,7 +122,7 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
     def _setup(self):
         import torch
 
-        from ._trainer import resolve_device
+        from neurosim._utils_torch import resolve_device
 
         device = resolve_device(self.device)
         if self.dtype is None:
@@ -615,9 +615,9 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         Xn, yn = validate_data(self, _unwrap(X), _unwrap(y), dtype=np.float64)
         check_classification_targets(yn)
         self.classes_, inverse = np.unique(yn, return_inverse=True)
-        means = np.zeros((len(self.classes_), Xn.shape[1]))
-        np.add.at(means, inverse, Xn)
-        self.means_ = means / np.bincount(inverse)[:, None]
+        onehot = np.zeros((len(self.classes_), len(Xn)))
+        onehot[inverse, np.arange(len(Xn))] = 1.0
+        self.means_ = (onehot @ Xn) / onehot.sum(axis=1, keepdims=True)
         return self
 
     def decision_function(self, X):
@@ -718,17 +718,48 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         return validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
 
     def decision_function(self, X):
-        """Class scores (logits), shape (n_samples, n_classes) or (n_samples,) for 2 classes."""
+        """Class scores (logits).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        scores : numpy.ndarray, shape (n_samples, n_classes) or (n_samples,) for 2 classes
+        """
         Xn = self._check_X(X)
         return self.pipeline_.decision_function(Xn)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : numpy.ndarray | xarray.DataArray, shape (n_samples, n_classes)
+        """
         Xn = self._check_X(X)
         return _wrap_like(X, self.pipeline_.predict_proba(Xn), name="class")
 
     def predict(self, X):
-        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input)."""
+        """Predicted classes.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : numpy.ndarray | xarray.DataArray, shape (n_samples,)
+            A DataArray for DataArray input.
+        """
         Xn = self._check_X(X)
         return _wrap_like(X, self.pipeline_.predict(Xn))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._docs import fill_doc
 from neurosim._utils import check_random_state, check_size
 
 __all__ = [
@@ -123,6 +124,7 @@ def mse(y_true, y_pred):
     return float(np.mean((y_true - y_pred) ** 2))
 
 
+@fill_doc
 def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_state=None):
     """k-way retrieval accuracy with sampled distractors (BrainFLORA's protocol).
 
@@ -144,7 +146,7 @@ def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_sta
         Count a hit when the true target is among the ``top`` most similar candidates.
     n_draws : int
         Independent distractor draws per row, averaged (ignored when ``k_way`` is None).
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the distractor draws.
 
     Returns
@@ -197,6 +199,7 @@ def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_sta
     return hits / (n * n_draws)
 
 
+@fill_doc
 def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, random_state=0):
     """BrainFLORA's evaluation: k-way top-1 retrieval (and top-5 for k >= 5 / all).
 
@@ -208,7 +211,7 @@ def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, rando
         Values of k; None means all ``n`` images.
     n_draws : int
         Distractor draws per image.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the distractor draws.
 
     Returns
@@ -276,6 +279,7 @@ def chance_retrieval_scores(n, k_ways=(2, 4, 10, None)):
     return out
 
 
+@fill_doc
 def forward_backward_retrieval(pred, target, *, n_draws=20, random_state=0):
     """Top-1 retrieval among all rows, both ways, and 2-way retrieval (MindBridge's evaluation).
 
@@ -285,7 +289,7 @@ def forward_backward_retrieval(pred, target, *, n_draws=20, random_state=0):
         Predicted and true embeddings, row ``i`` for stimulus ``i``.
     n_draws : int
         Distractor draws per row of the 2-way score.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the 2-way distractors.
 
     Returns

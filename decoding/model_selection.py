@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 __all__ = [
     "fit_brainflora",
     "fit_histn",
@@ -285,6 +287,7 @@ def leave_one_subject_out_split(eeg, labels, subject, *, window=128, stride=128,
 # ==============================================================================================
 # HiSTN: training and the two protocols
 # ==============================================================================================
+@fill_doc
 def fit_histn(X, y, *, label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, val=None, model=None,
               random_state=0, device=None, progress=False):
     """Train a :class:`~neurosim.decoding.HiSTN` on windows (HiSTN's recipe).
@@ -309,11 +312,10 @@ def fit_histn(X, y, *, label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, val=
     model : HiSTN | None
         Continue training this model (e.g. fine-tuning); None builds a new one, seeded with
         ``random_state``.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the initialisation and the trainer.
-    device : str | None
-        Trainer device (None: CUDA when available).
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bar.
 
     Returns
@@ -345,6 +347,7 @@ def _freeze_front(model):
     return model
 
 
+@fill_doc
 def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10),
                             label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, stride=16,
                             center=True, random_state=0, device=None, progress=False):
@@ -378,11 +381,10 @@ def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10
         Step between training windows (the paper's random 1-s crops).
     center : bool
         Remove each window's per-channel mean.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and trainers (run ``(s, fold)`` uses ``seed + 7 s + fold``).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -412,6 +414,7 @@ def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10
     return results
 
 
+@fill_doc
 def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigma=0.5,
                                 pretrain_epochs=20, finetune_epochs=40, batch_size=128, lr=1e-2,
                                 finetune_lr=None, stride=32, center=True, random_state=0,
@@ -446,11 +449,10 @@ def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigm
         Step between pretraining windows.
     center : bool
         Remove each window's per-channel mean.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and trainers (subject ``s``: ``seed + 101 s``, fine-tuning ``+ 1``).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -486,6 +488,7 @@ def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigm
 # ==============================================================================================
 # BrainFLORA
 # ==============================================================================================
+@fill_doc
 def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3,
                    weight_decay=1e-2, random_state=0, device=None, progress=False):
     """Train BrainFLORA: the modality towers, then the unified projector (towers frozen).
@@ -504,12 +507,11 @@ def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3
         Samples per batch.
     lr, weight_decay : float
         AdamW settings of both stages.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the model (``seed``), the towers' trainer (``seed``) and the unified trainer
         (``seed + 1``).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -537,6 +539,7 @@ def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3
     return model, uni.history_, multi.history_
 
 
+@fill_doc
 def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0):
     """:func:`~neurosim.decoding.metrics.retrieval_scores` of each subject's test images.
 
@@ -549,7 +552,7 @@ def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0)
         :func:`~neurosim.decoding.prepare_retrieval_data`'s ``"test"``.
     k_ways : sequence of int | None
         As in :func:`~neurosim.decoding.metrics.retrieval_scores`.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the distractor draws (the same for every subject).
 
     Returns
@@ -567,6 +570,7 @@ def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0)
     return out
 
 
+@fill_doc
 def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_state=0,
                              device=None):
     """Per-subject retrieval of a ridge regression from the flattened sample to the embedding.
@@ -580,9 +584,9 @@ def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_sta
         :func:`~neurosim.decoding.prepare_retrieval_data`'s ``"train"`` and ``"test"``.
     k_ways : sequence of int | None
         As in :func:`~neurosim.decoding.metrics.retrieval_scores`.
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the distractor draws.
-    device : str | None
+    %(device)s
         Ridge device.
 
     Returns
@@ -663,6 +667,7 @@ def one_cycle_schedule(epochs, *, final_div_factor=100.0, div_factor=25.0):
     return make
 
 
+@fill_doc
 def reset_tuning_curve(data, sources, target, budgets, *, config="small", model_kwargs=None,
                        bridge_epochs=None, adapt_epochs=None, adapt_steps=None, batch_size=None,
                        lr=None, adapt_lr=None, random_state=0, source_model=None, device=None,
@@ -706,15 +711,14 @@ def reset_tuning_curve(data, sources, target, budgets, *, config="small", model_
     lr, adapt_lr : float | None
         Peak learning rates of the bridge and of the target models (official one-cycle schedule,
         :func:`one_cycle_schedule`).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the models and the trainers (``seed`` for the bridge, ``seed + 1`` for the target
         models, ``seed + 1 + j`` for the trainers of budget ``j``, ``seed`` for the 2-way
         distractors).
     source_model : MindBridge | None
         A trained bridge to reuse (skips bridge training).
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bars.
 
     Returns
@@ -826,6 +830,7 @@ def reset_tuning_curve(data, sources, target, budgets, *, config="small", model_
 # ==============================================================================================
 # BraInCoRL
 # ==============================================================================================
+@fill_doc
 def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, weight_decay=1e-2,
                random_state=0, device=None, progress=False):
     """Meta-train :class:`~neurosim.decoding.BraInCoRL` on the voxels of ``subjects``.
@@ -852,11 +857,10 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
         Peak learning rate (one-cycle schedule).
     weight_decay : float
         AdamW weight decay (0.1 in the official script).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seeds the model and the trainer.
-    device : str | None
-        Trainer device.
-    progress : bool
+    %(device)s
+    %(progress)s
         Progress bar.
 
     Returns
@@ -887,6 +891,7 @@ def meta_train(data, subjects, *, model_kwargs, task_kwargs, epochs=8, lr=3e-3, 
     return model, trainer
 
 
+@fill_doc
 def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_device=None,
                   context_order=None):
     """Explained variance on held-out images vs number of in-context images, for one subject.
@@ -912,7 +917,7 @@ def scaling_curve(model, ds, context_sizes, *, n_draws=4, random_state=0, ridge_
         Numbers of in-context images.
     n_draws : int
         Independent context draws per size (disjoint when the subject has enough images).
-    random_state : int | numpy.random.Generator | None
+    %(random_state)s
         Seed of the draws.
     ridge_device : str | None
         Device of the ridge models.

@@ -17,19 +17,19 @@ time each image is given the nearest stored prototype.
 # scikit-learn's 8x8 digits.
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
-from neurosim.continual import permuted_digits
+from neurosim.continual import permuted_digits, single_thread
 from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
 
-torch.set_num_threads(1)  # these networks are tiny: one thread is fastest
 stream = permuted_digits(n_tasks=10, random_state=0)
 print(stream)
 
 # %%
 # Three networks, trained task by task
 # ------------------------------------
-# Same hidden widths, epochs, batch size and learning rate for all three.
+# Same hidden widths, epochs, batch size and learning rate for all three. ``fit_stream``
+# (:meth:`neurosim.continual.TaskwiseClassifier.fit_stream`, shared with the continual learners)
+# calls ``partial_fit`` on each task in turn and tests on every task after each one.
 train = dict(hidden_sizes=(128, 128), n_epochs=4, batch_size=64, learning_rate=4e-3,
              random_state=0)
 models = {
@@ -38,14 +38,12 @@ models = {
     "MLP + context input": ContextMLPClassifier(context_input=True, **train),
 }
 accuracy = {}
-for name, model in models.items():
-    acc = np.zeros((len(stream), len(stream)))
-    for i, task in enumerate(stream):
-        model.partial_fit(task.X_train, task.y_train, classes=np.arange(10))
-        acc[i] = [model.score(t.X_test, t.y_test) for t in stream]
-    accuracy[name] = acc
-    print(f"{name:>20}: mean accuracy over the 10 tasks after the sequence "
-          f"{acc[-1].mean():.3f}, {model.n_parameters_} parameters")
+with single_thread():  # these networks are tiny: one thread is fastest
+    for name, model in models.items():
+        acc = model.fit_stream(stream).history_["accuracy_matrix"].values
+        accuracy[name] = acc
+        print(f"{name:>20}: mean accuracy over the 10 tasks after the sequence "
+              f"{acc[-1].mean():.3f}, {model.n_parameters_} parameters")
 
 # %%
 # Forgetting along the sequence
@@ -69,8 +67,9 @@ plt.show()
 # activity. For each task, take the units that win the k-WTA for most of its test images and
 # count the fraction that two tasks share: the contexts give the tasks different sub-networks.
 model = models["active dendrites"]
-frequent = [(model.hidden_activity(t.X_test, context=model.prototypes_[i]) != 0).mean(axis=0) > 0.5
-            for i, t in enumerate(stream)]
+with single_thread():
+    frequent = [(model.hidden_activity(t.X_test, context=model.prototypes_[i]) != 0).mean(axis=0)
+                > 0.5 for i, t in enumerate(stream)]
 overlap = np.array([[np.sum(a & b) / max(np.sum(a), 1) for b in frequent] for a in frequent])
 print(f"mean overlap between different tasks: {overlap[~np.eye(10, dtype=bool)].mean():.2f}")
 fig, ax = plt.subplots(figsize=(4.5, 4), layout="constrained")

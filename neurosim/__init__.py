@@ -7,25 +7,14 @@ interchangeable backends (:mod:`neurosim.backends`: ``"numba"`` and ``"brian2"``
 ``import neurosim`` is cheap: numba, Brian2, xarray and torch load when first used.
 """
 
-import importlib
+from ._lazy import attach
 
 __version__ = "0.1.0.dev0"
 
-_SUBMODULES = ("backends", "spiking", "results", "experiments", "sparsey", "dendrites", "continual",
-               "decoding", "datasets", "cli")
-_LAZY_ATTRS = {"run": "backends"}
-
-__all__ = ["__version__", "run", *_SUBMODULES]
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _LAZY_ATTRS:
-        module = importlib.import_module(f"{__name__}.{_LAZY_ATTRS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["backends", "spiking", "results", "experiments", "sparsey", "dendrites",
+                "continual", "homeostasis", "decoding", "datasets", "cli", "sweep"],
+    submod_attrs={"backends": ["run"]},  # neurosim.sweep is a callable module
+)
+__all__ = ["__version__", *__all__]

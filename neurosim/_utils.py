@@ -1,6 +1,7 @@
-"""Small shared helpers: random state, argument checks, devices and atomic writes.
+"""Small shared helpers: random state, argument checks and atomic writes (never torch).
 
-Nothing here imports torch at module level: :func:`resolve_device` imports it when called.
+The torch helpers (:func:`~neurosim._utils_torch.resolve_device`) are in ``_utils_torch``, so that
+the simulation core, which uses this module, never depends on torch.
 """
 
 import contextlib
@@ -95,49 +96,6 @@ def seed_from(random_state):
     True
     """
     return int(check_random_state(random_state).integers(2**62))
-
-
-def resolve_device(device=None):
-    """The :class:`torch.device` to compute on, with a clear error for one that cannot be used.
-
-    Parameters
-    ----------
-    device : None | str | torch.device
-        None or ``"auto"``: ``"cuda"`` when CUDA is available, else ``"cpu"``. Otherwise any
-        torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) or :class:`torch.device`.
-
-    Returns
-    -------
-    device : torch.device
-
-    Raises
-    ------
-    ValueError
-        For a string torch does not know, or a CUDA device when CUDA is not available.
-    TypeError
-        For anything else than None, a str or a torch.device.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    import torch
-
-    if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be None, 'auto', a str such as 'cpu' or 'cuda:0', or a "
-                        f"torch.device, got {type(device).__name__}: {device!r}")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}; expected None, 'auto', 'cpu', 'cuda' or "
-                         "'cuda:N'") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available; use "
-                         "'cpu' or 'auto'")
-    return dev
 
 
 @contextlib.contextmanager

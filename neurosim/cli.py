@@ -4,15 +4,23 @@
 
     neurosim list
     neurosim run NAME [--quick] [--backend numba|brian2] [--seed N] [--out DIR] [--overwrite]
-                      [--data PATH]
+                      [--data PATH] [--config JSON]
     neurosim demo [--out DIR] [--backend numba|brian2] [--seed N] [--overwrite]
+    neurosim sweep NAME --param KEY=V1,V2 [--param ...] [--seeds 0:10] [--quick]
+                        [--scheduler ADDRESS | --workers N | --serial] [--out DIR]
 
 ``run`` runs one experiment (see ``neurosim list``) and writes ``results.nc`` (NetCDF, read it
 with :func:`neurosim.results.load`), its figures as PNG and a short ``report.md`` into ``--out``
 (default ``./neurosim-output/NAME``); ``--data PATH`` runs it on a real data set on disk, for the
-experiments that support one (``decode-histn`` on ``DREAMER.mat``). ``demo`` runs every
-experiment in quick mode, each into ``DIR/NAME``, and writes ``DIR/report.md`` summarising them
-all (default ``./neurosim-demo``).
+experiments that read one (``decode-histn`` on ``DREAMER.mat``, ...: ``neurosim list`` says
+which), ``--config JSON`` replaces some of its settings (``'{"device": "cuda"}'``), and
+``--backend`` picks the simulator of the experiments that run a simulation (it is refused by the
+others). ``demo`` runs every experiment in quick mode, each into ``DIR/NAME``, and writes
+``DIR/report.md``: per experiment its headline numbers next to what they are compared with
+(default ``./neurosim-demo``). ``sweep`` runs one experiment at every combination of the
+``--param`` values and every seed on Dask (:func:`neurosim.sweep`) and writes each point, then
+the combined ``sweep.nc``, into ``--out`` (default ``./neurosim-sweep/NAME``); run again, it
+computes only the points that are missing.
 Neither writes into a folder that is not empty unless given ``--overwrite``, which replaces the
 files of the same names and leaves other files alone.
 
@@ -24,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import uuid
 from pathlib import Path
 
 __all__ = ["main"]
@@ -54,6 +60,18 @@ def _seed(text):
     return value
 
 
+def _config_json(text):
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {text!r} ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {text!r}")
+    return value
+
+
 def _build_parser():
     from neurosim import __version__
     from neurosim.backends import list_backends
@@ -71,8 +89,9 @@ def _build_parser():
     sub.add_parser("list", help="list the experiments", description="List the experiments.")
 
     def add_common(p):
-        p.add_argument("--backend", choices=backends, default="numba",
-                       help="simulation backend (default: %(default)s)")
+        p.add_argument("--backend", choices=backends, default=None,
+                       help="simulation backend of the experiments that run a simulation "
+                            "(default: numba)")
         p.add_argument("--seed", type=_seed, default=0,
                        help="random seed, a non-negative integer (default: %(default)s)")
         p.add_argument("--overwrite", action="store_true",
@@ -88,8 +107,10 @@ def _build_parser():
                      help="output folder (default: ./neurosim-output/NAME)")
     run.add_argument("--data", type=Path, default=None, metavar="PATH",
                      help="run on a real data set on disk instead of the embedded simulated one "
-                          "(only for the experiments that support it, e.g. decode-histn with "
-                          "DREAMER.mat)")
+                          "(only for the experiments that read one, e.g. decode-histn with "
+                          "DREAMER.mat; see 'neurosim list')")
+    run.add_argument("--config", type=_config_json, default=None, metavar="JSON",
+                     help="settings replacing the experiment's defaults, as a JSON object")
     add_common(run)
 
     demo = sub.add_parser(
@@ -99,6 +120,7 @@ def _build_parser():
     demo.add_argument("--out", type=Path, default=Path("neurosim-demo"), metavar="DIR",
                       help="output folder (default: ./neurosim-demo)")
     add_common(demo)
+    _add_sweep_parser(sub, names)
     return parser
 
 
@@ -130,12 +152,14 @@ def main(argv=None):
         except SystemExit as exc:  # --help and --version
             return exc.code if isinstance(exc.code, int) else 0
         if args.command is None:
-            raise _UsageError(f"{_PROG}: error: a command is required: list, run or demo "
+            raise _UsageError(f"{_PROG}: error: a command is required: list, run, demo or sweep "
                               f"(see '{_PROG} --help')")
         if args.command == "list":
             return _cmd_list()
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_demo(args)
     except _UsageError as err:
         print(str(err), file=sys.stderr)
@@ -158,6 +182,13 @@ def _cmd_list():
     width = max((len(e.name) for e in experiments), default=0)
     for e in experiments:
         print(f"{e.name:<{width}}  {e.summary}")
+        extra = []
+        if e.backends:
+            extra.append(f"--backend {'|'.join(e.backends)}")
+        if e.data is not None:
+            extra.append(f"--data: {e.data}")
+        if extra:
+            print(f"{'':<{width}}  ({'; '.join(extra)})")
     return 0
 
 
@@ -175,6 +206,14 @@ def _cmd_run(args):
     out = args.out if args.out is not None else Path("neurosim-output") / experiment.name
     _check_out(out, args.overwrite)
     options = {}
+    if args.backend is not None:
+        if not _accepts(experiment, "backend"):
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} runs no "
+                              "simulation: --backend does not apply")
+        if args.backend not in experiment.backends:
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} runs on "
+                              f"{', '.join(experiment.backends)}, not {args.backend!r}")
+        options["backend"] = args.backend
     if args.data is not None:
         if not _accepts(experiment, "data"):
             raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} runs on embedded "
@@ -182,15 +221,24 @@ def _cmd_run(args):
         if not args.data.exists():
             raise _UsageError(f"{_PROG}: error: --data {str(args.data)!r} does not exist")
         options["data"] = args.data
+    if args.config is not None:
+        unknown = sorted(set(args.config) - set(_default_config(experiment, args.quick)))
+        if unknown:
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} has no settings "
+                              f"{unknown} (--config)")
+        options["config"] = args.config
     mode = "quick" if args.quick else "full"
-    print(f"Running {experiment.name} ({mode}, {args.backend} backend, seed {args.seed})")
-    result = _run_experiment(experiment, quick=args.quick, backend=args.backend, seed=args.seed,
-                             **options)
+    backend = _backend_text(experiment, args.backend)
+    print(f"Running {experiment.name} ({mode}{backend}, seed {args.seed})")
+    result = _run_experiment(experiment, quick=args.quick, seed=args.seed, **options)
     if result is None:
         return 1
     command = _command_line(["run", experiment.name, *(["--quick"] if args.quick else []),
-                             "--backend", args.backend, "--seed", str(args.seed),
-                             *(["--data", str(args.data)] if args.data is not None else [])])
+                             *(["--backend", options["backend"]] if "backend" in options else []),
+                             "--seed", str(args.seed),
+                             *(["--data", str(args.data)] if args.data is not None else []),
+                             *(["--config", _quote_json(args.config)]
+                               if args.config is not None else [])])
     files = _write_result(result, out, command=command)
     _print_metrics(result.metrics)
     print(f"Wrote {', '.join(files)} to {out}")
@@ -205,13 +253,17 @@ def _cmd_demo(args):
     experiments = list_experiments()
     done, failed = [], []
     for k, experiment in enumerate(experiments, 1):
+        backend = args.backend if experiment.backends else None
+        if backend is not None and backend not in experiment.backends:
+            backend = None  # this experiment's default backend
         print(f"[{k}/{len(experiments)}] {experiment.name} "
-              f"(quick, {args.backend} backend, seed {args.seed})")
-        result = _run_experiment(experiment, quick=True, backend=args.backend, seed=args.seed)
+              f"(quick{_backend_text(experiment, backend)}, seed {args.seed})")
+        result = _run_experiment(experiment, quick=True, backend=backend, seed=args.seed)
         if result is None:
             failed.append(experiment)
             continue
-        command = _command_line(["run", experiment.name, "--quick", "--backend", args.backend,
+        command = _command_line(["run", experiment.name, "--quick",
+                                 *(["--backend", backend] if backend is not None else []),
                                  "--seed", str(args.seed)])
         files = _write_result(result, out / experiment.name, command=command)
         _print_metrics(result.metrics)
@@ -235,12 +287,34 @@ def _check_out(out, overwrite):
                           "--overwrite to replace its files, or choose another --out")
 
 
-def _accepts(experiment, option):
+def _loaded(experiment, call):
+    """``call()``, with an experiment whose module cannot be imported as a usage error."""
     try:
-        return experiment.accepts(option)
+        return call()
     except ImportError as err:
         raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot be loaded: "
                           f"{err}") from None
+
+
+def _accepts(experiment, option):
+    return _loaded(experiment, lambda: experiment.accepts(option))
+
+
+def _default_config(experiment, quick):
+    return _loaded(experiment, lambda: experiment.default_config(quick))
+
+
+def _backend_text(experiment, backend):
+    if not experiment.backends:
+        return ""
+    return f", {backend if backend is not None else experiment.backends[0]} backend"
+
+
+def _quote_json(value):
+    import json
+    import shlex
+
+    return shlex.quote(json.dumps(value))
 
 
 def _run_experiment(experiment, **kwargs):
@@ -291,14 +365,10 @@ def _write_result(result, out, *, command):
 
 def _write_bytes(path, data):
     """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from neurosim._utils import atomic_write
+
+    with atomic_write(path, overwrite=True) as tmp:
+        tmp.write_bytes(data)
 
 
 def _command_line(args):
@@ -313,22 +383,28 @@ def _print_metrics(metrics):
 def _demo_report(done, failed, *, backend, seed):
     from neurosim import __version__
 
+    sims = f"the {backend or 'numba'} backend for the simulations, "
     lines = [
         "# neurosim demo",
         "",
-        f"Every experiment in quick mode on the {backend} backend, seed {seed} "
-        f"(neurosim {__version__}). Each folder holds `results.nc`, the figures and its own "
-        "`report.md`.",
+        f"Every experiment in quick mode ({sims}seed {seed}; neurosim {__version__}). Per "
+        "experiment, its headline numbers next to what they are compared with; each folder "
+        "holds `results.nc`, the figures and the experiment's own `report.md`, which opens with "
+        "what the numbers show and gives the full set.",
         "",
-        "| experiment | summary | key numbers | status |",
-        "|---|---|---|---|",
+        "| experiment | number | value | compared with | value |",
+        "|---|---|---|---|---|",
     ]
     for experiment, result, _ in done:
-        numbers = ", ".join(f"{k} = {v:.4g}" for k, v in result.metrics.items())
-        lines.append(f"| [{experiment.name}]({experiment.name}/report.md) | {experiment.summary} "
-                     f"| {numbers} | ok |")
+        link = f"[{experiment.name}]({experiment.name}/report.md)"
+        rows = result.headline or []
+        if not rows:
+            lines.append(f"| {link} | see its report | | | |")
+        for k, h in enumerate(rows):
+            lines.append(f"| {link if k == 0 else ''} | {h.what} | {h.format(h.value)} "
+                         f"| {h.reference} | {h.format(h.reference_value)} |")
     for experiment in failed:
-        lines.append(f"| {experiment.name} | {experiment.summary} | | failed |")
+        lines.append(f"| {experiment.name} | failed (see the log) | | | |")
     lines.append("")
     for experiment, result, files in done:
         body = result.report.strip().splitlines()
@@ -339,3 +415,120 @@ def _demo_report(done, failed, *, backend, seed):
             if f.endswith(".png"):
                 lines += [f"![{f[:-4]}]({experiment.name}/{f})", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# sweep (issue #19)
+# --------------------------------------------------------------------------------------------
+def _param(text):
+    from neurosim.sweep import parse_values
+
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"must be KEY=V1,V2,..., got {text!r}")
+    try:
+        return key.strip(), parse_values(values)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _seeds(text):
+    from neurosim.sweep import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_sweep_parser(sub, names):
+    p = sub.add_parser(
+        "sweep", help="run one experiment over a grid of parameters and seeds, on Dask",
+        description="Run one experiment at every combination of the --param values and every "
+                    "seed, on a Dask cluster (a local one by default); write each point, then "
+                    "the combined sweep.nc, into --out. Run again with the same --out, it "
+                    "computes only the missing points.")
+    p.add_argument("name", metavar="NAME", help=f"experiment name ({names})")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=V1,V2",
+                   help="a parameter of the experiment and its values (repeat for a grid), "
+                        "e.g. --param backend=numba,brian2")
+    p.add_argument("--seeds", type=_seeds, default=[0], metavar="SEEDS",
+                   help="START:STOP (STOP excluded) or a list 1,5,7 (default: 0)")
+    p.add_argument("--quick", action="store_true", help="run the small, fast version of each point")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                            "(default: a local cluster)")
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes of the local cluster (default: one per core)")
+    where.add_argument("--serial", action="store_true",
+                       help="no Dask: run the points one after the other in this process")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="seconds to wait for --scheduler (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: ./neurosim-sweep/NAME)")
+
+
+def _cmd_sweep(args):
+    from neurosim import sweep as sweep_module
+
+    experiment = _get_experiment(args.name)
+    if not args.param:
+        raise _UsageError(f"{_PROG}: error: sweep needs at least one --param KEY=V1,V2")
+    grid = {}
+    for key, values in args.param:
+        if key in grid:
+            raise _UsageError(f"{_PROG}: error: --param {key} is given twice")
+        grid[key] = values
+    if args.workers is not None and args.workers < 1:
+        raise _UsageError(f"{_PROG}: error: --workers must be >= 1, got {args.workers}")
+    if not args.timeout > 0:
+        raise _UsageError(f"{_PROG}: error: --timeout must be > 0, got {args.timeout}")
+    options = {"quick": True} if args.quick else {}
+    out = args.out if args.out is not None else Path("neurosim-sweep") / experiment.name
+    try:  # every check before anything runs
+        grid = sweep_module._check_grid(grid)
+        target = sweep_module._Target(experiment.name, options, None)
+        target.check_keys(grid, what="--param")
+        if "quick" in grid and args.quick:
+            raise ValueError("--quick and --param quick=... are both given")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output path {str(out)!r} is a file, not a folder")
+    except (ValueError, TypeError) as err:
+        raise _UsageError(f"{_PROG}: error: {err}") from None
+    except ImportError as err:
+        raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot be loaded: "
+                          f"{err}") from None
+    client = None
+    if args.serial:
+        client = False
+    elif args.scheduler is not None:
+        client = args.scheduler
+    elif args.workers is not None:
+        from dask.distributed import LocalCluster
+
+        client = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                              dashboard_address=":0")
+    _use_agg()
+    try:
+        ds = sweep_module.sweep(experiment.name, grid, args.seeds, client=client, out=out,
+                                options=options, timeout=args.timeout)
+    except ConnectionError as err:
+        print(f"{_PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except (FileExistsError, NotADirectoryError) as err:
+        raise _UsageError(f"{_PROG}: error: {err}") from None
+    sizes = ", ".join(f"{d}={n}" for d, n in ds.sizes.items() if d in (*grid, "seed"))
+    print(f"Wrote {out / 'sweep.nc'} ({sizes}); points in {out / 'points'}")
+    metrics = [v for v in ds.data_vars if v.startswith("metric_")]
+    if metrics:
+        import numpy as np
+
+        table = ds[metrics].mean("seed")
+        for name in metrics:
+            print(f"  {name[len('metric_'):]} (mean over seeds):")
+            da = table[name]
+            for idx in np.ndindex(*da.shape):
+                where = ", ".join(f"{d}={da[d].values[i]}" for d, i in zip(da.dims, idx))
+                print(f"    {where}: {float(da.values[idx]):.4g}")
+    return 0

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -87,48 +86,15 @@ def save(ds, path, *, overwrite=False):
     """
     import xarray as xr
 
+    from ._utils import atomic_write
+
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
-    if not isinstance(overwrite, (bool, np.bool_)):
-        raise TypeError(f"overwrite must be a bool, got {type(overwrite).__name__}: {overwrite!r}")
     path = Path(os.fspath(path))
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a directory")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
-
     out = _netcdf_ready(ds)
-    tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    # O_EXCL: never clobber anything; mode 0o666 honours the umask (unlike tempfile.mkstemp)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
+    with atomic_write(path, overwrite=overwrite) as tmp:
         out.to_netcdf(tmp, engine=_ENGINE)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _move_no_clobber(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
-
-
-def _move_no_clobber(tmp, path):
-    """Rename ``tmp`` to ``path``, failing if ``path`` appeared since it was checked."""
-    try:
-        os.link(tmp, path)  # atomic and fails on an existing path
-    except FileExistsError:
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it") from None
-    except OSError:  # no hard links on this file system: check, then rename
-        if path.exists():
-            raise FileExistsError(
-                f"{str(path)!r} exists; pass overwrite=True to replace it") from None
-        os.replace(tmp, path)
-    else:
-        tmp.unlink()
 
 
 def load(path):

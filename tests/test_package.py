@@ -49,3 +49,48 @@ def test_import_is_light_and_fast():
 
 def test_version():
     assert neurosim.__version__.startswith("0.")
+
+
+def test_network_is_blocked_in_tests():
+    """The autouse fixture of conftest.py refuses the network, not the loopback."""
+    import socket
+    import urllib.request
+
+    import pytest
+
+    with pytest.raises(OSError, match="network access is blocked"):
+        urllib.request.urlopen("https://pypi.org", timeout=5)
+    with pytest.raises(OSError, match="network access is blocked"):
+        socket.create_connection(("8.8.8.8", 53), timeout=5)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    client = socket.create_connection(server.getsockname(), timeout=5)  # loopback works
+    client.close()
+    server.close()
+
+
+def test_decoding_runs_without_brian2_mne_nilearn_pooch_or_lazy_loader():
+    """The GPU-node promise: torch and the scientific stack suffice for neurosim.decoding."""
+    code = (
+        "import sys\n"
+        "for name in ('brian2', 'mne', 'nilearn', 'nibabel', 'pooch', 'lazy_loader', 'numba'):\n"
+        "    sys.modules[name] = None  # importing it now raises ImportError\n"
+        "import numpy as np\n"
+        "from neurosim.decoding import BraInCoRL, BrainFLORA, HiSTN, MindBridge, Trainer\n"
+        "from neurosim.decoding import metrics, model_selection\n"
+        "X = np.random.default_rng(0).normal(size=(16, 14, 128)).astype('float32')\n"
+        "y = np.arange(16) % 5\n"
+        "model = HiSTN(random_state=0)\n"
+        "Trainer(max_epochs=1, batch_size=8, device='cpu', random_state=0).fit(model, (X, y))\n"
+        "assert model.predict_proba(X).shape == (16, 5)\n"
+        "BrainFLORA.small({'eeg': (4, 16)}, 8, random_state=0)\n"
+        "MindBridge(['a'], 10, pool_size=4, hidden_dim=4, adapter_rank=2, n_blocks=0,\n"
+        "           heads={'x': (2,)})\n"
+        "BraInCoRL(4, d_model=8, n_layers=1, n_heads=2, ffn_dim=8)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -6,6 +6,9 @@ Streams
     Fashion-MNIST files already on disk, and the generic :func:`permuted_stream` and
     :func:`split_stream`; every builder has a few-shot variant (``k_shot``).
 Learners (PyTorch, CPU or CUDA)
+    :class:`TaskwiseClassifier` is the base of every classifier trained one task at a time
+    (these learners and the active-dendrites classifiers of :mod:`neurosim.dendrites`):
+    shared parameters, seeding, device and :meth:`~TaskwiseClassifier.fit_stream`.
     :class:`FastSlowLearner` and the baselines :class:`FineTuning`, :class:`EWC`,
     :class:`ExperienceReplay` and :class:`JointTraining`, all :class:`ContinualLearner`\\ s
     with ``fit_stream(stream)`` (continual evaluation), ``partial_fit`` (one more task),
@@ -17,54 +20,23 @@ Metrics
     (FWT), :func:`min_accuracy` (min-ACC), :func:`worst_case_accuracy` (WC-ACC) and
     :func:`continual_metrics`.
 
-``import neurosim.continual`` does not import torch: the learners are loaded on first access.
+``import neurosim.continual`` imports nothing heavy: every name is loaded from its module on first
+access (torch with the learners).
 """
 
-import importlib
+from .._lazy import attach
 
-from ._metrics import (
-    average_accuracy,
-    backward_transfer,
-    continual_metrics,
-    forward_transfer,
-    min_accuracy,
-    worst_case_accuracy,
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submod_attrs={
+        "_metrics": ["average_accuracy", "backward_transfer", "continual_metrics",
+                     "forward_transfer", "min_accuracy", "worst_case_accuracy"],
+        "_schedules": ["PowerLawRehearsal", "SequentialSchedule", "ViewBatchReplay"],
+        "_streams": ["Task", "TaskStream", "permuted_digits", "permuted_mnist", "permuted_stream",
+                     "split_digits", "split_mnist", "split_stream"],
+        "_taskwise": ["TaskwiseClassifier", "single_thread"],
+        "_base": ["ContinualLearner", "FineTuning", "JointTraining"],
+        "_learners": ["EWC", "ExperienceReplay", "FastSlowLearner", "LEARNERS", "make_learner",
+                      "reservoir_slots"],
+    },
 )
-from ._schedules import PowerLawRehearsal, SequentialSchedule, ViewBatchReplay
-from ._streams import (
-    Task,
-    TaskStream,
-    permuted_digits,
-    permuted_mnist,
-    permuted_stream,
-    split_digits,
-    split_mnist,
-    split_stream,
-)
-
-_LAZY = {
-    "ContinualLearner": "_base", "FineTuning": "_base", "JointTraining": "_base",
-    "EWC": "_learners", "ExperienceReplay": "_learners", "FastSlowLearner": "_learners",
-    "LEARNERS": "_learners", "make_learner": "_learners", "reservoir_slots": "_learners",
-}
-
-__all__ = [
-    "EWC", "LEARNERS", "ContinualLearner", "ExperienceReplay", "FastSlowLearner", "FineTuning",
-    "JointTraining", "PowerLawRehearsal", "SequentialSchedule", "Task", "TaskStream",
-    "ViewBatchReplay", "average_accuracy", "backward_transfer", "continual_metrics",
-    "forward_transfer", "make_learner", "min_accuracy", "permuted_digits", "permuted_mnist",
-    "permuted_stream", "reservoir_slots", "split_digits", "split_mnist", "split_stream",
-    "worst_case_accuracy",
-]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))

@@ -4,35 +4,45 @@ fine-tuning and joint training."""
 from __future__ import annotations
 
 import json
-import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import metadata_routing
 
-from .._utils import check_positive, check_random_state, check_size
+from neurosim._docs import docdict, fill_doc
+
+from .._utils import check_positive, check_size
 from ._metrics import continual_metrics
 from ._schedules import SequentialSchedule
 from ._streams import TaskStream
+from ._taskwise import TaskwiseClassifier
 
 __all__ = ["ContinualLearner", "FineTuning", "JointTraining"]
 
 
-def _resolve_device(device):
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a str ('cpu', 'cuda', 'cuda:0', 'auto'), got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'auto'") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available; use 'cpu' or 'auto'")
-    return dev
+docdict["continual_learner_params"] = """\
+hidden_sizes : tuple of int
+    Widths of the hidden layers.
+learning_rate : float
+    SGD learning rate.
+momentum : float
+    SGD momentum, in [0, 1).
+batch_size : int
+    Minibatch size.
+n_iterations : int
+    Minibatch updates per task.
+eval_every : int or None
+    Evaluate on the test sets of all tasks every ``eval_every`` iterations (1: after every
+    iteration, as De Lange et al. 2023). The model is always evaluated before training and
+    at the end of every task (the accuracy matrix); None evaluates only then.
+eval_size : int or None
+    Evaluate on at most this many test samples per task (a fixed random subset); None: all.
+schedule : SequentialSchedule or None
+    Which tasks and samples the minibatches come from (:class:`SequentialSchedule`,
+    :class:`PowerLawRehearsal`, :class:`ViewBatchReplay`); None: sequential.
+%(device)s
+%(random_state)s
+    Seed of the initial weights, the minibatches, the evaluation subsets and the memory."""
 
 
 class _CumulativeSchedule(SequentialSchedule):
@@ -52,7 +62,8 @@ class _CumulativeSchedule(SequentialSchedule):
         return tasks.reshape(n_iterations, batch_size), idx.reshape(n_iterations, batch_size)
 
 
-class ContinualLearner(ClassifierMixin, BaseEstimator):
+@fill_doc
+class ContinualLearner(TaskwiseClassifier):
     """Base class: a multilayer perceptron trained task after task, with continual evaluation.
 
     Subclasses change the loss, add memory or consolidation through four hooks; the training
@@ -65,29 +76,7 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_sizes : tuple of int
-        Widths of the hidden layers.
-    learning_rate : float
-        SGD learning rate.
-    momentum : float
-        SGD momentum, in [0, 1).
-    batch_size : int
-        Minibatch size.
-    n_iterations : int
-        Minibatch updates per task.
-    eval_every : int or None
-        Evaluate on the test sets of all tasks every ``eval_every`` iterations (1: after every
-        iteration, as De Lange et al. 2023). The model is always evaluated before training and
-        at the end of every task (the accuracy matrix); None evaluates only then.
-    eval_size : int or None
-        Evaluate on at most this many test samples per task (a fixed random subset); None: all.
-    schedule : SequentialSchedule or None
-        Which tasks and samples the minibatches come from (:class:`SequentialSchedule`,
-        :class:`PowerLawRehearsal`, :class:`ViewBatchReplay`); None: sequential.
-    device : str
-        ``"cpu"``, ``"cuda"`` (``"cuda:1"``, ...) or ``"auto"`` (CUDA when available).
-    random_state : None | int | numpy.random.Generator
-        Seed of the initial weights, the minibatches, the evaluation subsets and the memory.
+    %(continual_learner_params)s
 
     Attributes
     ----------
@@ -119,13 +108,13 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
     """
 
     name = "base"
+    _seed_bound = 2**63 - 1
+    _allow_no_hidden = True
 
-    # ``classes`` of partial_fit / predict / predict_proba is not routed metadata: no
-    # set_<method>_request methods (scikit-learn's metadata routing)
-    __metadata_request__partial_fit = {"classes": metadata_routing.UNUSED}
+    # ``classes`` of predict / predict_proba is not routed metadata: no set_<method>_request
+    # methods (scikit-learn's metadata routing)
     __metadata_request__predict = {"classes": metadata_routing.UNUSED}
     __metadata_request__predict_proba = {"classes": metadata_routing.UNUSED}
-    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, hidden_sizes=(100,), learning_rate=0.1, momentum=0.0, batch_size=32,
                  n_iterations=100, eval_every=None, eval_size=None, schedule=None, device="cpu",
@@ -143,19 +132,10 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation and setup
     def _validate_params(self):
-        hidden = self.hidden_sizes
-        if isinstance(hidden, numbers.Integral):
-            hidden = (hidden,)
-        try:
-            hidden = tuple(check_size("hidden_sizes", h, minimum=1) for h in hidden)
-        except TypeError as err:
-            raise TypeError(f"hidden_sizes must be a tuple of positive ints, got "
-                            f"{self.hidden_sizes!r}") from err
-        check_positive("learning_rate", self.learning_rate)
+        hidden, device = self._check_taskwise_params()
         check_positive("momentum", self.momentum, allow_zero=True)
         if self.momentum >= 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        check_size("batch_size", self.batch_size, minimum=1)
         check_size("n_iterations", self.n_iterations, minimum=1)
         if self.eval_every is not None:
             check_size("eval_every", self.eval_every, minimum=1)
@@ -165,15 +145,14 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
             raise TypeError(f"schedule must be a SequentialSchedule, PowerLawRehearsal or "
                             f"ViewBatchReplay, got {self.schedule!r}")
         self._hidden = hidden
-        self._device = _resolve_device(self.device)
+        self._device = device
 
     def _schedule(self):
         return SequentialSchedule() if self.schedule is None else self.schedule
 
     def _setup(self, n_features, n_classes, scenario="domain"):
         self._validate_params()
-        self._rng = check_random_state(self.random_state)
-        seed = int(self._rng.integers(2**63 - 1))
+        seed = self._draw_seed()
         gen = torch.Generator().manual_seed(seed)
         layers, width = [], n_features
         for h in self._hidden:
@@ -296,16 +275,6 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         self._after_task(phase, X, y)
         self.n_tasks_seen_ = phase + 1
 
-    def _encode(self, y):
-        """Positions of the labels ``y`` in ``classes_`` (ValueError for unknown labels)."""
-        pos = np.searchsorted(self.classes_, y)
-        pos = np.clip(pos, 0, len(self.classes_) - 1)
-        bad = self.classes_[pos] != y
-        if np.any(bad):
-            raise ValueError(f"y holds labels {np.unique(np.asarray(y)[bad]).tolist()} that are "
-                             f"not in classes_ {self.classes_.tolist()}")
-        return pos
-
     def partial_fit(self, X, y, classes=None):
         """Learn one more task from ``X``, ``y`` (``n_iterations`` minibatch updates).
 
@@ -412,6 +381,7 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         return self.classes_[index]
 
     # ------------------------------------------------------------------ the continual loop
+    @fill_doc
     def fit_stream(self, stream, *, progress=False):
         """Reset the learner, learn every task of ``stream`` in order and evaluate continually.
 
@@ -423,8 +393,7 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         ----------
         stream : TaskStream
             The tasks, e.g. :func:`~neurosim.continual.permuted_digits`.
-        progress : bool
-            Show a progress bar (tqdm).
+        %(progress)s
 
         Returns
         -------
@@ -548,13 +517,13 @@ class ContinualLearner(ClassifierMixin, BaseEstimator):
         return self
 
 
+@fill_doc
 class FineTuning(ContinualLearner):
     """Fine-tuning: plain sequential SGD on each new task (the lower bound).
 
     Parameters
     ----------
-    **params
-        See :class:`ContinualLearner`.
+    %(continual_learner_params)s
 
     Examples
     --------
@@ -567,6 +536,7 @@ class FineTuning(ContinualLearner):
     name = "finetune"
 
 
+@fill_doc
 class JointTraining(ContinualLearner):
     """Joint (cumulative) training: each phase trains on all tasks seen so far (upper bound).
 
@@ -575,8 +545,7 @@ class JointTraining(ContinualLearner):
 
     Parameters
     ----------
-    **params
-        See :class:`ContinualLearner`.
+    %(continual_learner_params)s
 
     Examples
     --------

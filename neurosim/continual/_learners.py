@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from neurosim._docs import fill_doc
+
 from .._utils import check_positive, check_random_state, check_size
 from ._base import ContinualLearner, FineTuning, JointTraining
 
@@ -52,6 +54,7 @@ def _quadratic_penalty(params, importance, anchor, strength, lr):
     return 0.5 * total
 
 
+@fill_doc
 class EWC(ContinualLearner):
     """Elastic weight consolidation, online version (Kirkpatrick et al. 2017; Schwarz 2018).
 
@@ -74,8 +77,7 @@ class EWC(ContinualLearner):
         Decay :math:`\\gamma` of the older importances, in [0, 1] (1: plain sum).
     fisher_samples : int
         Training samples per task used to estimate the Fisher information.
-    **params
-        See :class:`ContinualLearner`.
+    %(continual_learner_params)s
 
     Examples
     --------
@@ -125,6 +127,7 @@ class EWC(ContinualLearner):
         self.anchor_ = [p.detach().clone() for p in self.model_.parameters()]
 
 
+@fill_doc
 class ExperienceReplay(ContinualLearner):
     """Experience replay from a bounded memory filled by reservoir sampling.
 
@@ -140,8 +143,7 @@ class ExperienceReplay(ContinualLearner):
         Memory capacity :math:`M` (samples, >= 0; 0 is fine-tuning).
     replay_batch_size : int or None
         Replayed samples per minibatch (None: ``batch_size``).
-    **params
-        See :class:`ContinualLearner`.
+    %(continual_learner_params)s
 
     Attributes
     ----------
@@ -218,6 +220,7 @@ class ExperienceReplay(ContinualLearner):
                 self._buffer_mask[s] = mask_row
 
 
+@fill_doc
 def reservoir_slots(n_seen, capacity, n_new, random_state):
     """Reservoir sampling (algorithm R): where ``n_new`` streamed samples go in the memory.
 
@@ -233,8 +236,7 @@ def reservoir_slots(n_seen, capacity, n_new, random_state):
         Memory size :math:`M`.
     n_new : int
         Number of new samples.
-    random_state : None | int | numpy.random.Generator
-        Random generator.
+    %(random_state)s
 
     Returns
     -------
@@ -264,6 +266,7 @@ def reservoir_slots(n_seen, capacity, n_new, random_state):
     return slot[keep].astype(np.int64), src[keep].astype(np.int64)
 
 
+@fill_doc
 class FastSlowLearner(ContinualLearner):
     """Fast/slow-weight learner with two-step consolidation (after Wang et al. 2021).
 
@@ -304,8 +307,7 @@ class FastSlowLearner(ContinualLearner):
         :math:`c`: how fast plasticity :math:`\\rho` falls with importance.
     fisher_samples : int
         Training samples per task used to estimate the Fisher information.
-    **params
-        See :class:`ContinualLearner`.
+    %(continual_learner_params)s
 
     Attributes
     ----------

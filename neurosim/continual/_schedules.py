@@ -78,7 +78,20 @@ class SequentialSchedule:
         return tasks, idx.reshape(n_iterations, batch_size)
 
     def transform(self, X, random_state):
-        """Augment a gathered minibatch (identity here)."""
+        """Augment a gathered minibatch (identity here).
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_features)
+            Gathered minibatch.
+        random_state : torch.Generator
+            Generator on the device of ``X``.
+
+        Returns
+        -------
+        X : torch.Tensor
+            ``X`` itself.
+        """
         return X
 
     def __repr__(self):

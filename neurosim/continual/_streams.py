@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 from .._utils import check_random_state, check_size
 
 __all__ = [
@@ -229,6 +231,7 @@ def _few_shot(y, classes, k_shot, rng):
     return np.sort(np.concatenate(chosen))
 
 
+@fill_doc
 def permuted_stream(X_train, y_train, X_test, y_test, *, n_tasks=10, k_shot=None,
                     identity_first=True, name="permuted", random_state=None):
     """Domain-incremental stream: every task is the same data with its features permuted.
@@ -251,7 +254,7 @@ def permuted_stream(X_train, y_train, X_test, y_test, *, n_tasks=10, k_shot=None
         Task 0 uses the identity permutation (the original images).
     name : str
         Name of the stream; tasks are named ``"permutation-<t>"``.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the permutations and of the few-shot subsets.
 
     Returns
@@ -293,6 +296,7 @@ def permuted_stream(X_train, y_train, X_test, y_test, *, n_tasks=10, k_shot=None
                       metadata={"permutations": perms, "k_shot": k_shot})
 
 
+@fill_doc
 def split_stream(X_train, y_train, X_test, y_test, *, n_tasks=5, classes_per_task=None,
                  k_shot=None, scenario="class", name="split", random_state=None):
     """Class- (or task-) incremental stream: the classes are split into disjoint groups.
@@ -315,7 +319,7 @@ def split_stream(X_train, y_train, X_test, y_test, *, n_tasks=5, classes_per_tas
         setting); ``"task"``: learners predict among the current task's classes only.
     name : str
         Name of the stream; tasks are named ``"classes-<a>-<b>"``.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the few-shot subsets (the split itself is deterministic).
 
     Returns
@@ -393,6 +397,7 @@ def _digits(test_size, rng):
     return X[tr], y[tr], X[te], y[te]
 
 
+@fill_doc
 def permuted_digits(n_tasks=10, *, test_size=0.3, k_shot=None, random_state=0):
     """Permuted digits: scikit-learn's 8x8 digits with a fixed pixel permutation per task.
 
@@ -409,7 +414,7 @@ def permuted_digits(n_tasks=10, *, test_size=0.3, k_shot=None, random_state=0):
         Fraction of the images in the test set.
     k_shot : int or None
         Few-shot variant: ``k_shot`` training images per digit in each task.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the split, the permutations and the few-shot subsets.
 
     Returns
@@ -431,6 +436,7 @@ def permuted_digits(n_tasks=10, *, test_size=0.3, k_shot=None, random_state=0):
                            random_state=rng)
 
 
+@fill_doc
 def split_digits(n_tasks=5, *, test_size=0.3, k_shot=None, scenario="class", random_state=0):
     """Split digits: scikit-learn's 8x8 digits cut into tasks of disjoint classes.
 
@@ -446,7 +452,7 @@ def split_digits(n_tasks=5, *, test_size=0.3, k_shot=None, scenario="class", ran
         Few-shot variant: ``k_shot`` training images per digit.
     scenario : {"class", "task"}
         Class-incremental (one shared 10-way head) or task-incremental.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the split and of the few-shot subsets.
 
     Returns
@@ -481,6 +487,7 @@ def _mnist_arrays(variant, data_home):
     return arrays
 
 
+@fill_doc
 def permuted_mnist(n_tasks=10, *, variant="mnist", k_shot=None, data_home=None, random_state=0):
     """Permuted MNIST (or Fashion-MNIST) from the files already on disk.
 
@@ -499,7 +506,7 @@ def permuted_mnist(n_tasks=10, *, variant="mnist", k_shot=None, data_home=None, 
         Few-shot variant: ``k_shot`` training images per class in each task.
     data_home : str or None
         Data folder (default ``$NEUROSIM_DATA``).
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the permutations and of the few-shot subsets.
 
     Returns
@@ -516,6 +523,7 @@ def permuted_mnist(n_tasks=10, *, variant="mnist", k_shot=None, data_home=None, 
                            random_state=random_state)
 
 
+@fill_doc
 def split_mnist(n_tasks=5, *, variant="mnist", k_shot=None, scenario="class", data_home=None,
                 random_state=0):
     """Split MNIST (or Fashion-MNIST) from the files already on disk.
@@ -532,7 +540,7 @@ def split_mnist(n_tasks=5, *, variant="mnist", k_shot=None, scenario="class", da
         Class- or task-incremental.
     data_home : str or None
         Data folder (default ``$NEUROSIM_DATA``).
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the few-shot subsets.
 
     Returns

@@ -23,55 +23,18 @@ numba and torch are imported only when a Monte-Carlo function or a network class
 ``import neurosim.dendrites.theory`` imports neither.
 """
 
-import importlib
+from .._lazy import attach
 
-from .theory import (
-    false_match_probability,
-    false_negative_probability,
-    log_comb,
-    num_sdrs,
-    overlap_set_size,
-    threshold_error_summary,
-    union_false_match_probability,
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["theory"],
+    submod_attrs={
+        "theory": ["false_match_probability", "false_negative_probability", "log_comb", "num_sdrs",
+                   "overlap_set_size", "threshold_error_summary",
+                   "union_false_match_probability"],
+        "_montecarlo": ["MonteCarloResult", "simulate_false_match", "simulate_false_negative",
+                        "simulate_union_false_match"],
+        "_neuron": ["DendriticLayer", "DendriticNeuron"],
+        "_network": ["ActiveDendritesClassifier", "ContextMLPClassifier"],
+    },
 )
-
-__all__ = [
-    "ActiveDendritesClassifier",
-    "ContextMLPClassifier",
-    "DendriticLayer",
-    "DendriticNeuron",
-    "MonteCarloResult",
-    "false_match_probability",
-    "false_negative_probability",
-    "log_comb",
-    "num_sdrs",
-    "overlap_set_size",
-    "simulate_false_match",
-    "simulate_false_negative",
-    "simulate_union_false_match",
-    "threshold_error_summary",
-    "union_false_match_probability",
-]
-
-_LAZY = {
-    "MonteCarloResult": "._montecarlo",
-    "simulate_false_match": "._montecarlo",
-    "simulate_false_negative": "._montecarlo",
-    "simulate_union_false_match": "._montecarlo",
-    "DendriticNeuron": "._neuron",
-    "DendriticLayer": "._neuron",
-    "ActiveDendritesClassifier": "._network",
-    "ContextMLPClassifier": "._network",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))

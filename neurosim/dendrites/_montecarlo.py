@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from neurosim._docs import fill_doc
+
 from .._utils import check_random_state, check_size
 from .theory import _as_int_array, _check_le
 
@@ -125,6 +127,7 @@ def _result(events, n_trials):
                             int(n_trials))
 
 
+@fill_doc
 def simulate_false_match(n, a, s, theta, *, n_trials=100_000, random_state=None):
     """Monte-Carlo estimate of :func:`~neurosim.dendrites.theory.false_match_probability`.
 
@@ -138,8 +141,7 @@ def simulate_false_match(n, a, s, theta, *, n_trials=100_000, random_state=None)
         Population size, active cells, synapses, threshold (``theta <= s <= n``, ``a <= n``).
     n_trials : int
         Independent trials.
-    random_state : None | int | numpy.random.Generator
-        Seed; the same seed gives the same estimate.
+    %(random_state)s
 
     Returns
     -------
@@ -158,6 +160,7 @@ def simulate_false_match(n, a, s, theta, *, n_trials=100_000, random_state=None)
                                       random_state=random_state)
 
 
+@fill_doc
 def simulate_union_false_match(n, a, theta, m, s=None, *, n_trials=100_000, random_state=None):
     """Monte-Carlo estimate of :func:`~neurosim.dendrites.theory.union_false_match_probability`.
 
@@ -176,8 +179,7 @@ def simulate_union_false_match(n, a, theta, m, s=None, *, n_trials=100_000, rand
         Synapses per stored pattern (default ``a``).
     n_trials : int
         Independent trials.
-    random_state : None | int | numpy.random.Generator
-        Seed.
+    %(random_state)s
 
     Returns
     -------
@@ -203,6 +205,7 @@ def simulate_union_false_match(n, a, theta, m, s=None, *, n_trials=100_000, rand
     return _result(hits, n_trials)
 
 
+@fill_doc
 def simulate_false_negative(a, s, theta, v, *, n_trials=100_000, random_state=None):
     """Monte-Carlo estimate of :func:`~neurosim.dendrites.theory.false_negative_probability`.
 
@@ -217,8 +220,7 @@ def simulate_false_negative(a, s, theta, v, *, n_trials=100_000, random_state=No
         ``v <= a``).
     n_trials : int
         Independent trials.
-    random_state : None | int | numpy.random.Generator
-        Seed.
+    %(random_state)s
 
     Returns
     -------

@@ -23,12 +23,14 @@ import time
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_array, metadata_routing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._utils import check_random_state
+from neurosim._docs import fill_doc
+
+from .._utils import check_size
+from ..continual._taskwise import TaskwiseClassifier
 
 __all__ = ["ActiveDendritesClassifier", "ContextMLPClassifier"]
 
@@ -155,8 +157,12 @@ def _standardize(ctx):
 # --------------------------------------------------------------------------------------------
 # estimators
 # --------------------------------------------------------------------------------------------
-class _ContextClassifier(ClassifierMixin, BaseEstimator):
-    """Shared task-by-task training with prototype contexts (see the public subclasses)."""
+class _ContextClassifier(TaskwiseClassifier):
+    """Task-by-task training with prototype contexts (see the public subclasses).
+
+    A :class:`~neurosim.continual.TaskwiseClassifier`, like the continual learners: Adam for
+    ``n_epochs`` epochs per task, the task's prototype as context.
+    """
 
     # No metadata routing: these are not meant to sit in meta-estimators with routed ``context``
     # (and without this sklearn adds ``set_<method>_request`` methods to the public API).
@@ -167,29 +173,14 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
     __metadata_request__predict_proba = {"context": metadata_routing.UNUSED}
     __metadata_request__decision_function = {"context": metadata_routing.UNUSED}
     __metadata_request__hidden_activity = {"context": metadata_routing.UNUSED}
-    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def _build(self, n_features, n_classes, generator):  # pragma: no cover - abstract
         raise NotImplementedError
 
     # ---- checks ---------------------------------------------------------------------------
     def _check_params(self):
-        hidden = self.hidden_sizes
-        if (isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__len__") or not len(hidden)
-                or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0
-                           for h in hidden)):
-            raise ValueError(f"hidden_sizes must be a non-empty sequence of positive ints, "
-                             f"got {hidden!r}")
-        for name in ("n_epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-            raise ValueError(f"learning_rate must be a positive number, got {lr!r}")
-        device = torch.device(self.device)  # raises RuntimeError for unknown strings
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but CUDA is not available")
+        _, device = self._check_taskwise_params()
+        check_size("n_epochs", self.n_epochs, minimum=1)
         return device
 
     def _check_X(self, X, *, reset):
@@ -220,8 +211,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
-            delattr(self, attr)
+        self._reset()
         return self.partial_fit(X, y, context=context)
 
     def partial_fit(self, X, y, classes=None, context=None):
@@ -252,8 +242,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if first:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            self._rng = check_random_state(self.random_state)
-            seed = int(self._rng.integers(2**62))
+            seed = self._draw_seed()
             generator = torch.Generator().manual_seed(seed)
             self.module_ = self._build(X.shape[1], len(self.classes_), generator).to(device)
             self.optimizer_ = _adam(self.module_.parameters(), self.learning_rate)
@@ -308,6 +297,30 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "module_")
         return self._nearest(self._check_X(X, reset=False))
+
+    def fit_stream(self, stream, *, progress=False):
+        """Reset, learn every task of ``stream`` in order, and test on every task after each one.
+
+        Contexts are the tasks' prototypes; at test time each sample gets the nearest stored
+        prototype. After the stream, ``history_.attrs["task_inference_accuracy"]`` is the
+        fraction of test samples of all tasks whose nearest prototype is their own task's.
+
+        Parameters
+        ----------
+        stream : neurosim.continual.TaskStream
+            The tasks.
+        progress : bool
+            Show a progress bar (tqdm).
+
+        Returns
+        -------
+        self
+            With ``history_`` (the accuracy matrix) and ``metrics_`` set.
+        """
+        super().fit_stream(stream, progress=progress)
+        hits = [self.predict_task(t.X_test) == k for k, t in enumerate(stream)]
+        self.history_.attrs["task_inference_accuracy"] = float(np.concatenate(hits).mean())
+        return self
 
     def _nearest(self, X):
         d = ((X[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(axis=2)
@@ -412,6 +425,7 @@ class _ContextClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[scores.argmax(axis=1)]
 
 
+@fill_doc
 class ActiveDendritesClassifier(_ContextClassifier):
     """Active-dendrites network for continual multi-task learning (Iyer et al. 2022).
 
@@ -437,9 +451,8 @@ class ActiveDendritesClassifier(_ContextClassifier):
         Mini-batch size.
     learning_rate : float
         Adam learning rate.
-    device : str
-        torch device: ``"cpu"`` or ``"cuda"``.
-    random_state : None | int | numpy.random.Generator
+    %(device)s
+    %(random_state)s
         Seed of the initial weights, masks and mini-batch order.
 
     Attributes
@@ -496,6 +509,7 @@ class ActiveDendritesClassifier(_ContextClassifier):
                                    n_features, float(kw), 1.0 - float(ws), generator)
 
 
+@fill_doc
 class ContextMLPClassifier(_ContextClassifier):
     """Plain MLP baseline (ReLU), optionally given the task context as extra input.
 
@@ -516,9 +530,8 @@ class ContextMLPClassifier(_ContextClassifier):
         Mini-batch size.
     learning_rate : float
         Adam learning rate.
-    device : str
-        torch device: ``"cpu"`` or ``"cuda"``.
-    random_state : None | int | numpy.random.Generator
+    %(device)s
+    %(random_state)s
         Seed of the initial weights and mini-batch order.
 
     Attributes

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 from .._utils import check_random_state, check_size
 
 __all__ = ["DendriticLayer", "DendriticNeuron"]
@@ -58,6 +60,7 @@ class _Segments:
             (X.shape[0], 0), dtype=np.int64)
 
 
+@fill_doc
 class DendriticNeuron:
     """A neuron with dendritic segments that recognises (predicts) context patterns.
 
@@ -70,7 +73,7 @@ class DendriticNeuron:
     theta : int
         NMDA-spike threshold: a segment is active when at least ``theta`` of its synapses see an
         active cell (``1 <= theta <= n_synapses``).
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the synapse sampling.
 
     Attributes
@@ -152,6 +155,7 @@ class DendriticNeuron:
         return (self.segment_overlaps(X) >= self.theta).any(axis=1)
 
 
+@fill_doc
 class DendriticLayer:
     """A layer of dendritic neurons: context segments gate a k-winners-take-all on input.
 
@@ -175,7 +179,7 @@ class DendriticLayer:
         Synapses per segment.
     theta : int
         Segment threshold.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the weights and the synapse sampling.
 
     Attributes

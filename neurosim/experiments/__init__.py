@@ -1,12 +1,18 @@
-"""The experiments behind ``neurosim run NAME``, one per module, in a registry.
+"""The experiments behind ``neurosim run NAME``, one thin module per experiment, in a registry.
 
-An experiment is a function ::
+An experiment module only wires a configuration to library calls and draws the figures and the
+report. It defines
 
-    fn(*, quick: bool, backend: str, seed: int, progress: bool) -> ExperimentResult
+- ``config(quick=False) -> dict``: the explicit configuration, small and fast with ``quick``;
+- ``run(config, *, data=None, seed=0, progress=False) -> ExperimentResult`` (the experiments
+  that run a simulation also take ``backend``): the library calls on simulated data, or on the
+  real data set in ``data`` when the experiment reads one. Nothing switches to real data unless
+  ``data`` names it.
 
-that builds a model, runs it on embedded data (no network), and returns its data set, figures,
-a short markdown report and the key numbers (:class:`ExperimentResult`). ``quick=True`` is a
-smaller version that runs in seconds (``neurosim demo`` runs every experiment that way).
+:meth:`Experiment.run` does the rest in one place: it checks the seed, the backend and ``data``,
+merges the caller's ``config`` into the defaults, times the run and stamps the result's
+``attrs`` (``experiment``, ``experiment_quick``, ``experiment_seed``, ``experiment_data``,
+``experiment_config``, ``experiment_run_time_s`` and ``summary_<metric>``).
 
 Experiments are registered as ``"module:function"`` strings and imported when first run, so that
 listing them (``neurosim list``) imports neither numba nor Brian2. Add one with :func:`register`.
@@ -15,7 +21,7 @@ Examples
 --------
 >>> from neurosim.experiments import get_experiment, list_experiments
 >>> [e.name for e in list_experiments()]  # doctest: +SKIP
-['spiking-izhikevich']
+['continual-fastslow', ...]
 >>> result = get_experiment("spiking-izhikevich").run(quick=True)  # doctest: +SKIP
 >>> print(result.report)  # doctest: +SKIP
 """
@@ -23,12 +29,54 @@ Examples
 from __future__ import annotations
 
 import importlib
-import inspect
+import json
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Experiment", "ExperimentResult", "get_experiment", "list_experiments", "register"]
+__all__ = ["Experiment", "ExperimentResult", "Headline", "get_experiment", "list_experiments",
+           "register"]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number of an experiment, next to what it is compared with.
+
+    Parameters
+    ----------
+    what : str
+        What the number is, in words (``"top-1 retrieval, reset-tuning, 30 trials"``).
+    value : float
+        The number.
+    reference : str
+        What it is compared with (``"trained from scratch"``, ``"paper"``, ``"chance"``).
+    reference_value : float
+        That number (NaN when there is none).
+    fmt : str
+        Format specification of both numbers (``".3f"``, ``".2e"``, ...).
+    """
+
+    what: str
+    value: float
+    reference: str
+    reference_value: float = math.nan
+    fmt: str = ".3f"
+
+    def format(self, value):
+        """``value`` formatted with :attr:`fmt` (``-`` for NaN).
+
+        Parameters
+        ----------
+        value : float
+            A number.
+
+        Returns
+        -------
+        text : str
+        """
+        return "-" if value is None or value != value else format(value, self.fmt)
 
 
 @dataclass
@@ -42,15 +90,39 @@ class ExperimentResult:
     figures : dict of str to matplotlib.figure.Figure
         Figures by file stem (``"raster"`` is saved as ``raster.png``).
     report : str
-        Markdown with the key numbers.
+        Markdown: a title, one or two sentences saying what the numbers show and what they are
+        compared with (jargon defined), then the full set of numbers.
     metrics : dict of str to float
         The key numbers, by name (units in the name, e.g. ``rate_mean_hz``).
+    headline : list of Headline
+        The few numbers ``neurosim demo`` shows for this experiment, each next to what it is
+        compared with (a baseline, chance or the paper).
     """
 
     dataset: Any
     figures: dict = field(default_factory=dict)
     report: str = ""
     metrics: dict = field(default_factory=dict)
+    headline: list = field(default_factory=list)
+
+
+def _load(spec):
+    if callable(spec):
+        return spec
+    module, _, attr = spec.partition(":")
+    obj = getattr(importlib.import_module(module), attr, None)
+    if not callable(obj):
+        raise ImportError(f"{spec!r} is not a function")
+    return obj
+
+
+def _check_spec(name, value):
+    if isinstance(value, str):
+        module, sep, attr = value.partition(":")
+        if not (module and sep and attr):
+            raise ValueError(f"{name} must be a callable or 'module:function', got {value!r}")
+    elif not callable(value):
+        raise TypeError(f"{name} must be a callable or 'module:function', got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +136,17 @@ class Experiment:
     summary : str
         One line shown by ``neurosim list``.
     function : callable | str
-        The experiment function, or ``"module:function"`` imported when first needed.
+        The experiment function ``run(config, *, data, seed, progress[, backend])``, or
+        ``"module:function"`` imported when first needed.
+    config : callable | str | None
+        ``config(quick) -> dict`` of default settings, or ``"module:function"``; None: the
+        ``config`` function of ``function``'s module when it is a string, else no settings.
+    backends : tuple of str
+        The simulation backends the experiment runs on (the first is the default). Empty: it
+        runs no simulation, and a backend is refused.
+    data : str | None
+        What ``data=`` (``--data PATH``) may be, in words; None: the experiment runs on embedded
+        data only, and ``data`` is refused.
 
     Examples
     --------
@@ -75,64 +157,139 @@ class Experiment:
     name: str
     summary: str
     function: Callable | str
+    config: Callable | str | None = None
+    backends: tuple = ()
+    data: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
             raise ValueError(f"experiment name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.summary, str):
             raise TypeError(f"summary must be a str, got {type(self.summary).__name__}")
-        fn = self.function
-        if isinstance(fn, str):
-            module, sep, attr = fn.partition(":")
-            if not (module and sep and attr):
-                raise ValueError(f"function must be a callable or 'module:function', got {fn!r}")
-        elif not callable(fn):
-            raise TypeError(f"function must be a callable or 'module:function', got {fn!r}")
+        _check_spec("function", self.function)
+        if self.config is not None:
+            _check_spec("config", self.config)
+        if isinstance(self.backends, str) or not all(isinstance(b, str) for b in self.backends):
+            raise TypeError(f"backends must be a tuple of str, got {self.backends!r}")
+        object.__setattr__(self, "backends", tuple(self.backends))
+        if self.data is not None and not isinstance(self.data, str):
+            raise TypeError(f"data must be None or a str describing it, got {self.data!r}")
 
     def load(self):
-        """Return the experiment function, importing its module if needed."""
-        if callable(self.function):
-            return self.function
-        module, _, attr = self.function.partition(":")
-        fn = getattr(importlib.import_module(module), attr, None)
-        if not callable(fn):
-            raise ImportError(f"experiment {self.name!r}: {self.function!r} is not a function")
-        return fn
+        """Return the experiment function, importing its module if needed.
+
+        Returns
+        -------
+        function : callable
+        """
+        try:
+            return _load(self.function)
+        except ImportError as err:
+            raise ImportError(f"experiment {self.name!r}: {err}") from err
+
+    def default_config(self, quick=False):
+        """The experiment's default settings.
+
+        Parameters
+        ----------
+        quick : bool
+            The settings of the small, fast version.
+
+        Returns
+        -------
+        config : dict
+        """
+        spec = self.config
+        if spec is None and isinstance(self.function, str):
+            spec = self.function.partition(":")[0] + ":config"
+        if spec is None:
+            return {}
+        return dict(_load(spec)(bool(quick)))
 
     def accepts(self, option):
-        """Whether the experiment function takes the keyword argument ``option`` (e.g. ``"data"``)."""
-        params = inspect.signature(self.load()).parameters
-        return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        """Whether the experiment takes ``option`` (``"data"`` or ``"backend"``).
 
-    def run(self, *, quick=False, backend="numba", seed=0, progress=False, **options):
+        Parameters
+        ----------
+        option : str
+            ``"data"``, ``"backend"``, ``"config"``, ``"seed"`` or ``"progress"``.
+
+        Returns
+        -------
+        accepted : bool
+        """
+        if option == "data":
+            return self.data is not None
+        if option == "backend":
+            return bool(self.backends)
+        return option in ("config", "seed", "progress", "quick")
+
+    def run(self, *, quick=False, backend=None, seed=0, progress=False, data=None, config=None):
         """Run the experiment.
 
         Parameters
         ----------
         quick : bool
-            Run the small, fast version.
-        backend : str
-            Simulation backend (see :func:`neurosim.backends.list_backends`).
+            Start from the settings of the small, fast version.
+        backend : str | None
+            Simulation backend (see :func:`neurosim.backends.list_backends`); None: the
+            experiment's default. Refused for an experiment that runs no simulation.
         seed : int
-            Random seed; the same seed gives the same results on the same backend.
+            Random seed; the same seed gives the same results on the same backend and device.
         progress : bool
-            Show a progress bar.
-        **options
-            Options of this experiment only, e.g. ``data=PATH`` for the experiments that can run on
-            a real data set on disk (see :meth:`accepts`).
+            Show progress bars.
+        data : None | str | path-like
+            A real data set on disk (see :attr:`data`); None: simulated or embedded data.
+        config : dict | None
+            Settings that replace the defaults of :meth:`default_config` (unknown keys are an
+            error).
 
         Returns
         -------
         result : ExperimentResult
         """
-        for option in options:
-            if not self.accepts(option):
-                raise TypeError(f"experiment {self.name!r} takes no option {option!r}")
-        result = self.load()(quick=bool(quick), backend=backend, seed=seed,
-                             progress=bool(progress), **options)
+        from neurosim._utils import check_size
+
+        seed = check_size("seed", seed, minimum=0)
+        if data is not None and self.data is None:
+            raise TypeError(f"experiment {self.name!r} takes no option 'data': it runs on "
+                            "embedded data only")
+        if backend is not None and backend not in self.backends:
+            if not self.backends:
+                raise ValueError(f"experiment {self.name!r} runs no simulation: a backend "
+                                 f"does not apply (got backend={backend!r})")
+            raise ValueError(f"experiment {self.name!r} runs on the backends "
+                             f"{list(self.backends)}, got backend={backend!r}")
+        cfg = self.default_config(quick)
+        if config is not None:
+            if not isinstance(config, dict):
+                raise TypeError(f"config must be a dict, got {type(config).__name__}")
+            unknown = sorted(set(config) - set(cfg))
+            if unknown:
+                raise ValueError(f"experiment {self.name!r} has no settings {unknown}; its "
+                                 f"settings are {sorted(cfg)}")
+            cfg.update(config)
+        kwargs = {"data": data, "seed": seed, "progress": bool(progress)}
+        if self.backends:
+            kwargs["backend"] = backend if backend is not None else self.backends[0]
+        fn = self.load()
+        t0 = time.perf_counter()
+        result = fn(cfg, **kwargs)
+        elapsed = time.perf_counter() - t0
         if not isinstance(result, ExperimentResult):
             raise TypeError(f"experiment {self.name!r} returned {type(result).__name__}, "
                             "expected an ExperimentResult")
+        attrs = getattr(result.dataset, "attrs", None)
+        if attrs is not None:
+            attrs.update({
+                "experiment": self.name, "experiment_quick": int(bool(quick)),
+                "experiment_seed": int(seed), "experiment_data": "embedded" if data is None
+                else str(data), "experiment_config": json.dumps(cfg, default=str),
+                "experiment_run_time_s": float(elapsed),
+                **({"experiment_backend": kwargs["backend"]} if self.backends else {}),
+                **{f"summary_{k}": float(v) for k, v in result.metrics.items()
+                   if isinstance(v, (int, float)) and math.isfinite(v)},
+            })
         return result
 
 
@@ -143,12 +300,35 @@ _REGISTRY: dict[str, Experiment] = {
             "Izhikevich (2003) network of 80% excitatory / 20% inhibitory spiking neurons: "
             "raster, rates, ISI CV",
             "neurosim.experiments.spiking_izhikevich:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
+            "spiking-brette2007",
+            "CUBA and COBA benchmarks (Brette et al. 2007): rates and ISI CV against plain Brian2 "
+            "on the same draw",
+            "neurosim.experiments.spiking_brette2007:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
+            "spiking-distal-reward",
+            "Izhikevich (2007) distal reward: reward-modulated STDP singles out a rewarded "
+            "synapse, against a no-reward control",
+            "neurosim.experiments.spiking_distal_reward:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
+            "spiking-force",
+            "FORCE learning of a 5 Hz sine (Nicola & Clopath 2017): RLS readout with feedback, "
+            "RMS error while running freely",
+            "neurosim.experiments.spiking_force:run",
+            backends=("numba", "brian2"),
         ),
         Experiment(
             "sparsey-digits",
             "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
             "capacity, accuracy, sequence recall",
             "neurosim.experiments.sparsey_digits:run",
+            data="a folder holding MNIST's idx files (the classification part runs on MNIST)",
         ),
         Experiment(
             "dendrites-theory",
@@ -160,6 +340,7 @@ _REGISTRY: dict[str, Experiment] = {
             "dendrites-continual",
             "Active-dendrites network (Iyer et al. 2022) on permuted digits vs MLPs",
             "neurosim.experiments.dendrites_continual:run",
+            data="a folder holding MNIST's idx files (adds the permuted-MNIST comparison)",
         ),
         Experiment(
             "continual-fastslow",
@@ -168,31 +349,42 @@ _REGISTRY: dict[str, Experiment] = {
             "neurosim.experiments.continual_fastslow:run",
         ),
         Experiment(
+            "homeostasis-shift",
+            "Homeostatic learning-rate regulation (Man, Damasio & Neven 2022) under concept shift: "
+            "LRH vs constant and random twins, paired CIs over seeds",
+            "neurosim.experiments.homeostasis_shift:run",
+        ),
+        Experiment(
             "decode-histn",
             "HiSTN EEG emotion decoding on simulated DREAMER-like data: smoothed vs one-hot labels",
             "neurosim.experiments.decode_histn:run",
+            data="DREAMER.mat",
         ),
         Experiment(
             "decode-brainflora",
             "BrainFLORA EEG/MEG/fMRI to image-embedding retrieval on simulated THINGS-like data",
             "neurosim.experiments.decode_brainflora:run",
+            data="a folder of THINGS-EEG2 and/or THINGS-MEG files with image embeddings",
         ),
         Experiment(
             "decode-mindbridge",
             "MindBridge cross-subject fMRI decoding and reset-tuning on simulated NSD-like data",
             "neurosim.experiments.decode_mindbridge:run",
+            data="the NSD root folder with nsd_embeddings.*",
         ),
         Experiment(
             "decode-braincorl",
             "BraInCoRL in-context voxelwise encoding vs ridge on simulated NSD-like data "
             "(512-dim embeddings, <= 100 images)",
             "neurosim.experiments.decode_braincorl:run",
+            data="a folder of BraInCoRL-format NSD arrays",
         ),
         Experiment(
             "decode-haxby",
             "8-way category decoding of Haxby et al. (2001) fMRI by leave-one-run-out: "
             "correlation, ridge, logistic, MindBridge and BrainFLORA encoders, permutation tests",
             "neurosim.experiments.decode_haxby:run",
+            data="a Haxby et al. (2001) folder (nilearn's fetch_haxby, PyMVPA or OpenfMRI layout)",
         ),
     ]
 }
@@ -223,6 +415,15 @@ def register(experiment, *, overwrite=False):
 
 def get_experiment(name):
     """Return the experiment registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The experiment's name (``neurosim list``).
+
+    Returns
+    -------
+    experiment : Experiment
 
     Raises
     ------

@@ -12,17 +12,16 @@ evaluated on every task after every iteration:
 - quick: 4 permuted tasks and 3 split tasks, 60 iterations per task.
 - full: 10 permuted tasks and 5 split tasks, 200 iterations per task.
 
-The ``backend`` argument is accepted for the common experiment signature; these learners run
-in PyTorch on the CPU (or CUDA when available with ``NEUROSIM_DEVICE=cuda``).
+The learners run in PyTorch on the CPU (``config={"device": "cuda"}`` for a GPU).
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "continual-fastslow"
 METRICS = ("acc", "bwt", "fwt", "min_acc", "wc_acc", "avg_end_of_task_acc")
@@ -32,12 +31,27 @@ _COLORS = {"finetune": "tab:red", "ewc": "tab:orange", "replay": "tab:blue", "jo
            "fastslow": "tab:green"}
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        4 permuted / 3 split tasks of 50 iterations.
+
+    Returns
+    -------
+    config : dict
+        ``n_permuted``, ``n_split`` (tasks), ``n_iterations`` (per task), ``eval_every`` and
+        ``split_eval_every`` (iterations between evaluations), ``replay_buffer`` (samples),
+        ``device``.
+    """
     if quick:
         return {"n_permuted": 4, "n_split": 3, "n_iterations": 50, "eval_every": 5,
-                "split_eval_every": 1}
+                "split_eval_every": 1, "replay_buffer": 200, "device": "cpu"}
     return {"n_permuted": 10, "n_split": 5, "n_iterations": 200, "eval_every": 1,
-            "split_eval_every": 1}
+            "split_eval_every": 1, "replay_buffer": 200, "device": "cpu"}
 
 
 def _params(name, cfg, seed, device, stream):
@@ -45,23 +59,22 @@ def _params(name, cfg, seed, device, stream):
     params = {"n_iterations": cfg["n_iterations"], "eval_every": every,
               "random_state": seed, "device": device}
     if name == "replay":
-        params["buffer_size"] = 200
+        params["buffer_size"] = cfg["replay_buffer"]
     return params
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Train every continual learner on permuted and split digits with continual evaluation.
 
     Parameters
     ----------
-    quick : bool
-        4 permuted / 3 split tasks of 60 iterations (True) or 10 / 5 tasks of 200 (False).
-    backend : str
-        Unused (the learners run in PyTorch); accepted for the common experiment signature.
-    seed : int
+    %(experiment_config)s
+    data : None
+        Embedded data only (scikit-learn's digits).
+    %(experiment_seed)s
         Seed of the streams (train/test split, permutations) and of the learners.
-    progress : bool
-        Show progress bars.
+    %(progress)s
 
     Returns
     -------
@@ -72,24 +85,13 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         (stream, learner, metric); ``figures``: ``"accuracy_matrix"`` (heatmaps),
         ``"stability_gap"`` (per-iteration curves), ``"metrics"`` (bars); ``report``: markdown
         with the table of learners x metrics; ``metrics``: ``<stream>_<learner>_<metric>``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.continual_fastslow import run
-    >>> result = run(quick=True)  # doctest: +SKIP
-    >>> m = result.metrics  # doctest: +SKIP
-    >>> m["permuted_fastslow_bwt"] > m["permuted_finetune_bwt"]  # doctest: +SKIP
-    True
     """
     import xarray as xr
 
     from neurosim.continual import LEARNERS, make_learner, permuted_digits, split_digits
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
-    device = os.environ.get("NEUROSIM_DEVICE", "cpu")
+    cfg = config
+    device = cfg["device"]
     streams = {
         "permuted": permuted_digits(n_tasks=cfg["n_permuted"], random_state=seed),
         "split": split_digits(n_tasks=5, random_state=seed)[:cfg["n_split"]],
@@ -121,9 +123,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     ds = ds.assign_coords(stream=list(streams), metric=list(METRICS))
     ds["score"].attrs.update(units="1", long_name="continual-learning metrics (fractions)")
     ds.attrs.update({
-        "experiment": NAME, "experiment_quick": int(bool(quick)), "experiment_seed": int(seed),
         "n_iterations_per_task": cfg["n_iterations"], "eval_every": cfg["eval_every"],
-        "device": device, "replay_buffer_size": 200,
+        "device": device, "replay_buffer_size": cfg["replay_buffer"],
     })
     metrics = {f"{s}_{n}_{m}": float(table[i, j, k]) for i, s in enumerate(streams)
                for j, n in enumerate(names) for k, m in enumerate(METRICS)}
@@ -132,8 +133,17 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         "stability_gap": _gap_figure(ds, names, cfg),
         "metrics": _metrics_figure(ds, names),
     }
-    report = _report(ds, names, cfg, seed, quick, streams)
-    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics)
+    report = _report(ds, names, cfg, seed, streams)
+    headline = [
+        Headline("permuted digits ACC, fast/slow learner", metrics["permuted_fastslow_acc"],
+                 "fine-tuning", metrics["permuted_finetune_acc"]),
+        Headline("permuted digits BWT, fast/slow learner", metrics["permuted_fastslow_bwt"],
+                 "fine-tuning", metrics["permuted_finetune_bwt"], fmt="+.3f"),
+        Headline("split digits min-ACC, replay (stability gap)", metrics["split_replay_min_acc"],
+                 "its mean end-of-task accuracy", metrics["split_replay_avg_end_of_task_acc"]),
+    ]
+    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics,
+                            headline=headline)
 
 
 def _matrix_figure(ds, names):
@@ -216,12 +226,24 @@ def _metrics_figure(ds, names):
     return fig
 
 
-def _report(ds, names, cfg, seed, quick, streams):
-    mode = "quick" if quick else "full"
+def _report(ds, names, cfg, seed, streams):
+    acc = ds["score"].sel(stream="permuted", metric="acc")
     lines = [
         f"# {NAME}",
         "",
-        f"Continual learners ({mode} mode, seed {seed}), {cfg['n_iterations']} SGD iterations "
+        f"After a sequence of permuted-digit tasks, the fast/slow learner keeps a mean accuracy "
+        f"(ACC) of {float(acc.sel(learner='fastslow')):.3f} over all tasks, against "
+        f"{float(acc.sel(learner='finetune')):.3f} for plain fine-tuning (the lower bound) and "
+        f"{float(acc.sel(learner='joint')):.3f} for joint training on every task seen (the "
+        "upper bound). *ACC*: mean accuracy over all tasks after the last one; *BWT* (backward "
+        "transfer): mean change of a task's accuracy between the end of its training and the "
+        "end of the sequence (negative: forgetting); *FWT*: accuracy on a task just before "
+        "training on it, minus the untrained model's; *min-ACC*: the mean over old tasks of "
+        "their lowest accuracy while later tasks train (below the end-of-task accuracy: the "
+        "stability gap); *WC-ACC*: a worst-case mix of the current task's accuracy and min-ACC "
+        "(De Lange et al. 2023).",
+        "",
+        f"Continual learners (seed {seed}), {cfg['n_iterations']} SGD iterations "
         "of 32 samples per task, MLP 64-100-10, evaluated on the test sets of all tasks every "
         f"{cfg['eval_every']} (permuted) and {cfg['split_eval_every']} (split) iteration(s). "
         "Streams: "

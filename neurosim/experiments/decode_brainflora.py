@@ -34,27 +34,44 @@ import time
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "decode-brainflora"
 K_WAYS = (2, 4, 10, None)
 METHODS = ("chance", "ridge", "uni", "multi")
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        Small data and few epochs.
+
+    Returns
+    -------
+    config : dict
+        ``eeg``, ``meg``, ``fmri``: arguments of the simulators (``meg`` also ``decim``, the
+        downsampling); ``epochs``, ``unified_epochs``, ``batch_size``, ``lr``; ``max_subjects``:
+        subjects read per modality from real data (None: all).
+    """
     if quick:
         return {
             "eeg": {"n_subjects": 2, "n_concepts": 10, "n_images": 40},
             "meg": {"n_subjects": 1, "n_concepts": 10, "n_images": 40, "n_repeats": 2, "decim": 2},
             "fmri": {"n_subjects": 2, "n_voxels": [300, 400], "n_stimuli": 220, "n_shared": 40,
                      "snr": 0.1},
-            "epochs": 5, "unified_epochs": 2, "batch_size": 32, "lr": 2e-3,
+            "epochs": 5, "unified_epochs": 2, "batch_size": 32, "lr": 2e-3, "max_subjects": 2,
         }
     return {
         "eeg": {"n_subjects": 2},
         "meg": {"n_subjects": 2, "n_repeats": 4, "decim": 2},
         "fmri": {"n_subjects": 3, "snr": 0.1},
-        "epochs": 40, "unified_epochs": 10, "batch_size": 64, "lr": 2e-3,
+        "epochs": 40, "unified_epochs": 10, "batch_size": 64, "lr": 2e-3, "max_subjects": None,
     }
 
 
@@ -80,35 +97,31 @@ def _simulated_data(cfg, seed):
     return data
 
 
-def _real_data(path, cfg, quick):
+def _real_data(path, cfg):
     """THINGS-EEG2/MEG in ``path`` (:func:`neurosim.datasets.find_things`), prepared."""
     from neurosim.datasets import find_things
     from neurosim.decoding import prepare_retrieval_data
 
-    found, source = find_things(path, max_subjects=2 if quick else None)
+    found, source = find_things(path, max_subjects=cfg["max_subjects"])
     decim = {"eeg": 1, "meg": cfg["meg"].get("decim", 1)}
     return {m: prepare_retrieval_data(m, d["train"], d["test"], decim=decim[m])
             for m, d in found.items()}, source
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
-    """Train BrainFLORA on simulated EEG, MEG and fMRI and compare its retrieval with ridge and chance.
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
+    """Train BrainFLORA on EEG, MEG and fMRI and compare its retrieval with ridge and chance.
 
     Parameters
     ----------
-    quick : bool
-        Small data and few epochs (True) or the generators' default sizes (False).
-    backend : str
-        Unused (no spiking simulation); accepted for the common experiment signature.
-    seed : int
-        Seed of the simulated data, the model initialisation, the batches and the distractors.
-    progress : bool
-        Show progress bars.
+    %(experiment_config)s
     data : None | str | path-like
         None: simulated data. Otherwise a folder with THINGS-EEG2 and/or THINGS-MEG files and
         image embeddings (layout in :func:`neurosim.datasets.find_things`): the same comparison
-        on the modalities present (with ``quick``, the first two subjects of each and the quick
-        training schedule).
+        on the modalities present.
+    %(experiment_seed)s
+        Seed of the simulated data, the model initialisation, the batches and the distractors.
+    %(progress)s
 
     Returns
     -------
@@ -117,29 +130,19 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
         retrieval accuracy of ``chance``, ``ridge``, ``uni`` (single-modality towers) and ``multi``
         (unified), ``score_sd`` over subjects, and the training histories; ``metrics``:
         ``<modality>_<method>_top1_10way`` ...; ``figures``: ``"retrieval"``, ``"training"``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.decode_brainflora import run
-    >>> result = run(quick=True)  # doctest: +SKIP
-    >>> sorted(result.dataset["score"].coords["decoder"].values)  # doctest: +SKIP
-    ['chance', 'multi', 'ridge', 'uni']
     """
     import xarray as xr
 
     from neurosim.decoding import fit_brainflora, retrieval_by_subject, ridge_retrieval_baseline
     from neurosim.decoding.metrics import chance_retrieval_scores
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = config
     t0 = time.perf_counter()
     if data is None:
         source = "simulated data"
         data = _simulated_data(cfg, seed)
     else:
-        data, source = _real_data(data, cfg, quick)
+        data, source = _real_data(data, cfg)
     t_data = time.perf_counter() - t0
     scores = {"chance": {}, "ridge": {}}
     for m, d in data.items():
@@ -184,14 +187,19 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
                for meth in METHODS for m in modalities for k in ("top1_10way", "top1_2way")
                if k in metric_names}
     metrics.update(data_time_s=t_data, train_time_s=t_train)
-    ds.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)), "source": source,
-                     "experiment_seed": int(seed), "epochs": cfg["epochs"],
-                     "unified_epochs": cfg["unified_epochs"],
-                     **{f"summary_{k}": v for k, v in metrics.items()}})
+    ds.attrs.update({"source": source, "epochs": cfg["epochs"],
+                     "unified_epochs": cfg["unified_epochs"]})
     figures = {"retrieval": _retrieval_figure(ds), "training": _training_figure(ds)}
-    return ExperimentResult(dataset=ds, figures=figures, report=_report(ds, data, cfg, quick, seed,
-                                                                         t_data, t_train, source),
-                            metrics=metrics)
+    key = "top1_10way" if "top1_10way" in metric_names else metric_names[0]
+    headline = [
+        Headline(f"{m.upper() if m != 'fmri' else 'fMRI'} {key.replace('_', ' ')}, unified "
+                 "BrainFLORA", float(ds["score"].sel(decoder="multi", modality=m, metric=key)),
+                 "ridge regression",
+                 float(ds["score"].sel(decoder="ridge", modality=m, metric=key)))
+        for m in modalities]
+    return ExperimentResult(dataset=ds, figures=figures,
+                            report=_report(ds, data, cfg, seed, t_data, t_train, source, key),
+                            metrics=metrics, headline=headline)
 
 
 def _retrieval_figure(ds):
@@ -229,9 +237,22 @@ def _training_figure(ds):
     return fig
 
 
-def _report(ds, data, cfg, quick, seed, t_data, t_train, source):
+def _report(ds, data, cfg, seed, t_data, t_train, source, key):
+    per = [f"{m.upper() if m != 'fmri' else 'fMRI'} "
+           f"{100 * float(ds['score'].sel(decoder='multi', modality=m, metric=key)):.1f} % "
+           f"(ridge {100 * float(ds['score'].sel(decoder='ridge', modality=m, metric=key)):.1f} %, "
+           f"chance {100 * float(ds['score'].sel(decoder='chance', modality=m, metric=key)):.1f} %)"
+           for m in ds["modality"].values]
     lines = [f"# {NAME}", "",
-             f"BrainFLORA ({'quick' if quick else 'full'} mode, seed {seed}) on {source}: "
+             f"Top-1 {key.split('_')[1].replace('way', '-way')} retrieval of the unified "
+             "BrainFLORA model, mean over subjects: " + "; ".join(per) + ". *k-way top-1 "
+             "retrieval*: the fraction of test images whose true embedding is the closest "
+             "(cosine) to the predicted one among k candidates (the true one and k - 1 random "
+             "others; *all*: every test image); *uni*: each modality's tower trained alone; "
+             "*multi*: the towers frozen and the shared mixture-of-experts projector trained on "
+             "all modalities; *ridge*: a linear map from the flattened trial to the embedding.",
+             "",
+             f"BrainFLORA (seed {seed}) on {source}: "
              + ", ".join(f"{m} {d['train']['x'].shape[0]} training samples of shape "
                          f"{d['train']['x'].shape[1:]}, {d['test']['x'].shape[0]} test images"
                          for m, d in data.items())

@@ -36,7 +36,9 @@ import time
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "decode-histn"
 DECODERS = ("histn_smoothed", "histn_onehot", "logreg", "chance")  # model_selection.HISTN_DECODERS
@@ -45,48 +47,54 @@ METRICS = ("weighted_f1", "seq2hr", "top1", "top2")
 PAPER_SD_F1 = {"valence": 96.82, "arousal": 95.62}
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        3 simulated subjects, 20-s films, one fold and one held-out subject, few epochs.
+
+    Returns
+    -------
+    config : dict
+        ``target`` (``"valence"``, ``"arousal"`` or ``"dominance"``), ``n_subjects`` and
+        ``duration`` (simulated data; ``duration`` also the seconds kept of each DREAMER film),
+        ``sd_subjects``, ``sd_folds``, ``si_subjects`` (None: all), ``epochs``,
+        ``pretrain_epochs``, ``finetune_epochs``, ``lr``, ``batch_size``, ``stride`` and
+        ``si_stride`` (samples between training windows).
+    """
     if quick:
-        return {"n_subjects": 3, "duration": 20.0, "sd_subjects": [0], "sd_folds": [4],
-                "si_subjects": [0], "epochs": 8, "pretrain_epochs": 3, "finetune_epochs": 8,
-                "lr": 1e-2, "batch_size": 64, "stride": 32, "si_stride": 128}
+        return {"target": "valence", "n_subjects": 3, "duration": 20.0, "sd_subjects": [0],
+                "sd_folds": [4], "si_subjects": [0], "epochs": 8, "pretrain_epochs": 3,
+                "finetune_epochs": 8, "lr": 1e-2, "batch_size": 64, "stride": 32,
+                "si_stride": 128}
     # SD training windows every 16 samples stand in for the paper's random 1-s crops
-    return {"n_subjects": 4, "duration": 60.0, "sd_subjects": None, "sd_folds": list(range(10)),
-            "si_subjects": None, "epochs": 30, "pretrain_epochs": 20, "finetune_epochs": 40,
-            "lr": 1e-2, "batch_size": 128, "stride": 16, "si_stride": 32}
+    return {"target": "valence", "n_subjects": 4, "duration": 60.0, "sd_subjects": None,
+            "sd_folds": list(range(10)), "si_subjects": None, "epochs": 30, "pretrain_epochs": 20,
+            "finetune_epochs": 40, "lr": 1e-2, "batch_size": 128, "stride": 16, "si_stride": 32}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, target="valence"):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Train HiSTN with smoothed and one-hot labels under both protocols, against baselines.
 
     Parameters
     ----------
-    quick : bool
-        Small and fast (True) or the full protocol on 4 simulated subjects (False).
-    backend : str
-        Unused (no spiking simulation); accepted for the common experiment signature.
-    seed : int
-        Seed of the simulated data, the initialisation and the batches.
-    progress : bool
-        Show progress bars.
+    %(experiment_config)s
     data : None | str | path-like
         Path of ``DREAMER.mat``: run on the real data and report the paper's numbers beside ours.
-    target : "valence" | "arousal" | "dominance"
-        The rating to classify.
+        None: simulated DREAMER-like data.
+    %(experiment_seed)s
+        Seed of the simulated data, the initialisation and the batches.
+    %(progress)s
 
     Returns
     -------
     result : neurosim.experiments.ExperimentResult
         ``dataset``: ``score`` (protocol, decoder, metric) mean over subjects and folds,
         ``score_sd``; ``metrics``: ``<protocol>_<decoder>_<metric>``; figures ``"scores"``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.decode_histn import run
-    >>> result = run(quick=True)  # doctest: +SKIP
-    >>> m = result.metrics  # doctest: +SKIP
-    >>> m["sd_histn_smoothed_seq2hr"] > m["sd_histn_onehot_seq2hr"]  # doctest: +SKIP
-    True
     """
     import xarray as xr
 
@@ -96,12 +104,10 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
         preprocess_dreamer,
     )
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
+    cfg = config
+    target = cfg["target"]
     if target not in ("valence", "arousal", "dominance"):
         raise ValueError(f"target must be 'valence', 'arousal' or 'dominance', got {target!r}")
-    cfg = _config(quick)
     t0 = time.perf_counter()
     if data is None:
         from neurosim.datasets import make_eeg_emotion
@@ -148,15 +154,25 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None, targ
     metrics = {f"{p}_{d}_{m}": float(out["score"].sel(protocol=p, decoder=d, metric=m))
                for p in protocols for d in DECODERS for m in METRICS}
     metrics.update(data_time_s=t_data, train_time_s=t_train)
-    out.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                      "experiment_seed": int(seed), "target": target, "source": source,
-                      "label_sigma": 0.5, **{k: v for k, v in cfg.items()
-                                             if isinstance(v, (int, float))},
-                      **{f"summary_{k}": v for k, v in metrics.items()
-                         if np.isfinite(v)}})
-    report = _report(out, source, target, cfg, quick, seed, t_data, t_train, real=data is not None)
+    out.attrs.update({"target": target, "source": source, "label_sigma": 0.5,
+                      **{k: v for k, v in cfg.items() if isinstance(v, (int, float))}})
+    report = _report(out, source, target, cfg, seed, t_data, t_train, real=data is not None)
+    headline = [
+        Headline("subject-dependent weighted F1, HiSTN (smoothed labels)",
+                 metrics["sd_histn_smoothed_weighted_f1"], "band-power logistic regression",
+                 metrics["sd_logreg_weighted_f1"]),
+        Headline("subject-dependent Seq2HR, smoothed labels", metrics["sd_histn_smoothed_seq2hr"],
+                 "one-hot labels", metrics["sd_histn_onehot_seq2hr"]),
+        Headline("leave-one-subject-out weighted F1, HiSTN (smoothed)",
+                 metrics["si_histn_smoothed_weighted_f1"], "chance (stratified)",
+                 metrics["si_chance_weighted_f1"]),
+    ]
+    if data is not None and target in PAPER_SD_F1:
+        headline.insert(0, Headline(f"subject-dependent weighted F1 on DREAMER {target} (%)",
+                                    100 * metrics["sd_histn_smoothed_weighted_f1"], "paper",
+                                    PAPER_SD_F1[target], fmt=".1f"))
     return ExperimentResult(dataset=out, figures={"scores": _figure(out)}, report=report,
-                            metrics=metrics)
+                            metrics=metrics, headline=headline)
 
 
 def _figure(ds):
@@ -179,10 +195,21 @@ def _figure(ds):
     return fig
 
 
-def _report(ds, source, target, cfg, quick, seed, t_data, t_train, real):
+def _report(ds, source, target, cfg, seed, t_data, t_train, real):
+    score = ds["score"].sel(protocol="sd", metric="weighted_f1")
     lines = [f"# {NAME}", "",
-             f"HiSTN on {source}, target {target} (5 classes), {'quick' if quick else 'full'} mode, "
-             f"seed {seed}: {int(ds['n_runs'].sel(protocol='sd'))} subject-dependent runs "
+             f"Classifying 1-s EEG windows into 5 {target} ratings, HiSTN reaches a "
+             f"subject-dependent weighted F1 of {float(score.sel(decoder='histn_smoothed')):.3f} "
+             f"with Gaussian-smoothed labels ({float(score.sel(decoder='histn_onehot')):.3f} "
+             f"with one-hot labels), against {float(score.sel(decoder='logreg')):.3f} for a "
+             f"logistic regression on band power and {float(score.sel(decoder='chance')):.3f} "
+             "for chance. *Weighted F1*: the per-class F1 averaged with the class frequencies; "
+             "*Seq2HR*: the fraction of windows whose two most probable ratings are adjacent and "
+             "include the true one; *sd*: subject-dependent (train and test on one subject's "
+             "films, in time blocks); *si*: leave one subject out (pretrain on the others, "
+             "fine-tune on 10 s of the new one).", "",
+             f"HiSTN on {source}, target {target} (5 classes), seed {seed}: "
+             f"{int(ds['n_runs'].sel(protocol='sd'))} subject-dependent runs "
              f"(subject x fold), {int(ds['n_runs'].sel(protocol='si'))} leave-one-subject-out runs "
              f"(data {t_data:.1f} s, training {t_train:.1f} s).", "",
              "| protocol | decoder | " + " | ".join(ds["metric"].values) + " |",

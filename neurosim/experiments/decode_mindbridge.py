@@ -27,77 +27,85 @@ from __future__ import annotations
 
 import time
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "decode-mindbridge"
 
 
-def _config(quick):
-    if quick:
-        return {"model": {"pool_size": 256, "hidden_dim": 128, "adapter_rank": 8, "n_blocks": 2},
-                "bridge_epochs": 30, "adapt_steps": 150, "budgets": [10, 30, 100],
-                "batch_size": 32, "lr": 2e-3}
-    return {"model": {"pool_size": 512, "hidden_dim": 256, "adapter_rank": 32, "n_blocks": 4},
-            "bridge_epochs": 60, "adapt_steps": 600, "budgets": [10, 20, 50, 100, 220],
-            "batch_size": 32, "lr": 1e-3}
-
-
-def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
-    """Train MindBridge on 4 simulated subjects, reset-tune it on a 5th, compare with scratch.
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
 
     Parameters
     ----------
-    quick : bool
-        Small model and three target budgets (True) or the full curve (False).
-    backend : str
-        Ignored (decoders run on torch: CUDA when available, else the CPU); kept for the CLI.
-    seed : int
-        Seed of the simulated data, the models and the training.
-    progress : bool
-        Show progress bars.
+    %(quick)s
+        Small model and three target budgets.
+
+    Returns
+    -------
+    config : dict
+        ``model`` (:class:`~neurosim.decoding.MindBridge` arguments), ``bridge_epochs``,
+        ``adapt_steps``, ``budgets`` (simulated data), ``real_budgets`` and ``max_sessions``
+        (NSD), ``real_config`` (``"paper"`` or ``"small"``: the model and recipe on NSD),
+        ``batch_size``, ``lr``, ``n_subjects`` (simulated). Budgets count images per subject.
+    """
+    if quick:
+        return {"model": {"pool_size": 256, "hidden_dim": 128, "adapter_rank": 8, "n_blocks": 2},
+                "bridge_epochs": 30, "adapt_steps": 150, "budgets": [10, 30, 100],
+                "batch_size": 32, "lr": 2e-3, "n_subjects": 5, "real_budgets": [500, 1000, 4000],
+                "max_sessions": 4, "real_config": "small"}
+    return {"model": {"pool_size": 512, "hidden_dim": 256, "adapter_rank": 32, "n_blocks": 4},
+            "bridge_epochs": 60, "adapt_steps": 600, "budgets": [10, 20, 50, 100, 220],
+            "batch_size": 32, "lr": 1e-3, "n_subjects": 5, "real_budgets": [500, 1000, 4000],
+            "max_sessions": None, "real_config": "paper"}
+
+
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
+    """Train MindBridge on the source subjects, reset-tune it on a new one, compare with scratch.
+
+    Parameters
+    ----------
+    %(experiment_config)s
     data : None | str | path-like
-        None: simulated subjects (the small model). Otherwise the NSD root folder with
-        ``nsd_embeddings.*`` (:func:`neurosim.datasets.find_nsd`), run with the paper's model
-        and recipe (the small model in quick mode).
+        None: simulated subjects (:func:`neurosim.datasets.make_fmri_visual`, the configuration's
+        model). Otherwise the NSD root folder with ``nsd_embeddings.*``
+        (:func:`neurosim.datasets.find_nsd`, betas z-scored per session), run with
+        ``real_config`` (``"paper"``: the published model and recipe).
+    %(experiment_seed)s
+        Seed of the simulated data, the models and the training.
+    %(progress)s
 
     Returns
     -------
     result : neurosim.experiments.ExperimentResult
         ``dataset``: the curve (see :func:`neurosim.decoding.reset_tuning_curve`);
-        ``figures``: ``"reset_tuning"``;
-        ``metrics``: ``top1_reset_<b>``, ``top1_scratch_<b>`` for each budget ``b`` (images per
-        subject) and ``source_top1_mean``, ``run_time_s``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.decode_mindbridge import run
-    >>> result = run(quick=True)  # doctest: +SKIP
+        ``figures``: ``"reset_tuning"``; ``metrics``: ``top1_reset_<b>``, ``top1_scratch_<b>``
+        for each budget ``b`` (images per subject) and ``source_top1_mean``, ``run_time_s``.
     """
-    from neurosim._utils import check_size
     from neurosim.datasets import find_nsd, make_fmri_visual
     from neurosim.decoding import reset_tuning_curve
 
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = config
     t0 = time.perf_counter()
     if data is None:
-        data = make_fmri_visual(n_subjects=5, random_state=seed)
-        source, config = "make_fmri_visual", "small"
+        data = make_fmri_visual(n_subjects=cfg["n_subjects"], random_state=seed)
+        source, budgets, model_config = "make_fmri_visual", cfg["budgets"], "small"
     else:  # real data: the paper's budgets (500, 1000, 4000 images), as far as the data go
-        data = find_nsd(data, max_sessions=4 if quick else None, on_missing="raise",
+        data = find_nsd(data, max_sessions=cfg["max_sessions"], on_missing="raise",
                         zscore_sessions=True)
-        source = "NSD"
-        config = "small" if quick else "paper"
-        cfg["budgets"] = [500, 1000, 4000]
+        source, budgets, model_config = "NSD", cfg["real_budgets"], cfg["real_config"]
     subjects = sorted(data)
-    if config == "paper":  # the published model and the official recipe
+    if model_config == "paper":  # the published model and the official recipe
         kwargs = {}
     else:
         kwargs = {"model_kwargs": cfg["model"], "bridge_epochs": cfg["bridge_epochs"],
                   "adapt_steps": cfg["adapt_steps"], "batch_size": cfg["batch_size"],
                   "lr": cfg["lr"]}
     curve, _ = reset_tuning_curve(
-        data, subjects[:-1], subjects[-1], cfg["budgets"], config=config, random_state=seed,
+        data, subjects[:-1], subjects[-1], budgets, config=model_config, random_state=seed,
         progress=progress, **kwargs)
     elapsed = time.perf_counter() - t0
     metrics = {}
@@ -107,12 +115,19 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, data=None):
         metrics[f"top1_scratch_{b}"] = float(top1.sel(training="from_scratch"))
     metrics["source_top1_mean"] = float(curve["source_top1_forward"].mean())
     metrics["run_time_s"] = elapsed
-    curve.attrs.update({"experiment": NAME, "experiment_quick": int(bool(quick)),
-                        "experiment_seed": int(seed), "data": source, "n_voxels": str(
-                            {s: int(data[s].sizes["voxel"]) for s in subjects}),
-                        **{f"summary_{k}": v for k, v in metrics.items()}})
+    curve.attrs.update({"data": source, "n_voxels": str(
+        {s: int(data[s].sizes["voxel"]) for s in subjects})})
+    smallest, chance = int(curve["budget"].min()), curve.attrs["chance_top1"]
+    headline = [
+        Headline(f"top-1, reset-tuned on {smallest} images of the new subject",
+                 metrics[f"top1_reset_{smallest}"], "trained from scratch on them",
+                 metrics[f"top1_scratch_{smallest}"]),
+        Headline("top-1 on the source subjects (mean)", metrics["source_top1_mean"], "chance",
+                 chance),
+    ]
     return ExperimentResult(dataset=curve, figures={"reset_tuning": _figure(curve)},
-                            report=_report(curve, data, metrics, quick, seed), metrics=metrics)
+                            report=_report(curve, data, metrics, seed), metrics=metrics,
+                            headline=headline)
 
 
 def _figure(curve):
@@ -141,12 +156,21 @@ def _figure(curve):
     return fig
 
 
-def _report(curve, data, metrics, quick, seed):
-    mode = "quick" if quick else "full"
+def _report(curve, data, metrics, seed):
+    smallest = int(curve["budget"].min())
     lines = [
         f"# {NAME}",
         "",
-        f"MindBridge ({mode} mode, {curve.attrs['config']} configuration, seed {seed}) trained on "
+        f"A new subject decoded by reset-tuning a multi-subject MindBridge reaches top-1 retrieval "
+        f"{metrics[f'top1_reset_{smallest}']:.3f} with {smallest} of its images, against "
+        f"{metrics[f'top1_scratch_{smallest}']:.3f} for the same model trained from scratch on "
+        f"them (chance {curve.attrs['chance_top1']:.3f}). *Top-1 retrieval*: the fraction of test "
+        "stimuli whose predicted embedding is closer (cosine) to their own embedding than to any "
+        "other test stimulus's (*backward*: the other way round; *2-way*: against one random "
+        "other). *Reset-tuning*: a fresh per-subject embedder trained while the shared parts "
+        "stay frozen.",
+        "",
+        f"MindBridge ({curve.attrs['config']} configuration, seed {seed}) trained on "
         f"{', '.join(curve['source_subject'].values)} of {curve.attrs['data']}, reset-tuned on "
         f"{curve.attrs['target_subject']} with the first b images of every subject (the paper's "
         "--length) and compared with a single-subject model trained from scratch on the target's "

@@ -20,89 +20,58 @@ the key number is the mean accuracy over all tasks after the whole sequence.
 
 On these small layers 20 % winners work better than the paper's 5 % (for 2,048-unit layers).
 
-In full mode the comparison is repeated on permuted MNIST when its files are on disk
-(:func:`run_permuted_mnist`; nothing is downloaded). The ``backend`` argument does not apply
-(the networks run in PyTorch, on the CPU, with one thread: :func:`single_thread`).
+With ``data=FOLDER`` (a data home holding ``mnist/``, as :func:`neurosim.datasets.fetch_mnist`
+writes it; nothing is downloaded) the comparison is repeated on permuted MNIST with the paper's
+settings. Each network is trained with its ``fit_stream``
+(:meth:`neurosim.continual.TaskwiseClassifier.fit_stream`), in PyTorch on the CPU with one thread
+(:class:`neurosim.continual.single_thread`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "dendrites-continual"
 MODELS = ("dendritic", "mlp", "mlp-context")
 _COLORS = {"dendritic": "tab:green", "mlp": "tab:red", "mlp-context": "tab:blue"}
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        Smaller networks and fewer epochs.
+
+    Returns
+    -------
+    config : dict
+        ``n_tasks``, ``n_segments``, ``weight_sparsity``, ``hidden_sizes``, ``n_epochs``,
+        ``batch_size``, ``learning_rate``, ``kw_percent_on`` (permuted digits), and ``mnist``:
+        the same keys for permuted MNIST (run with ``data``).
+    """
     common = {"n_tasks": 10, "n_segments": 10, "weight_sparsity": 0.5}
-    if quick:
-        return {**common, "hidden_sizes": (128, 128), "n_epochs": 4, "batch_size": 64,
-                "learning_rate": 4e-3, "kw_percent_on": 0.2}
-    return {**common, "hidden_sizes": (512, 512), "n_epochs": 5, "batch_size": 32,
-            "learning_rate": 1e-3, "kw_percent_on": 0.2}
-
-
-def _mnist_config():
     # the paper's 10-task permuted-MNIST settings (batch 256, learning rate 5e-4, k-WTA 5 %,
     # 10 segments), with narrower layers (512 instead of 2,048) and 1 epoch per task for the CPU
-    return {"n_tasks": 10, "n_segments": 10, "weight_sparsity": 0.5, "hidden_sizes": (512, 512),
-            "n_epochs": 1, "batch_size": 256, "learning_rate": 5e-4, "kw_percent_on": 0.05}
+    mnist = {"n_tasks": 10, "n_segments": 10, "weight_sparsity": 0.5, "hidden_sizes": (512, 512),
+             "n_epochs": 1, "batch_size": 256, "learning_rate": 5e-4, "kw_percent_on": 0.05}
+    if quick:
+        return {**common, "hidden_sizes": (128, 128), "n_epochs": 4, "batch_size": 64,
+                "learning_rate": 4e-3, "kw_percent_on": 0.2, "mnist": mnist}
+    return {**common, "hidden_sizes": (512, 512), "n_epochs": 5, "batch_size": 32,
+            "learning_rate": 1e-3, "kw_percent_on": 0.2, "mnist": mnist}
 
 
-def run_permuted_mnist(seed=0, progress=False):
-    """The same comparison on permuted MNIST, if the MNIST files are on disk.
-
-    Reads MNIST through :func:`neurosim.continual.permuted_mnist` (never downloads).
-
-    Parameters
-    ----------
-    seed : int
-        Seed of the permutations and of the models.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    accuracy : ndarray of shape (3, n_tasks, n_tasks) | None
-        As returned by :func:`run_sequence` (models in the order of :data:`MODELS`), or None
-        when the MNIST files are not there.
-    cfg : dict
-        The configuration used.
-    """
-    from neurosim.continual import permuted_mnist
-
-    cfg = _mnist_config()
-    try:
-        stream = permuted_mnist(n_tasks=cfg["n_tasks"], random_state=seed)
-    except FileNotFoundError:
-        return None, cfg
-    with single_thread():
-        acc, _ = run_sequence(make_models(cfg, seed), stream, progress=progress)
-    return acc, cfg
-
-
-def make_models(cfg, seed):
-    """The three networks of the comparison, built from one configuration.
-
-    Parameters
-    ----------
-    cfg : dict
-        ``hidden_sizes``, ``n_epochs``, ``batch_size``, ``learning_rate``, ``n_segments``,
-        ``kw_percent_on``, ``weight_sparsity``.
-    seed : int
-        ``random_state`` of every model.
-
-    Returns
-    -------
-    models : dict of str to estimator
-        ``"dendritic"``, ``"mlp"`` and ``"mlp-context"``.
-    """
+def _models(cfg, seed):
+    """The three networks of the comparison, built from one configuration."""
     from neurosim.dendrites import ActiveDendritesClassifier, ContextMLPClassifier
 
     train = {k: cfg[k] for k in ("hidden_sizes", "n_epochs", "batch_size", "learning_rate")}
@@ -115,109 +84,56 @@ def make_models(cfg, seed):
     }
 
 
-@contextlib.contextmanager
-def single_thread():
-    """Run torch on one thread inside the block, then restore the previous setting.
+def _fit(models, stream, progress):
+    """``fit_stream`` of every model: accuracy (model, trained, task), task-inference accuracy."""
+    from neurosim.continual import single_thread
 
-    These networks are small: one thread is as fast on an idle machine and many times faster
-    on a busy one (torch's worker threads spin while waiting for each other).
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def run_sequence(models, stream, progress=False):
-    """Train each model on the tasks of ``stream`` in order and test on all tasks after each.
-
-    Parameters
-    ----------
-    models : dict of str to estimator
-        Models with ``partial_fit``, ``score`` and ``predict_task``.
-    stream : neurosim.continual.TaskStream
-        The tasks.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    accuracy : ndarray of shape (n_models, n_tasks, n_tasks)
-        ``accuracy[m, i, j]``: accuracy of model ``m`` on task ``j`` after training on tasks
-        ``0..i``.
-    task_accuracy : ndarray of shape (n_models,)
-        Fraction of test samples of all tasks assigned their own task's prototype at the end.
-    """
-    from tqdm.auto import tqdm
-
-    n = len(stream)
-    acc = np.full((len(models), n, n), np.nan)
-    task_acc = np.empty(len(models))
-    classes = np.arange(stream.n_classes)
-    bar = tqdm(total=len(models) * n, desc=NAME, disable=not progress)
-    for m, model in enumerate(models.values()):
-        for i, task in enumerate(stream):
-            model.partial_fit(task.X_train, task.y_train, classes=classes)
-            for j, other in enumerate(stream):
-                acc[m, i, j] = model.score(other.X_test, other.y_test)
-            bar.update()
-        hits = [model.predict_task(t.X_test) == k for k, t in enumerate(stream)]
-        task_acc[m] = float(np.concatenate(hits).mean())
-    bar.close()
+    with single_thread():
+        for model in models.values():
+            model.fit_stream(stream, progress=progress)
+    acc = np.stack([m.history_["accuracy_matrix"].values for m in models.values()])
+    task_acc = np.array([m.history_.attrs["task_inference_accuracy"] for m in models.values()])
     return acc, task_acc
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Train active dendrites and two MLPs on permuted digits, task after task.
 
     Parameters
     ----------
-    quick : bool
-        Smaller networks and fewer epochs (see the module docstring).
-    backend : str
-        Recorded only: the networks run in PyTorch on the CPU.
-    seed : int
+    %(experiment_config)s
+    data : None | str | path-like
+        A data home holding ``mnist/`` (:func:`neurosim.datasets.fetch_mnist`): also run the
+        comparison on permuted MNIST. None: permuted digits only.
+    %(experiment_seed)s
         Seed of the task stream (split and permutations) and of every model.
-    progress : bool
-        Show a progress bar.
+    %(progress)s
 
     Returns
     -------
     result : neurosim.experiments.ExperimentResult
         ``dataset``: ``accuracy`` (dims ``model``, ``trained``, ``task``) and
-        ``final_accuracy`` (``model``, ``task``), with the metrics in ``attrs`` as
-        ``summary_<name>``; ``figures``: ``"accuracy"``; ``report``: markdown; ``metrics``:
-        ``acc_dendritic``, ``acc_mlp``, ``acc_mlp_context`` (mean final accuracy over all
-        tasks), ``margin_vs_mlp``, ``task_inference_acc``, ``train_time_<model>_s`` and
-        ``n_params_<model>``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.dendrites_continual import run
-    >>> result = run(quick=True, seed=0)  # doctest: +SKIP
-    >>> result.metrics["acc_dendritic"] > result.metrics["acc_mlp"]  # doctest: +SKIP
-    True
+        ``final_accuracy`` (``model``, ``task``); ``figures``: ``"accuracy"``; ``report``:
+        markdown; ``metrics``: ``acc_dendritic``, ``acc_mlp``, ``acc_mlp_context`` (mean final
+        accuracy over all tasks), ``margin_vs_mlp``, ``task_inference_acc``,
+        ``train_time_<model>_s`` and ``n_params_<model>``.
     """
     import xarray as xr
 
-    from neurosim.continual import permuted_digits
+    from neurosim.continual import permuted_digits, permuted_mnist
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    cfg = _config(quick)
+    cfg = config
     stream = permuted_digits(n_tasks=cfg["n_tasks"], random_state=seed)
-    models = make_models(cfg, seed)
-    with single_thread():
-        acc, task_acc = run_sequence(models, stream, progress=progress)
+    models = _models(cfg, seed)
+    acc, task_acc = _fit(models, stream, progress)
 
     mnist_acc = None
-    if not quick:
-        mnist_acc, mnist_cfg = run_permuted_mnist(seed, progress)
+    if data is not None:
+        mnist_cfg = cfg["mnist"]
+        mnist_stream = permuted_mnist(n_tasks=mnist_cfg["n_tasks"], data_home=data,
+                                      random_state=seed)
+        mnist_acc, _ = _fit(_models(mnist_cfg, seed), mnist_stream, progress)
 
     final = acc[:, -1, :]
     names = list(models)
@@ -243,27 +159,34 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         coords={"model": names, "trained": np.arange(cfg["n_tasks"]),
                 "task": np.arange(cfg["n_tasks"])},
         attrs={
-            "experiment": NAME, "experiment_quick": int(bool(quick)), "experiment_seed": seed,
-            "backend": backend, "device": "cpu", "data": "permuted digits (sklearn load_digits)",
+            "device": "cpu", "data": "permuted digits (sklearn load_digits)",
             "n_train_per_task": int(stream[0].X_train.shape[0]),
             "n_test_per_task": int(stream[0].X_test.shape[0]),
-            **{f"config_{k}": (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
-            **{f"summary_{k}": v for k, v in metrics.items()},
+            **{f"config_{k}": (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()
+               if k != "mnist"},
         },
     )
-    if quick:
-        ds.attrs["permuted_mnist"] = "not run (quick mode)"
-    elif mnist_acc is None:
-        ds.attrs["permuted_mnist"] = "not run: MNIST files not found (neurosim.datasets.fetch_mnist)"
+    if mnist_acc is None:
+        ds.attrs["permuted_mnist"] = "not run (no data=: run with a data home holding mnist/)"
     else:
         ds["mnist_accuracy"] = (("model", "mnist_trained", "mnist_task"), mnist_acc,
                                 {"long_name": "permuted MNIST: accuracy on `mnist_task` after "
                                               "training tasks 0..mnist_trained", "units": "1"})
         ds.attrs["permuted_mnist"] = json.dumps({k: (list(v) if isinstance(v, tuple) else v)
-                                                 for k, v in mnist_cfg.items()})
+                                                 for k, v in cfg["mnist"].items()})
+    headline = [
+        Headline("mean accuracy over 10 permuted-digit tasks, active dendrites",
+                 metrics["acc_dendritic"], "plain MLP", metrics["acc_mlp"]),
+        Headline("the same, active dendrites", metrics["acc_dendritic"],
+                 "MLP given the task context", metrics["acc_mlp_context"]),
+    ]
+    if mnist_acc is not None:
+        headline.append(Headline("permuted MNIST mean accuracy, active dendrites",
+                                 metrics["mnist_acc_dendritic"], "plain MLP",
+                                 metrics["mnist_acc_mlp"]))
     figures = {"accuracy": _figure(ds)}
     return ExperimentResult(dataset=ds, figures=figures, report=_report(ds, cfg, metrics, seed),
-                            metrics=metrics)
+                            metrics=metrics, headline=headline)
 
 
 def _figure(ds):
@@ -297,6 +220,15 @@ def _figure(ds):
 def _report(ds, cfg, metrics, seed):
     lines = [
         f"# {NAME}",
+        "",
+        f"Learning {cfg['n_tasks']} permuted-digit tasks one after another with no replay, the "
+        f"active-dendrites network keeps a mean accuracy of {metrics['acc_dendritic']:.3f} over "
+        f"all tasks at the end, against {metrics['acc_mlp']:.3f} for a plain MLP (which forgets) "
+        f"and {metrics['acc_mlp_context']:.3f} for an MLP given the task context as input. "
+        "*Permuted digits*: each task is scikit-learn's 8x8 digits with its own fixed pixel "
+        "permutation; *context*: the task's prototype (mean training input), inferred at test "
+        "time from the nearest stored prototype; *k-WTA*: only the k most active hidden units "
+        "of each layer stay on.",
         "",
         f"{cfg['n_tasks']} permuted-digit tasks ({ds.attrs['n_train_per_task']} training and "
         f"{ds.attrs['n_test_per_task']} test images each), learned one after another; hidden "

@@ -14,38 +14,54 @@ checks them against Monte-Carlo simulation (numba) on a grid of ``(n, a, s, thet
 - theory vs Monte Carlo: z-scores ``(p_mc - p) / se`` of the false-match, union and noise
   formulas over a grid (quick: 20,000 trials per point; full: 200,000).
 
-The ``backend`` argument does not apply (the simulations are numba kernels).
+The Monte-Carlo simulations are numba kernels; the formulas are
+:mod:`neurosim.dendrites.theory`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "dendrites-theory"
 
 
-def _mc_grid(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        A third of the false-match grid and 20,000 Monte-Carlo trials per point.
+
+    Returns
+    -------
+    config : dict
+        ``n_trials`` (Monte-Carlo trials per point) and the grids ``false_match`` ``(n, a, s,
+        theta)``, ``union`` ``(n, a, theta, m, s)`` and ``noise`` ``(a, s, theta, v)``.
+    """
     fm = [(n, a, s, th) for n in (200, 1000, 5000) for a in (20, 64) for s in (12, 24)
           for th in (2, 4, 6) if a <= n]
     union = [(500, 20, 4, 5, 8), (1000, 25, 3, 2, 15), (4000, 40, 6, 20, 40), (300, 30, 5, 4, 10)]
     noise = [(128, 30, 12, 64), (128, 30, 16, 50), (40, 10, 6, 20), (60, 20, 10, 30)]
-    if quick:
-        fm = fm[::3]
-    return fm, union, noise
+    return {"n_trials": 20_000 if quick else 200_000, "false_match": fm[::3] if quick else fm,
+            "union": union, "noise": noise}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Reproduce the paper's predictions and check the formulas by simulation.
 
     Parameters
     ----------
-    quick : bool
-        Fewer Monte-Carlo points and trials.
-    backend : str
-        Recorded only (the Monte Carlo runs in numba).
-    seed : int
+    %(experiment_config)s
+    data : None
+        No data set: the formulas and their simulation.
+    %(experiment_seed)s
         Seed of the Monte-Carlo simulations.
     progress : bool
         Show a progress bar over the Monte-Carlo grid.
@@ -59,13 +75,6 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         ``figures``: ``"predictions"`` and ``"monte_carlo"``; ``metrics``:
         ``max_abs_z``, ``n_mc_cases``, ``n_mc_within_3se``, ``best_theta_noise50``,
         ``error_s24_theta12``, ``median_error_theta8``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.dendrites_theory import run
-    >>> result = run(quick=True, seed=0)  # doctest: +SKIP
-    >>> result.metrics["n_mc_within_3se"] == result.metrics["n_mc_cases"]  # doctest: +SKIP
-    True
     """
     import xarray as xr
     from tqdm.auto import tqdm
@@ -80,9 +89,6 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         union_false_match_probability,
     )
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
 
     # ---- the paper's curves (exact) -------------------------------------------------------
@@ -103,8 +109,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     err_union = union_false_match_probability(4000, 40, 15, m_values, method="expected")
 
     # ---- Monte Carlo ----------------------------------------------------------------------
-    n_trials = 20_000 if quick else 200_000
-    fm_grid, union_grid, noise_grid = _mc_grid(quick)
+    n_trials = config["n_trials"]
+    fm_grid, union_grid, noise_grid = config["false_match"], config["union"], config["noise"]
     cases, theory, est, se = [], [], [], []
     bar = tqdm(total=len(fm_grid) + len(union_grid) + len(noise_grid), desc=NAME,
                disable=not progress)
@@ -165,14 +171,18 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
             "threshold": thetas, "union_size": m_values,
             "mc_case": np.array(cases, dtype=object),
         },
-        attrs={"experiment": NAME, "experiment_quick": int(bool(quick)),
-               "experiment_seed": seed, "backend": backend, "mc_n_trials": n_trials,
-               **{f"summary_{k}": v for k, v in metrics.items()}},
+        attrs={"mc_n_trials": n_trials},
     )
     figures = {"predictions": _predictions_figure(ds, best_theta),
                "monte_carlo": _mc_figure(ds)}
+    headline = [
+        Headline("Monte-Carlo cases within 3 standard errors of the exact formulas",
+                 metrics["n_mc_within_3se"], "cases", metrics["n_mc_cases"], fmt=".0f"),
+        Headline("P(false match), n=10000, a=300, s=24, theta=12", metrics["error_s24_theta12"],
+                 "paper (Ahmad & Hawkins 2016)", 8.376e-13, fmt=".3e"),
+    ]
     return ExperimentResult(dataset=ds, figures=figures, report=_report(ds, metrics, n_trials),
-                            metrics=metrics)
+                            metrics=metrics, headline=headline)
 
 
 def _predictions_figure(ds, best_theta):
@@ -230,6 +240,14 @@ def _mc_figure(ds):
 def _report(ds, metrics, n_trials):
     return "\n".join([
         f"# {NAME}",
+        "",
+        f"The exact formulas for the error of a dendritic segment recognising sparse patterns "
+        f"agree with simulation: {int(metrics['n_mc_within_3se'])} of "
+        f"{int(metrics['n_mc_cases'])} Monte-Carlo cases fall within 3 standard errors (largest "
+        f"|z| {metrics['max_abs_z']:.2f}). *SDR*: a sparse distributed representation, ``a`` "
+        "active cells out of ``n``; a segment with ``s`` synapses onto one SDR fires when at "
+        "least ``theta`` (the NMDA threshold) of them are active; a *false match* is a random "
+        "SDR that makes it fire; the *union* stores several patterns on one segment.",
         "",
         "Ahmad & Hawkins (2016): exact false-match, union and noise formulas, checked by "
         f"Monte Carlo ({n_trials} trials per point).",

@@ -23,50 +23,66 @@ each in one presentation. The experiment measures
 - quick: 500 training digits, loads up to 400, 100 probe pairs, 4 sequences.
 - full: 1,000 training digits (797 held out), loads up to 1,600, 300 probe pairs, 10 sequences.
 
-With ``dataset="mnist"`` (MNIST files present through :func:`neurosim.datasets.fetch_mnist`),
-the classification part runs on MNIST (28 x 28 x 4 inputs; quick: 2,000 training images, full:
-all 60,000) and reports the learning time.
+With ``data=FOLDER`` (a data home holding ``mnist/``, as :func:`neurosim.datasets.fetch_mnist`
+writes it; nothing is downloaded) the classification part runs on MNIST (28 x 28 x 4 inputs;
+quick: 2,000 training images, full: all 60,000) and reports the learning time. The measurements
+are :func:`neurosim.sparsey.similarity_preservation`, :func:`neurosim.sparsey.capacity_curve`,
+:func:`neurosim.sparsey.projection_baselines` and :func:`neurosim.sparsey.sequence_recall`.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "sparsey-digits"
 MODEL = dict(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0)
 N_LEVELS = 4
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        500 training digits, loads up to 400, 100 probe pairs, 4 sequences.
+
+    Returns
+    -------
+    config : dict
+        ``n_train`` (digits), ``loads``, ``n_pairs``, ``n_sequences``, ``seq_len``,
+        ``n_background`` and ``mnist_n_train`` / ``mnist_n_test`` (with ``data``).
+    """
     if quick:
         return {"n_train": 500, "loads": [25, 50, 100, 200, 400], "n_pairs": 100,
-                "n_sequences": 4, "seq_len": 6, "n_background": 100}
+                "n_sequences": 4, "seq_len": 6, "n_background": 100, "mnist_n_train": 2000,
+                "mnist_n_test": 2000}
     return {"n_train": 1000, "loads": [25, 50, 100, 200, 400, 800, 1600], "n_pairs": 300,
-            "n_sequences": 10, "seq_len": 6, "n_background": 100}
+            "n_sequences": 10, "seq_len": 6, "n_background": 100, "mnist_n_train": 60000,
+            "mnist_n_test": 10000}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False, dataset="digits"):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False):
     """Check Sparsey's similarity preservation, capacity, accuracy and sequence recall.
 
     Parameters
     ----------
-    quick : bool
-        The small version (about 10 s) or the full one.
-    backend : str
-        Ignored: Sparsey has one implementation (numba kernels); ``"numba"`` (the CLI's default)
-        and any other name are accepted and recorded.
-    seed : int
+    %(experiment_config)s
+    data : None | str | path-like
+        A data home holding ``mnist/`` (:func:`neurosim.datasets.fetch_mnist`): run the
+        classification part on MNIST; the other parts always use the digits. None: digits only.
+    %(experiment_seed)s
         Seed of the data shuffle, the probes and the memories' roulette.
     progress : bool
         Print a line per part.
-    dataset : {"digits", "mnist"}
-        ``"mnist"`` runs the classification part on MNIST (the files must be present, see
-        :func:`neurosim.datasets.fetch_mnist`); the other parts always use the digits.
 
     Returns
     -------
@@ -80,26 +96,21 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, dataset="digits
         ``recall_exact_low_load``, ``accuracy``, ``accuracy_linear``, ``accuracy_rp_codes``,
         ``accuracy_rp_q``, ``accuracy_raw_1nn``, ``chance``, ``sequence_recall``,
         ``learn_items_per_s``.
-
-    Examples
-    --------
-    >>> from neurosim.experiments.sparsey_digits import run
-    >>> result = run(quick=True, seed=0)  # doctest: +SKIP
-    >>> result.metrics["similarity_rho"] > 0.8  # doctest: +SKIP
-    True
     """
     import xarray as xr
     from scipy.stats import spearmanr
     from sklearn.datasets import load_digits
 
-    from neurosim.sparsey import SparseyMemory, code_intersection, level_encode
+    from neurosim.sparsey import (
+        SparseyMemory,
+        capacity_curve,
+        level_encode,
+        projection_baselines,
+        sequence_recall,
+        similarity_preservation,
+    )
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)
-    if dataset not in ("digits", "mnist"):
-        raise ValueError(f"dataset must be 'digits' or 'mnist', got {dataset!r}")
-    cfg = _config(quick)
+    cfg = config
     say = print if progress else (lambda *a, **k: None)
     rng = np.random.default_rng(seed)
     digits = load_digits()
@@ -113,35 +124,21 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, dataset="digits
 
     # 1. similarity preservation -------------------------------------------------------------
     say(f"[{NAME}] similarity preservation ({cfg['n_pairs']} probes)")
-    n_store = 50
-    mem = memory().fit(X[:n_store])
-    i = rng.integers(0, n_store, cfg["n_pairs"])
-    j = rng.integers(n_store, len(y), cfg["n_pairs"])
-    frac = rng.random(cfg["n_pairs"])
-    probes = np.array([_morph(rng, X[a], X[b], f) for a, b, f in zip(i, j, frac)])
-    input_overlap = _cosine(probes, X[i])
-    probe_codes = np.array([copy.deepcopy(mem).partial_fit(p[None]).codes_[-1] for p in probes])
-    code_overlap = code_intersection(probe_codes, mem.codes_[i]) / mem.Q
+    sim = similarity_preservation(memory(), X, 50, cfg["n_pairs"], rng)
+    input_overlap, code_overlap = sim["input_overlap"], sim["code_overlap"]
+    stored_input, stored_code = sim["stored_input_overlap"], sim["stored_code_overlap"]
     rho = float(spearmanr(input_overlap, code_overlap).statistic)
-    a, b = np.triu_indices(n_store, 1)
-    stored_input = _cosine(X[a], X[b])
-    stored_code = code_intersection(mem.codes_[a], mem.codes_[b]) / mem.Q
     rho_stored = float(spearmanr(stored_input, stored_code).statistic)
 
     # 2. capacity ------------------------------------------------------------------------------
     say(f"[{NAME}] capacity (loads {cfg['loads']})")
-    exact, mean = [], []
-    for n in cfg["loads"]:
-        m = memory().fit(X[:n])
-        ov = code_intersection(m.transform(X[:n]), m.codes_) / m.Q
-        exact.append(float(np.mean(ov >= 0.95)))
-        mean.append(float(ov.mean()))
+    exact, mean = capacity_curve(memory, X, cfg["loads"])
     failed = [n for n, e in zip(cfg["loads"], exact) if e < 0.5]
     capacity = float(failed[0]) if failed else float("nan")
 
     # 3. classification --------------------------------------------------------------------------
-    if dataset == "mnist":
-        Xtr, ytr, Xte, yte, cshape = _mnist(quick)
+    if data is not None:
+        Xtr, ytr, Xte, yte, cshape = _mnist(data, cfg)
         data_name = f"MNIST ({len(ytr)} training, {len(yte)} test images)"
     else:
         n_train = cfg["n_train"]
@@ -155,23 +152,14 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, dataset="digits
     acc = clf.score(Xte, yte)
     acc_linear = clf.set_params(readout="linear").score(Xte, yte)
     clf.set_params(readout="nearest")
-    acc_rp_codes, acc_rp_q, acc_raw = _baselines(Xtr, ytr, Xte, yte, clf.Q, clf.K, seed)
+    acc_rp_codes, acc_rp_q, acc_raw = projection_baselines(Xtr, ytr, Xte, yte, clf.Q, clf.K, seed)
 
     # 4. sequences -------------------------------------------------------------------------------
     say(f"[{NAME}] sequences ({cfg['n_sequences']} of {cfg['seq_len']} digits)")
     smem = memory().fit(X[:cfg["n_background"]])
     pool = rng.permutation(np.arange(1000, len(y)))
     seqs = pool[:cfg["n_sequences"] * cfg["seq_len"]].reshape(cfg["n_sequences"], cfg["seq_len"])
-    starts = []
-    for s in seqs:
-        starts.append(smem.codes_.shape[0])
-        smem.learn_sequence(X[s])
-    correct = np.zeros(seqs.shape, bool)
-    recalled = np.zeros(seqs.shape, np.int64)
-    for k, (s, start) in enumerate(zip(seqs, starts)):
-        index, _ = smem.nearest_stored(smem.recall_sequence(X[s[0]], len(s)))
-        recalled[k] = index
-        correct[k] = index == start + np.arange(len(s))
+    correct, recalled = sequence_recall(smem, X, seqs)
     seq_recall = float(correct[:, 1:].mean())
     stored_images = np.concatenate([images[:cfg["n_background"]], images[seqs.ravel()]])
 
@@ -210,10 +198,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, dataset="digits
         coords={"load": ("load", cfg["loads"], {"units": "items"}),
                 "classifier": ("classifier", classifiers),
                 "step": ("step", np.arange(cfg["seq_len"]))},
-        attrs={"experiment": NAME, "experiment_quick": int(bool(quick)),
-               "experiment_seed": int(seed), "backend": str(backend), "dataset": dataset,
-               "model": {**MODEL, "input_levels": N_LEVELS}, "config": cfg,
-               **{f"summary_{k}": v for k, v in metrics.items()}},
+        attrs={"dataset": "digits" if data is None else "mnist",
+               "model": {**MODEL, "input_levels": N_LEVELS}, "config": cfg},
     )
     figures = {
         "similarity": _similarity_figure(input_overlap, code_overlap, stored_input, stored_code,
@@ -222,60 +208,30 @@ def run(*, quick=False, backend="numba", seed=0, progress=False, dataset="digits
         "accuracy": _accuracy_figure(classifiers, ds["accuracy"].values, data_name),
         "sequences": _sequence_figure(images, seqs, stored_images, recalled, correct),
     }
-    report = _report(metrics, cfg, data_name, quick, seed)
-    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics)
+    headline = [
+        Headline("similarity preservation, Spearman rho (input vs code overlap)", rho,
+                 "pairs of stored digits", rho_stored),
+        Headline(f"accuracy, nearest stored code, {data_name.split(' (')[0]}", float(acc),
+                 "1-NN on random-projection codes of the same size", float(acc_rp_codes)),
+        Headline("sequence steps recalled in order", seq_recall, "chance", 0.1),
+    ]
+    report = _report(metrics, cfg, data_name, seed)
+    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics,
+                            headline=headline)
 
 
-def _cosine(a, b):
-    a, b = a.astype(bool), b.astype(bool)
-    return (a & b).sum(1) / np.sqrt(np.maximum(a.sum(1) * b.sum(1), 1))
-
-
-def _morph(rng, a, b, keep_fraction):
-    """``a`` with a fraction ``1 - keep_fraction`` of its active units moved onto ``b``'s."""
-    on, other = np.flatnonzero(a), np.flatnonzero(b & (1 - a))
-    keep = int(round(keep_fraction * on.size))
-    out = np.zeros_like(a)
-    out[rng.choice(on, keep, replace=False)] = 1
-    out[rng.choice(other, min(on.size - keep, other.size), replace=False)] = 1
-    return out
-
-
-def _baselines(Xtr, ytr, Xte, yte, Q, K, seed):
-    """1-NN on random projections of the same size, and on the inputs."""
-    from sklearn.neighbors import KNeighborsClassifier
-
-    from neurosim.sparsey import code_intersection
-
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    R = rng.standard_normal((Xtr.shape[1], Q * K)).astype(np.float32)
-
-    def rp(Z):
-        return (Z.astype(np.float32) @ R).reshape(len(Z), Q, K).argmax(2)
-
-    ctr, cte = rp(Xtr), rp(Xte)
-    nearest = np.concatenate([code_intersection(cte[s:s + 256, None], ctr[None]).argmax(1)
-                              for s in range(0, len(cte), 256)])
-    acc_codes = float(np.mean(ytr[nearest] == yte))
-    G = rng.standard_normal((Xtr.shape[1], Q)).astype(np.float32)
-    acc_q = KNeighborsClassifier(1).fit(Xtr @ G, ytr).score(Xte @ G, yte)
-    acc_raw = KNeighborsClassifier(1).fit(Xtr, ytr).score(Xte, yte)
-    return acc_codes, float(acc_q), float(acc_raw)
-
-
-def _mnist(quick):
+def _mnist(data_home, cfg):
+    from neurosim.datasets import fetch_mnist
     from neurosim.sparsey import level_encode
 
     try:
-        from neurosim.datasets import fetch_mnist
-
-        train = fetch_mnist(split="train", download=False)
-        test = fetch_mnist(split="test", download=False)
-    except (ImportError, AttributeError, FileNotFoundError, OSError) as err:
+        train = fetch_mnist(data_home=data_home, split="train", download=False)
+        test = fetch_mnist(data_home=data_home, split="test", download=False)
+    except FileNotFoundError as err:
         raise FileNotFoundError(
-            f"dataset='mnist' needs the MNIST files on disk ({err}); download them once with "
-            "neurosim.datasets.fetch_mnist()") from None
-    n_train, n_test = (2000, 2000) if quick else (60000, 10000)
+            f"data={str(data_home)!r} must be a data home holding MNIST's files ({err}); "
+            "download them once with neurosim.datasets.fetch_mnist(data_home=...)") from None
+    n_train, n_test = cfg["mnist_n_train"], cfg["mnist_n_test"]
     enc = [level_encode(np.asarray(d["images"].values[:n]), N_LEVELS, vmax=255)
            for d, n in ((train, n_train), (test, n_test))]
     Xtr, Xte = (e.reshape(len(e), -1) for e in enc)
@@ -370,13 +326,20 @@ def _sequence_figure(images, seqs, stored_images, recalled, correct):
     return fig
 
 
-def _report(m, cfg, data_name, quick, seed):
-    mode = "quick" if quick else "full"
+def _report(m, cfg, data_name, seed):
     cap = "not reached" if np.isnan(m["capacity_load"]) else f"{m['capacity_load']:.0f} items"
     return "\n".join([
         f"# {NAME}",
         "",
-        f"Sparsey memory ({mode} mode, seed {seed}): one mac of {MODEL['Q']} CMs x {MODEL['K']} "
+        f"Inputs that overlap more get codes that overlap more (Spearman rho "
+        f"{m['similarity_rho']:.3f} between input and code overlap), items are learned in one "
+        f"presentation, and the nearest stored code classifies held-out images with accuracy "
+        f"{m['accuracy']:.3f}, against {m['accuracy_rp_codes']:.3f} for random-projection codes "
+        f"of the same size and {m['chance']:.3f} for chance. *Mac*: a macrocolumn of *Q* "
+        "competitive modules (*CM*s) of *K* binary cells; a *code* is one active cell per CM; "
+        "*code overlap*: the fraction of CMs where two codes choose the same cell.",
+        "",
+        f"Sparsey memory (seed {seed}): one mac of {MODEL['Q']} CMs x {MODEL['K']} "
         f"cells, inputs coded as 8 x 8 pixels x {N_LEVELS} grey levels, single-trial learning.",
         "",
         "| quantity | value |",

@@ -18,7 +18,9 @@ import json
 
 import numpy as np
 
-from . import ExperimentResult
+from neurosim._docs import fill_doc
+
+from . import ExperimentResult, Headline
 
 NAME = "spiking-izhikevich"
 DT = 0.5  # ms
@@ -26,27 +28,41 @@ RASTER_MS = 1000.0
 _EXC_COLOR, _INH_COLOR = "tab:blue", "tab:red"
 
 
-def _config(quick):
+@fill_doc
+def config(quick=False):
+    """Settings of the experiment (``quick``: the small, fast version).
+
+    Parameters
+    ----------
+    %(quick)s
+        1,000 neurons, dense, 1,000 ms (True) or 10,000 neurons, ``p = 0.02``, 5,000 ms (False).
+
+    Returns
+    -------
+    config : dict
+        ``n`` (neurons), ``p`` (connection probability), ``duration`` and ``dt`` (ms).
+    """
     if quick:
         return {"n": 1000, "p": 1.0, "duration": 1000.0, "dt": DT}
     return {"n": 10000, "p": 0.02, "duration": 5000.0, "dt": DT}
 
 
-def run(*, quick=False, backend="numba", seed=0, progress=False):
+@fill_doc
+def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     """Simulate the Izhikevich (2003) network and summarise its activity.
 
     Parameters
     ----------
-    quick : bool
-        1,000 neurons, dense, 1,000 ms (True) or 10,000 neurons, ``p = 0.02``, 5,000 ms (False).
+    %(experiment_config)s
+    data : None
+        No data set: a simulation.
     backend : str
         ``"numba"`` or ``"brian2"``.
-    seed : int
+    %(experiment_seed)s
         Seed of the run's noise (``random_state`` of :func:`neurosim.backends.run`). The
         network's parameters and connectivity are drawn from an independent stream derived from
         the same seed (``numpy.random.SeedSequence(seed).spawn(1)[0]``).
-    progress : bool
-        Show a progress bar.
+    %(progress)s
 
     Returns
     -------
@@ -60,8 +76,8 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
 
     Examples
     --------
-    >>> from neurosim.experiments.spiking_izhikevich import run
-    >>> result = run(quick=True, seed=0)  # doctest: +SKIP
+    >>> from neurosim.experiments import get_experiment
+    >>> result = get_experiment("spiking-izhikevich").run(quick=True, seed=0)  # doctest: +SKIP
     >>> round(result.metrics["rate_mean_hz"])  # doctest: +SKIP
     10
     """
@@ -69,10 +85,7 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
     from neurosim.results import firing_rates, isi_cv
     from neurosim.spiking import izhikevich_network
 
-    from .._utils import check_size
-
-    seed = check_size("seed", seed, minimum=0)  # a clear error before building anything
-    cfg = _config(quick)
+    cfg = config
     net_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     network = izhikevich_network(cfg["n"], cfg["p"], dt=cfg["dt"], random_state=net_rng)
     ds = run_network(network, cfg["duration"], cfg["dt"], backend=backend, random_state=seed,
@@ -95,16 +108,19 @@ def run(*, quick=False, backend="numba", seed=0, progress=False):
         "n_spikes": float(ds.sizes["spike"]),
         "run_time_s": float(ds.attrs.get("info_run_time_s", float("nan"))),
     }
-    ds.attrs.update({
-        "experiment": NAME, "experiment_quick": int(bool(quick)), "experiment_seed": int(seed),
-        **{f"summary_{k}": v for k, v in metrics.items()},
-    })
     figures = {
         "raster": _raster_figure(ds, n_exc),
         "rates": _rates_figure(rates, metrics, ds.attrs["duration"]),
     }
-    report = _report(ds, cfg, metrics, cv_values.size, backend, seed, quick)
-    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics)
+    report = _report(ds, cfg, metrics, cv_values.size, backend, seed)
+    headline = [
+        Headline("mean firing rate, excitatory neurons (Hz)", metrics["rate_exc_hz"],
+                 "inhibitory neurons (Hz)", metrics["rate_inh_hz"], fmt=".2f"),
+        Headline("mean CV of inter-spike intervals", metrics["isi_cv_mean"],
+                 "a Poisson process", 1.0, fmt=".2f"),
+    ]
+    return ExperimentResult(dataset=ds, figures=figures, report=report, metrics=metrics,
+                            headline=headline)
 
 
 def _raster_figure(ds, n_exc):
@@ -165,13 +181,19 @@ def _rates_figure(rates, metrics, duration):
     return fig
 
 
-def _report(ds, cfg, metrics, n_cv, backend, seed, quick):
+def _report(ds, cfg, metrics, n_cv, backend, seed):
     meta = json.loads(ds.attrs["network"])
-    mode = "quick" if quick else "full"
     return "\n".join([
         f"# {NAME}",
         "",
-        f"Izhikevich (2003) network ({mode} mode): {meta['n']} neurons ({meta['n_exc']} "
+        f"The network fires at {metrics['rate_mean_hz']:.2f} Hz on average (excitatory "
+        f"{metrics['rate_exc_hz']:.2f} Hz, inhibitory {metrics['rate_inh_hz']:.2f} Hz), "
+        f"irregularly: the mean CV of the inter-spike intervals is {metrics['isi_cv_mean']:.2f} "
+        "(1 for a Poisson process, 0 for a clock). *CV*: standard deviation / mean of a neuron's "
+        "inter-spike intervals; *excitatory* cells are regular spiking to chattering, "
+        "*inhibitory* ones fast to low-threshold spiking.",
+        "",
+        f"Izhikevich (2003) network: {meta['n']} neurons ({meta['n_exc']} "
         f"excitatory, {meta['n_inh']} inhibitory), connection probability {cfg['p']:g} "
         f"({ds.attrs['n_synapses']} synapses), {cfg['duration']:g} ms simulated with "
         f"dt = {cfg['dt']:g} ms on the {backend} backend, seed {seed}.",

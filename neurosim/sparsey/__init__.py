@@ -10,6 +10,9 @@ Hebbian learning stores it in one presentation.
   :meth:`~SparseyMemory.recall_sequence`), a hierarchy of :class:`Level` s of macs whose
   receptive fields tile the input, run by numba kernels.
 - :func:`csa_step` and the functions it calls, one per step of the CSA, in plain numpy.
+- :func:`similarity_preservation`, :func:`capacity_curve`, :func:`projection_baselines`,
+  :func:`sequence_recall` (with :func:`morph` and :func:`binary_cosine`): the measurements that
+  test Sparsey's claims (experiment ``sparsey-digits``).
 - :func:`code_intersection`, :func:`codes_to_sparse`: work with codes stored as
   ``(n_items, Q)`` winner indices; :func:`level_encode`: a sparse binary code of grey levels.
 
@@ -31,12 +34,21 @@ from ._csa import (
     normalize_sums,
     win_likelihood,
 )
+from ._evaluation import (
+    binary_cosine,
+    capacity_curve,
+    morph,
+    projection_baselines,
+    sequence_recall,
+    similarity_preservation,
+)
 from ._hierarchy import Level, tile_receptive_fields
 from ._memory import SparseyMemory
 
 __all__ = [
-    "CSAParams", "CSAStep", "Level", "SparseyMemory", "choose_winners", "cm_probabilities",
-    "code_intersection", "codes_to_sparse", "csa_step", "expansivity", "global_familiarity",
-    "hebbian_update", "input_sums", "level_encode", "local_familiarity", "normalize_sums",
-    "tile_receptive_fields", "win_likelihood",
+    "CSAParams", "CSAStep", "Level", "SparseyMemory", "binary_cosine", "capacity_curve",
+    "choose_winners", "cm_probabilities", "code_intersection", "codes_to_sparse", "csa_step",
+    "expansivity", "global_familiarity", "hebbian_update", "input_sums", "level_encode",
+    "local_familiarity", "morph", "normalize_sums", "projection_baselines", "sequence_recall",
+    "similarity_preservation", "tile_receptive_fields", "win_likelihood",
 ]

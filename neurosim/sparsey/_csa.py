@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neurosim._docs import fill_doc
+
 from .._utils import check_random_state, check_size
 
 __all__ = [
@@ -325,6 +327,7 @@ def cm_probabilities(mu, Q, K):
     return mu / mu.sum(axis=1, keepdims=True)
 
 
+@fill_doc
 def choose_winners(rho, *, uniforms=None, random_state=None):
     """Choose one winner per CM by roulette-wheel (softmax-like) sampling from ``rho``.
 
@@ -337,7 +340,7 @@ def choose_winners(rho, *, uniforms=None, random_state=None):
         Win probabilities (:func:`cm_probabilities`).
     uniforms : array, shape (Q,) | None
         Uniform numbers in ``[0, 1)`` to use; None draws them from ``random_state``.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Used only when ``uniforms`` is None.
 
     Returns
@@ -414,6 +417,7 @@ def _argmax_specific(V, u_weights):
     return key.argmin(axis=1).astype(np.int32)
 
 
+@fill_doc
 def csa_step(Q, K, *, u_active=None, u_weights=None, h_active=None, h_weights=None,
              d_active=None, d_weights=None, params=None, match="input", learn=True,
              uniforms=None, random_state=None):
@@ -444,7 +448,7 @@ def csa_step(Q, K, *, u_active=None, u_weights=None, h_active=None, h_weights=No
         Roulette choice (True) or argmax (False).
     uniforms : array, shape (Q,) | None
         Uniform numbers for the roulette; None draws them from ``random_state``.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the roulette when ``uniforms`` is None.
 
     Returns

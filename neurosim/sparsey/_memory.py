@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from neurosim._docs import fill_doc
+
 from .._utils import check_random_state, check_size
 from ._csa import CSAParams
 from ._hierarchy import _Layout, _resolve_levels
@@ -34,6 +36,7 @@ def _postings(codes, K):
     return ptr, rows[order].astype(np.int64)
 
 
+@fill_doc
 class SparseyMemory(TransformerMixin, BaseEstimator):
     """Sparsey episodic memory: single-trial learning of sparse distributed codes (Rinkus 2017).
 
@@ -86,7 +89,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         In sequences (:meth:`learn_sequence`), also use top-down (D) input from the parent mac's
         previous code. Horizontal (H) input from each mac's own previous code is always used in
         sequences.
-    random_state : None | int | numpy.random.Generator
+    %(random_state)s
         Seed of the roulette choice during learning.
 
     Attributes

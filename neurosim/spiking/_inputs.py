@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import as_per_neuron, check_positive
+from .._utils import as_per_neuron
 from ._groups import Group
 
 
@@ -39,51 +39,63 @@ class ConstantInput(_Input):
 
 
 class TimedInput(_Input):
-    """A time-varying current given as an array sampled every ``dt`` ms.
+    """A time-varying current given as an array sampled every ``dt`` ms, optionally low rank.
 
     Step ``k`` of the simulation uses row ``floor(k * dt_sim / dt)``; after the last row the last
-    value is held (as Brian2's ``TimedArray`` does). This is how deterministic "noise" is injected
-    for cross-backend comparisons.
+    value is held (as Brian2's ``TimedArray`` does). This is also how deterministic "noise" is
+    injected for cross-backend comparisons.
+
+    With ``gains``, the current is low rank: ``K`` signals ``values[:, c]`` mixed by an ``(n, K)``
+    gain matrix, ``I_i(t) = sum_c gains[i, c] * values[t, c]``. A cue drive over many trials then
+    needs ``n_times * K + n * K`` numbers instead of a dense ``n_times * n`` array.
 
     Parameters
     ----------
-    target : Izhikevich | LIF
+    target : neuron group
         The group.
-    values : array of shape (n_times,) or (n_times, target.n)
-        The current; a 1-D array drives every neuron of the group identically.
+    values : array of shape (n_times,), (n_times, target.n) or (n_times, K)
+        The current; a 1-D array drives every neuron of the group identically; ``(n_times, K)``
+        needs ``gains``.
     dt : float
         Sampling step of ``values`` (ms); a whole multiple of the simulation step.
+    gains : array of shape (target.n, K) | None
+        Low-rank mixing matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.spiking import LIF, TimedInput
+    >>> cells = LIF(1000, name="cells")
+    >>> cues = np.zeros((2000, 3)); cues[100:200, 0] = 1.0      # 3 cue signals, 1 ms samples
+    >>> gains = np.random.default_rng(0).normal(size=(1000, 3))
+    >>> drive = TimedInput(cells, cues, dt=1.0, gains=gains)     # 6,000 + 3,000 numbers
     """
 
-    def __init__(self, target, values, dt):
+    def __init__(self, target, values, dt, *, gains=None):
         super().__init__(target)
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-            self.shared = True
-        elif values.ndim == 2 and values.shape[1] == target.n:
-            self.shared = False
-        else:
-            raise ValueError(
-                f"values must have shape (n_times,) or (n_times, {target.n}) for group "
-                f"{target.name!r}, got {values.shape}"
-            )
-        if values.shape[0] == 0:
-            raise ValueError("values must have at least one time sample")
-        if not np.all(np.isfinite(values)):
-            raise ValueError("values contains NaN or inf")
-        self.values = values
-        self.dt = check_positive("dt", dt)
+        from ._signals import _Signal
+
+        self.signal = _Signal(values, dt, target.n, gains=gains,
+                              what=f"values of the TimedInput to group {target.name!r}")
+        self.dt = self.signal.dt
+
+    @property
+    def values(self):
+        """The sampled signals, shape ``(n_times, K)``."""
+        return self.signal.values
+
+    @property
+    def gains(self):
+        return self.signal.gains
+
+    @property
+    def shared(self):
+        """Whether one signal drives every neuron alike."""
+        return self.signal.mode == "shared"
 
     def steps_per_sample(self, dt):
         """Simulation steps per sample of ``values`` for simulation step ``dt``."""
-        ratio = self.dt / dt
-        r = int(round(ratio))
-        if r < 1 or abs(r - ratio) > 1e-9 * ratio:
-            raise ValueError(
-                f"TimedInput dt={self.dt} ms must be a whole multiple of the simulation dt={dt} ms"
-            )
-        return r
+        return self.signal.steps_per_sample(dt)
 
 
 class GaussianNoise(_Input):
@@ -109,3 +121,26 @@ class GaussianNoise(_Input):
         if np.any(self.std < 0):
             raise ValueError(f"std must be >= 0, got min {self.std.min()}")
         self.mean = as_per_neuron("mean", mean, target.n)
+
+
+class UniformNoise(_Input):
+    """White noise drawn uniformly in ``[low, high)``, afresh every time step for every neuron.
+
+    ``I_noise = low + (high - low) * U`` with ``U ~ U(0, 1)``, held constant during a step, as the
+    thalamic input ``13 * (rand - 0.5)`` of Izhikevich's ``spnet.m`` and ``daspnet.m``. As for
+    :class:`GaussianNoise`, the range is per step, so the noise power depends on ``dt``.
+
+    Parameters
+    ----------
+    target : neuron group
+        The group.
+    low, high : float | array of shape (target.n,)
+        Bounds per neuron, ``low <= high``.
+    """
+
+    def __init__(self, target, low, high):
+        super().__init__(target)
+        self.low = as_per_neuron("low", low, target.n)
+        self.high = as_per_neuron("high", high, target.n)
+        if np.any(self.high < self.low):
+            raise ValueError("high must be >= low for every neuron")

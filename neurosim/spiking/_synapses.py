@@ -21,25 +21,37 @@ class Synapses:
         Presynaptic and postsynaptic indices (within ``pre`` and ``post``).
     w : float | array of shape (n_synapses,)
         Weights. For ``target="current"`` a spike adds ``w`` to the target's synaptic current
-        ``I_syn``; for ``target="voltage"`` it adds ``w`` (mV) to the membrane potential ``v``.
+        ``I_syn`` (or to the variable of ``receptor``); for ``target="voltage"`` it adds ``w``
+        (mV) to the membrane potential ``v``.
     delay : float | array of shape (n_synapses,)
         Transmission delays (ms): 0, or at least one time step ``dt``; rounded to whole steps at
         run time. A scalar (homogeneous) delay is delivered event by event in spike order, exactly
         as Brian2 does; per-synapse delays go through a ring buffer.
     target : {"current", "voltage"}
         What a spike changes on arrival.
+    receptor : str | None
+        Name of a :class:`Receptor` declared by ``post``: spikes add ``w`` to its variable
+        ``g_<receptor>`` (``w / tau_rise`` to ``h_<receptor>`` for a double exponential). None
+        (default) targets ``I_syn`` or ``v`` as ``target`` says.
+    plasticity : STDP | RewardSTDP | None
+        A learning rule applied to ``w`` inside the simulation step. Plastic synapses need one
+        delay for all synapses (a scalar ``delay``).
     name : str | None
         Identifier.
 
     Notes
     -----
+    The description is never changed by a run: backends copy ``w`` (the final weights are in
+    the results, and a :class:`~neurosim.backends.Session` gives them between runs).
+
     Synapses are stored in the order given. When ``i`` is sorted (as the builders produce it) the
     numba backend uses the arrays as its CSR structure without copying them.
     """
 
     _counter = 0
 
-    def __init__(self, pre, post, i, j, w, *, delay=0.0, target="current", name=None):
+    def __init__(self, pre, post, i, j, w, *, delay=0.0, target="current", receptor=None,
+                 plasticity=None, name=None):
         if not isinstance(pre, Group) or not isinstance(post, Group):
             raise TypeError(
                 f"pre and post must be neuron groups, got {type(pre).__name__} and "
@@ -81,6 +93,26 @@ class Synapses:
         self.w = w
         self.delay = float(delay) if delay.ndim == 0 else delay
         self.target = target
+        if receptor is not None:
+            if target != "current":
+                raise ValueError(f"receptor={receptor!r} needs target='current' (a spike adds w to "
+                                 f"the receptor's variable), got target={target!r}")
+            post.receptor(receptor)  # ValueError naming the declared receptors
+        self.receptor = receptor
+        if plasticity is not None:
+            from ._plasticity import STDP
+
+            if not isinstance(plasticity, STDP):
+                raise TypeError(f"plasticity must be an STDP or RewardSTDP rule, got "
+                                f"{type(plasticity).__name__}: {plasticity!r}")
+            if np.ndim(self.delay):
+                raise ValueError("plastic synapses need one delay for all synapses (a scalar "
+                                 "delay); per-synapse delays are not supported with plasticity")
+            lo, hi = plasticity.w_min, plasticity.w_max
+            if n_syn and (w.min() < lo or w.max() > hi):
+                raise ValueError(f"initial weights must lie within the rule's bounds [{lo}, {hi}], "
+                                 f"got range [{w.min()}, {w.max()}]")
+        self.plasticity = plasticity
         if name is None:
             Synapses._counter += 1
             name = f"synapses_{Synapses._counter}"
@@ -95,10 +127,14 @@ class Synapses:
         return self.n
 
     def __repr__(self):
-        return (
-            f"Synapses({self.pre.name!r} -> {self.post.name!r}, n={self.n}, "
-            f"target={self.target!r}, name={self.name!r})"
-        )
+        tgt = f"receptor={self.receptor!r}" if self.receptor else f"target={self.target!r}"
+        rule = f", plasticity={self.plasticity!r}" if self.plasticity is not None else ""
+        return (f"Synapses({self.pre.name!r} -> {self.post.name!r}, n={self.n}, {tgt}{rule}, "
+                f"name={self.name!r})")
+
+    def nbytes(self):
+        """Bytes of the description's arrays (indices, weights, delays)."""
+        return self.i.nbytes + self.j.nbytes + self.w.nbytes + np.asarray(self.delay).nbytes
 
     def delay_steps(self, dt):
         """Return the delays in whole time steps for step ``dt`` (ms).
@@ -128,8 +164,8 @@ class Synapses:
 
     @classmethod
     def random(
-        cls, pre, post, p, w, *, delay=0.0, target="current", allow_autapses=True,
-        random_state=None, name=None,
+        cls, pre, post, p, w, *, delay=0.0, target="current", receptor=None, plasticity=None,
+        allow_autapses=True, random_state=None, name=None,
     ):
         """Connect each pair ``(i, j)`` independently with probability ``p``.
 
@@ -141,7 +177,7 @@ class Synapses:
             Connection probability in [0, 1].
         w : float | callable
             Weight, or ``w(rng, size)`` returning one weight per synapse.
-        delay, target, name
+        delay, target, receptor, plasticity, name
             As for :class:`Synapses`.
         allow_autapses : bool
             If False and ``pre is post``, no neuron connects to itself.
@@ -173,4 +209,5 @@ class Synapses:
                 j[start:start + k] = tgt
                 start += k
         weights = w(rng, total) if callable(w) else w
-        return cls(pre, post, i, j, weights, delay=delay, target=target, name=name)
+        return cls(pre, post, i, j, weights, delay=delay, target=target, receptor=receptor,
+                   plasticity=plasticity, name=name)

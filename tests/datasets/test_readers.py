@@ -1,8 +1,6 @@
 """Readers of the real formats, round-tripped on fixtures written in those formats (see conftest.py)."""
 
-import doctest
 import gzip
-import importlib
 import pickle
 
 import h5py
@@ -392,7 +390,7 @@ def test_things_fmri(tmp_path):
 
 
 def test_embeddings_formats(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     rng = np.random.default_rng(6)
     emb = rng.normal(size=(6, 4)).astype(np.float32)
     path = save_embeddings(
@@ -434,20 +432,3 @@ def test_embeddings_formats(tmp_path):
         pickle.dump(emb, f)
     with pytest.raises(ValueError, match="cannot read"):
         load_embeddings(tmp_path / "x.pkl")
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "neurosim.datasets._mnist",
-        "neurosim.datasets._embeddings",
-        "neurosim.datasets._nsd",
-        "neurosim.datasets._things",
-        "neurosim.datasets._dreamer",
-        "neurosim.datasets._fetch",
-    ],
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert result.failed == 0

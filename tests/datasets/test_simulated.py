@@ -1,7 +1,5 @@
 """Simulated data sets: structure, determinism and the ground truth they were generated from."""
 
-import doctest
-import importlib
 
 import numpy as np
 import pytest
@@ -150,7 +148,7 @@ def test_fmri_bad_type():
 
 @pytest.mark.parametrize(("layout", "n_ch", "n_t"), [("17ch-100hz", 17, 100), ("63ch-250hz", 63, 250)])
 def test_eeg_things_structure(layout, n_ch, n_t):
-    from neurosim.datasets._simulated_eeg import THINGS_EEG2_17CH
+    from neurosim.datasets._specs import THINGS_EEG2_17CH
 
     tr = make_eeg_things(layout=layout, n_concepts=4, n_images=8, n_subjects=2)
     te = make_eeg_things(layout=layout, split="test", n_concepts=3)
@@ -257,7 +255,7 @@ def _band_power(x, sfreq, lo, hi):
 
 
 def test_emotion_structure(emotion):
-    from neurosim.datasets._simulated_emotion import DREAMER_CHANNELS
+    from neurosim.datasets._specs import DREAMER_CHANNELS
 
     ds = emotion
     assert ds.eeg.dims == ("subject", "trial", "channel", "time")
@@ -310,18 +308,3 @@ def test_emotion_bad_input():
 
 
 # ----------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "neurosim.datasets._simulated_fmri",
-        "neurosim.datasets._simulated_eeg",
-        "neurosim.datasets._simulated_emotion",
-        "neurosim.datasets._torch",
-    ],
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert result.failed == 0

@@ -5,11 +5,9 @@ import pickle
 import h5py
 import numpy as np
 import pytest
+import torch
 import xarray as xr
-
-torch = pytest.importorskip("torch")
-
-from neurosim.datasets import (  # noqa: E402
+from neurosim.datasets import (
     as_torch_dataset,
     make_eeg_emotion,
     make_eeg_things,

@@ -1,22 +1,18 @@
 """Tests of neurosim.decoding.baselines against scikit-learn."""
 
-import doctest
 
 import numpy as np
 import pytest
-
-pytest.importorskip("torch")
-
-from neurosim.decoding import (  # noqa: E402
+from neurosim.decoding import (
     BraInCoRLRidgeCV,
     LinearClassifier,
     TorchRidgeClassifierCV,
     TorchRidgeCV,
     baselines,
 )
-from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV  # noqa: E402
-from sklearn.model_selection import KFold  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 
 def _regression(n=80, p=12, t=4, seed=0):
@@ -184,9 +180,3 @@ def test_ridge_classifier_equals_sklearn():
                           BraInCoRLRidgeCV(device="cpu", n_folds=3)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
-
-
-def test_docstring_examples():
-    results = doctest.testmod(baselines,
-                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0

@@ -1,6 +1,5 @@
 """Tests of BraInCoRL: permutation invariance, log-scaled attention, encoder output, meta-training."""
 
-import doctest
 import math
 
 import numpy as np
@@ -384,9 +383,3 @@ def test_meta_training_never_sees_the_shared_test_images():
                                 epochs=1, device="cpu")
     assert np.isfinite(trainer.history_["train_loss"].values).all()
     assert model.standardize is False
-
-
-def test_docstring_examples():
-    failed, _ = doctest.testmod(_braincorl, optionflags=doctest.NORMALIZE_WHITESPACE
-                                | doctest.ELLIPSIS)
-    assert failed == 0

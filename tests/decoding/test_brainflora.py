@@ -1,14 +1,11 @@
 """Tests of BrainFLORA: loss, architecture sizes of the paper, unified stage, batching, learning."""
 
-import doctest
 import math
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import (  # noqa: E402
+import torch
+from neurosim.decoding import (
     BrainFLORA,
     Trainer,
     clip_loss,
@@ -16,7 +13,7 @@ from neurosim.decoding import (  # noqa: E402
     retrieval_scores,
     round_robin_batches,
 )
-from neurosim.decoding import _brainflora as bf_module  # noqa: E402
+from neurosim.decoding import _brainflora as bf_module
 
 
 def test_clip_loss_hand_computed():
@@ -153,16 +150,6 @@ def test_brainflora_retrieval_beats_chance_and_ridge(trained, modality):
     # and stays ahead (measured 10-way 0.35-0.61 vs 0.61-0.68); see docs/decoding.rst
 
 
-@pytest.mark.parametrize("module", ["_brainflora", "losses", "metrics"])
-def test_docstring_examples(module):
-    import importlib
-
-    module = importlib.import_module(f"neurosim.decoding.{module}")
-    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0
-
-
-# the 17 channels of the official THINGS-EEG2 preprocessed files
 _EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz",
                   "PO4", "PO8", "P6", "P2"]
 

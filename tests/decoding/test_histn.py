@@ -1,13 +1,10 @@
 """Tests of HiSTN: architecture, label smoothing, DREAMER preprocessing, protocols and learning."""
 
-import doctest
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import (  # noqa: E402
+import torch
+from neurosim.decoding import (
     HiSTN,
     Trainer,
     gaussian_ordinal_labels,
@@ -19,7 +16,7 @@ from neurosim.decoding import (  # noqa: E402
     subject_dependent_split,
     time_block_folds,
 )
-from neurosim.decoding import _histn as histn_module  # noqa: E402
+from neurosim.decoding import _histn as histn_module
 
 
 def test_default_is_dreamer_configuration_with_about_1000_parameters():
@@ -187,12 +184,3 @@ def test_chance_scores_by_hand():
     p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
     assert out["weighted_f1"] == pytest.approx(np.sum(q * 2 * p * q / (p + q)))
     assert out["top1"] == pytest.approx(0.5)
-
-
-@pytest.mark.parametrize("module", ["_histn", "model_selection", "preprocessing"])
-def test_docstring_examples(module):
-    import importlib
-
-    module = importlib.import_module(f"neurosim.decoding.{module}")
-    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0

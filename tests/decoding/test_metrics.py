@@ -1,6 +1,5 @@
 """Tests of neurosim.decoding.metrics against hand-computed values and scikit-learn."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ def test_cosine_and_mse():
 
 
 def test_torch_input():
-    torch = pytest.importorskip("torch")
+    import torch
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.bfloat16)
     assert metrics.retrieval_accuracy(x, x) == 1.0
     assert metrics.mse(torch.zeros(3), torch.ones(3)) == 1.0
@@ -130,11 +129,6 @@ def test_voxelwise_against_sklearn_and_scipy():
     assert np.isnan(r[0]) and np.isnan(r[1]) and np.all(np.isfinite(r[2:]))
     with pytest.raises(ValueError, match="same shape"):
         metrics.explained_variance(y, p[:, :3])
-
-
-def test_docstring_examples():
-    results = doctest.testmod(metrics, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0
 
 
 def test_permutation_test_pvalue_formula_and_groups():

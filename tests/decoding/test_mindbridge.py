@@ -1,6 +1,5 @@
 """Tests of MindBridge: pooling, adapters, losses, cycle, reset-tuning and the reset-tuning claim."""
 
-import doctest
 import math
 
 import numpy as np
@@ -590,12 +589,3 @@ def test_named_configurations_and_memory_estimate_against_gpu_measure():
                                                + fused["activations_gib"])
     with pytest.raises(ValueError, match="optimizer must be"):
         mindbridge_memory_estimate(4, optimizer="sgd")
-
-
-def test_docstring_examples():
-    from neurosim.decoding import losses, samplers
-
-    for module in (_mindbridge, losses, samplers):
-        failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE
-                                    | doctest.ELLIPSIS)
-        assert failed == 0

@@ -1,6 +1,5 @@
 """Tests of neurosim.decoding.Trainer: learning, schedules, history, checkpoints and kill/resume."""
 
-import doctest
 import os
 import signal
 import subprocess
@@ -9,11 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from neurosim.decoding import Trainer  # noqa: E402
-from neurosim.decoding import _trainer as trainer_module  # noqa: E402
+import torch
+from neurosim.decoding import Trainer
 
 
 def _data(n=128, d=6, seed=0):
@@ -193,7 +189,8 @@ def test_finished_checkpoint_is_loaded(tmp_path):
     m1 = _model()
     Trainer(max_epochs=2, device="cpu", checkpoint_dir=tmp_path).fit(m1, (X, y))
     m2 = _model(seed=5)
-    tr = Trainer(max_epochs=2, device="cpu", checkpoint_dir=tmp_path).fit(m2, (X, y))
+    with pytest.warns(UserWarning, match=r"resuming from checkpoint .*epoch00002.pt \(epoch 2\)"):
+        tr = Trainer(max_epochs=2, device="cpu", checkpoint_dir=tmp_path).fit(m2, (X, y))
     assert tr.resumed_from_ == 2 and tr.history_.sizes["epoch"] == 2
     assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
 
@@ -249,7 +246,8 @@ def test_kill_and_resume_gives_same_weights(tmp_path):
     killed = subprocess.run([sys.executable, str(script), str(ckpt), str(out), "15"], env=env,
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert [p.name for p in ckpt.glob("*.pt")] == ["checkpoint_epoch00002.pt"]
+    assert sorted(p.name for p in ckpt.glob("*.pt")) == ["checkpoint_epoch00001.pt",
+                                                         "checkpoint_epoch00002.pt"]
     assert not out.exists()
     done = subprocess.run([sys.executable, str(script), str(ckpt), str(out), "0"], env=env,
                           capture_output=True, text=True, timeout=300)
@@ -283,10 +281,12 @@ def test_cuda_autocast_and_resume(tmp_path):
     tr = Trainer(max_epochs=2, batch_size=32, lr=1e-2, checkpoint_dir=tmp_path).fit(model, (X, y))
     assert tr.device_.type == "cuda"
     assert tr.precision_ == ("bf16" if torch.cuda.is_bf16_supported() else "32")
-    ckpt = torch.load(next(tmp_path.glob("*.pt")), weights_only=True)
-    assert ckpt["rng_cuda"] is not None
+    ckpt = torch.load(sorted(tmp_path.glob("*.pt"))[-1], weights_only=True)
+    assert ckpt["rng_cuda"] is not None and len(ckpt["rng_cuda"]) == 1
     resumed = _model(seed=3)
-    tr2 = Trainer(max_epochs=3, batch_size=32, lr=1e-2, checkpoint_dir=tmp_path).fit(resumed, (X, y))
+    with pytest.warns(UserWarning, match="resuming from checkpoint"):
+        tr2 = Trainer(max_epochs=3, batch_size=32, lr=1e-2, checkpoint_dir=tmp_path).fit(resumed,
+                                                                                          (X, y))
     assert tr2.resumed_from_ == 2 and tr2.history_.sizes["epoch"] == 3
 
 
@@ -296,12 +296,6 @@ def test_import_is_light():
             "assert 'brian2' not in sys.modules")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-
-
-def test_docstring_examples():
-    results = doctest.testmod(trainer_module,
-                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted > 0
 
 
 def test_predict_keeps_the_inputs_coordinates():

@@ -24,7 +24,6 @@ from neurosim.spiking import (
     izhikevich_noise,
 )
 
-pytest.importorskip("brian2")
 pytestmark = [pytest.mark.brian2, pytest.mark.filterwarnings("ignore")]
 
 BACKENDS = {

@@ -162,10 +162,13 @@ def test_demo_default_out(tmp_path, monkeypatch):
     assert main(["demo"]) == 0
     out = tmp_path / "neurosim-demo"
     report = (out / "report.md").read_text()
+    assert "| experiment | number | value | compared with | value |" in report
     for e in list_experiments():
         assert (out / e.name / "results.nc").is_file()
         assert (out / e.name / "report.md").is_file()
         assert f"{e.name}/report.md" in report
+    # headline numbers next to their reference, e.g. HiSTN against the band-power baseline
+    assert "band-power logistic regression" in report and "| chance |" in report
     assert (out / NAME / "raster.png").read_bytes()[:8] == PNG_MAGIC
     assert main(["demo"]) == 2  # the folder is no longer empty
 
@@ -173,14 +176,19 @@ def test_demo_default_out(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------
 # registry
 # --------------------------------------------------------------------------------------------
-def _tiny(*, quick, backend, seed, progress):
+def _tiny_config(quick):
+    return {"quick": bool(quick), "size": 3}
+
+
+def _tiny(config, *, data=None, seed=0, progress=False):
     import xarray as xr
 
-    ds = xr.Dataset({"x": ("i", np.arange(3.0))}, attrs={"quick": quick, "seed": seed})
+    ds = xr.Dataset({"x": ("i", np.arange(float(config["size"])))},
+                    attrs={"quick": config["quick"], "seed": seed})
     return ExperimentResult(dataset=ds, figures={}, report="# tiny\n", metrics={"x": 1.0})
 
 
-def _broken(*, quick, backend, seed, progress):
+def _broken(config, *, data=None, seed=0, progress=False):
     raise ImportError("simulator missing")
 
 
@@ -189,21 +197,37 @@ def test_registry(monkeypatch):
     with pytest.raises(ValueError, match=f"unknown experiment 'nope'.*{NAME}"):
         get_experiment("nope")
     with pytest.raises(ValueError, match="already registered"):
-        experiments.register(Experiment(NAME, "again", _tiny))
+        experiments.register(Experiment(NAME, "again", _tiny, _tiny_config))
     with pytest.raises(ValueError, match="module:function"):
         Experiment("bad", "bad", "no_colon")
     with pytest.raises(TypeError, match="Experiment"):
         experiments.register("tiny")
     monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
-    experiments.register(Experiment("tiny", "a tiny one", _tiny))
-    assert get_experiment("tiny").run(quick=True, seed=5).dataset.attrs["seed"] == 5
+    experiments.register(Experiment("tiny", "a tiny one", _tiny, _tiny_config))
+    tiny = get_experiment("tiny")
+    result = tiny.run(quick=True, seed=5, config={"size": 4})
+    assert result.dataset.attrs["seed"] == 5 and result.dataset.sizes["i"] == 4
+    # Experiment.run stamps the result in one place
+    attrs = result.dataset.attrs
+    assert attrs["experiment"] == "tiny" and attrs["experiment_seed"] == 5
+    assert attrs["experiment_quick"] == 1 and attrs["summary_x"] == 1.0
+    assert json.loads(attrs["experiment_config"]) == {"quick": True, "size": 4}
+    assert attrs["experiment_data"] == "embedded" and attrs["experiment_run_time_s"] >= 0
+    with pytest.raises(ValueError, match=r"no settings \['sizes'\].*\['quick', 'size'\]"):
+        tiny.run(config={"sizes": 4})
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        tiny.run(seed=-1)
+    with pytest.raises(ValueError, match="runs no simulation.*backend='numba'"):
+        tiny.run(backend="numba")
+    with pytest.raises(ValueError, match=r"runs on the backends \['numba', 'brian2'\]"):
+        get_experiment(NAME).run(backend="nest")
     lazy = Experiment("lazy", "lazy", "neurosim.experiments.spiking_izhikevich:run")
-    assert callable(lazy.load())
+    assert callable(lazy.load()) and lazy.default_config(True)["n"] == 1000
 
 
 def test_cli_runs_a_registered_experiment(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
-    experiments.register(Experiment("tiny", "a tiny one", _tiny))
+    experiments.register(Experiment("tiny", "a tiny one", _tiny, _tiny_config))
     experiments.register(Experiment("broken", "always fails", _broken))
     assert main(["list"]) == 0
     assert "a tiny one" in capsys.readouterr().out
@@ -217,7 +241,7 @@ def test_cli_runs_a_registered_experiment(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "b").exists()
 
 
-def _with_data(*, quick, backend, seed, progress, data=None):
+def _with_data(config, *, data=None, seed=0, progress=False):
     import xarray as xr
 
     return ExperimentResult(dataset=xr.Dataset(attrs={"data": str(data)}), report="# data\n")
@@ -225,8 +249,8 @@ def _with_data(*, quick, backend, seed, progress, data=None):
 
 def test_run_data_option(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
-    experiments.register(Experiment("tiny", "a tiny one", _tiny))
-    experiments.register(Experiment("with-data", "takes data", _with_data))
+    experiments.register(Experiment("tiny", "a tiny one", _tiny, _tiny_config))
+    experiments.register(Experiment("with-data", "takes data", _with_data, data="a file"))
     # an experiment without a data option refuses --data, and writes nothing
     assert main(["run", "tiny", "--data", str(tmp_path), "--out", str(tmp_path / "t")]) == 2
     _one_line_error(capsys, "'tiny'", "--data")
@@ -243,3 +267,12 @@ def test_run_data_option(tmp_path, capsys, monkeypatch):
     with pytest.raises(TypeError, match="no option 'data'"):
         get_experiment("tiny").run(quick=True, data="x")
     assert get_experiment("decode-histn").accepts("data")
+    # --backend is refused where no simulation runs; --config reaches the experiment
+    capsys.readouterr()
+    assert main(["run", "tiny", "--backend", "numba", "--out", str(tmp_path / "b")]) == 2
+    _one_line_error(capsys, "'tiny'", "runs no simulation", "--backend")
+    assert main(["run", "tiny", "--config", '{"nope": 1}', "--out", str(tmp_path / "c")]) == 2
+    _one_line_error(capsys, "no settings ['nope']")
+    assert main(["run", "tiny", "--config", '{"size": 5}', "--out", str(tmp_path / "c")]) == 0
+    assert load(tmp_path / "c" / "results.nc").sizes["i"] == 5
+    assert "--config" in (tmp_path / "c" / "report.md").read_text()

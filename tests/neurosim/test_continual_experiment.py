@@ -3,17 +3,14 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
-from neurosim.experiments import ExperimentResult, get_experiment  # noqa: E402
-from neurosim.experiments import continual_fastslow as exp  # noqa: E402
+from neurosim.experiments import ExperimentResult, get_experiment
 
 
-def test_experiment_structure(monkeypatch):
-    monkeypatch.setattr(exp, "_config", lambda quick: {
-        "n_permuted": 3, "n_split": 2, "n_iterations": 10, "eval_every": 5,
-        "split_eval_every": 2})
-    result = get_experiment("continual-fastslow").run(quick=True, seed=1)
+def test_experiment_structure():
+    experiment = get_experiment("continual-fastslow")
+    tiny = {"n_permuted": 3, "n_split": 2, "n_iterations": 10, "eval_every": 5,
+            "split_eval_every": 2}
+    result = experiment.run(quick=True, seed=1, config=tiny)
     assert isinstance(result, ExperimentResult)
     ds = result.dataset
     assert ds["accuracy"].dims == ("learner", "iteration", "task")
@@ -31,4 +28,6 @@ def test_experiment_structure(monkeypatch):
     assert result.metrics["permuted_ewc_acc"] == pytest.approx(R[-1].mean())
     assert ds.attrs["experiment"] == "continual-fastslow"
     with pytest.raises(ValueError, match="seed must be >= 0"):
-        exp.run(seed=-1)
+        experiment.run(seed=-1)
+    with pytest.raises(ValueError, match="runs no simulation"):
+        experiment.run(backend="brian2")

@@ -1,14 +1,12 @@
 """Continual learners: forgetting, consolidation, replay's stability gap, the sklearn API."""
 
-import doctest
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-torch = pytest.importorskip("torch")
-
-from neurosim.continual import (  # noqa: E402
+from neurosim.continual import (
     EWC,
     ExperienceReplay,
     FastSlowLearner,
@@ -16,8 +14,6 @@ from neurosim.continual import (  # noqa: E402
     JointTraining,
     PowerLawRehearsal,
     ViewBatchReplay,
-    _base,
-    _learners,
     make_learner,
     permuted_digits,
     reservoir_slots,
@@ -270,10 +266,3 @@ def test_cuda_matches_cpu_quality(stream):
     gpu = FastSlowLearner(n_iterations=N_IT, device="cuda", random_state=0).fit_stream(stream)
     assert gpu.history_.attrs["device"].startswith("cuda")
     assert abs(gpu.metrics_["acc"] - cpu["acc"]) < 0.05
-
-
-@pytest.mark.parametrize("module", [_base, _learners])
-def test_docstring_examples(module):
-    failures, _ = doctest.testmod(
-        module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert failures == 0

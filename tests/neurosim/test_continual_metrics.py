@@ -1,6 +1,5 @@
 """Continual-learning metrics on hand-computed accuracy matrices, and the schedules."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -9,8 +8,6 @@ from neurosim.continual import (
     PowerLawRehearsal,
     SequentialSchedule,
     ViewBatchReplay,
-    _metrics,
-    _schedules,
     average_accuracy,
     backward_transfer,
     forward_transfer,
@@ -150,10 +147,3 @@ def test_view_batch_transform_augments_independently():
     kept = out[out > 0]
     assert float(kept.std()) == pytest.approx(0.1, rel=0.1)
     assert not torch.equal(out[0], out[1])
-
-
-@pytest.mark.parametrize("module", [_metrics, _schedules])
-def test_docstring_examples(module):
-    failures, _ = doctest.testmod(
-        module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert failures == 0

@@ -1,6 +1,5 @@
 """Tests of the continual-learning task streams."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -147,12 +146,6 @@ def test_bad_input():
         split_stream(X, y, X, y, classes_per_task=[[0, 1], [1]])
     with pytest.raises(ValueError, match="unknown variant"):
         _streams._mnist_arrays("cifar", None)
-
-
-def test_docstring_examples():
-    failures, _ = doctest.testmod(
-        _streams, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert failures == 0
 
 
 def test_mnist_streams_read_neurosim_datasets(monkeypatch):

@@ -1,7 +1,5 @@
 """Dendritic neurons and layers (numpy), the active-dendrites network (torch), and experiments."""
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -18,8 +16,7 @@ from neurosim.dendrites import (
 @pytest.fixture
 def one_thread():
     """torch on one thread for these tiny networks (much faster on a busy machine)."""
-    pytest.importorskip("torch")
-    from neurosim.experiments.dendrites_continual import single_thread
+    from neurosim.continual import single_thread
 
     with single_thread():
         yield
@@ -221,7 +218,7 @@ def test_network_bad_input(one_thread):
 
 @pytest.mark.gpu
 def test_network_on_cuda():
-    torch = pytest.importorskip("torch")
+    import torch
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
     from neurosim.dendrites import ActiveDendritesClassifier
@@ -240,10 +237,9 @@ def test_network_on_cuda():
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def continual_quick():
-    pytest.importorskip("torch")
-    from neurosim.experiments.dendrites_continual import run
+    from neurosim.experiments import get_experiment
 
-    return run(quick=True, seed=0)
+    return get_experiment("dendrites-continual").run(quick=True, seed=0)
 
 
 def test_dendrites_beat_mlp_on_permuted_digits(continual_quick):
@@ -267,9 +263,9 @@ def test_dendrites_beat_mlp_on_permuted_digits(continual_quick):
 
 
 def test_dendrites_theory_experiment():
-    from neurosim.experiments.dendrites_theory import run
+    from neurosim.experiments import get_experiment
 
-    result = run(quick=True, seed=0)
+    result = get_experiment("dendrites-theory").run(quick=True, seed=0)
     m = result.metrics
     assert m["n_mc_within_3se"] == m["n_mc_cases"] >= 15
     assert m["error_s24_theta12"] == pytest.approx(8.37584522709849e-13, rel=1e-9)
@@ -282,35 +278,51 @@ def test_dendrites_theory_experiment():
     assert set(result.figures) == {"predictions", "monte_carlo"}
 
 
-@pytest.mark.parametrize("name", ["neurosim.dendrites._neuron", "neurosim.dendrites._network",
-                                  "neurosim.experiments.dendrites_theory",
-                                  "neurosim.experiments.dendrites_continual"])
-def test_docstring_examples(name, one_thread):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert result.failed == 0
-
-
-def test_permuted_mnist_path(monkeypatch, one_thread):
-    # no MNIST on disk: reported, not run; with a (stand-in) stream the comparison runs
+def test_permuted_mnist_path(monkeypatch, one_thread, tmp_path):
+    # no data=: MNIST is not looked for; with a data home (here a stand-in stream) it runs
     import neurosim.continual
-    from neurosim.experiments import dendrites_continual as dc
+    from neurosim.experiments import get_experiment
 
-    def missing(**kwargs):
-        raise FileNotFoundError("mnist files missing")
+    experiment = get_experiment("dendrites-continual")
+    tiny = {**experiment.default_config(True), "n_tasks": 2, "hidden_sizes": (16,),
+            "n_epochs": 1}
+    seen = {}
 
-    monkeypatch.setattr(neurosim.continual, "permuted_mnist", missing)
-    acc, cfg = dc.run_permuted_mnist(seed=0)
-    assert acc is None and cfg["n_tasks"] == 10
-
-    def small(n_tasks, random_state):
+    def small(n_tasks, data_home, random_state):
+        seen["data_home"] = data_home
         return neurosim.continual.permuted_digits(n_tasks=2, random_state=random_state)
 
     monkeypatch.setattr(neurosim.continual, "permuted_mnist", small)
-    monkeypatch.setattr(dc, "_mnist_config", lambda: {**dc._config(True), "n_tasks": 2,
-                                                      "hidden_sizes": (16,), "n_epochs": 1})
-    acc, cfg = dc.run_permuted_mnist(seed=0)
+    result = experiment.run(quick=True, seed=0, config={**tiny, "mnist": tiny})
+    assert "mnist_accuracy" not in result.dataset and "data=" in result.dataset.attrs[
+        "permuted_mnist"]
+    result = experiment.run(quick=True, seed=0, data=tmp_path, config={**tiny, "mnist": tiny})
+    acc = result.dataset["mnist_accuracy"].values
+    assert seen["data_home"] == tmp_path
     assert acc.shape == (3, 2, 2) and np.all((acc >= 0) & (acc <= 1))
+    assert "mnist_acc_dendritic" in result.metrics
+
+
+def test_fit_stream_is_the_shared_taskwise_loop(one_thread):
+    """The dendritic classifiers are TaskwiseClassifiers: fit_stream gives the accuracy matrix
+    that partial_fit task by task and score on every task give by hand."""
+    from neurosim.continual import TaskwiseClassifier, permuted_digits
+    from neurosim.dendrites import ActiveDendritesClassifier
+
+    stream = permuted_digits(n_tasks=2, random_state=0)
+    kw = {"hidden_sizes": (32,), "n_segments": 2, "n_epochs": 2, "kw_percent_on": 0.25,
+          "random_state": 3}
+    clf = ActiveDendritesClassifier(**kw).fit_stream(stream)
+    assert isinstance(clf, TaskwiseClassifier)
+    by_hand = ActiveDendritesClassifier(**kw)
+    R = np.zeros((2, 2))
+    for i, task in enumerate(stream):
+        by_hand.partial_fit(task.X_train, task.y_train, classes=np.arange(10))
+        R[i] = [by_hand.score(t.X_test, t.y_test) for t in stream]
+    np.testing.assert_array_equal(clf.history_["accuracy_matrix"].values, R)
+    assert clf.metrics_["acc"] == pytest.approx(R[-1].mean())
+    assert clf.metrics_["bwt"] == pytest.approx(R[1, 0] - R[0, 0])
+    assert 0.5 <= clf.history_.attrs["task_inference_accuracy"] <= 1.0
 
 
 def _sklearn_estimators():
