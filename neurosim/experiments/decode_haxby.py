@@ -21,7 +21,7 @@ bias its p-value). Without ``data``, the same runs on a simulated block design w
 structure (:func:`neurosim.datasets.make_fmri_blocks`). Torch runs on one thread (these models
 are tiny: one thread is fastest, and many times faster on a busy machine).
 
-- quick: the MindBridge embedder only, 15 full-batch epochs, 20 shuffles (the fewest whose
+- quick: the MindBridge embedder only, 10 full-batch epochs, 20 shuffles (the fewest whose
   smallest p-value, 1/21, is below 0.05); 49 shuffles for the correlation classifier.
 - full: both encoders (the BrainFLORA tower in its tiny variant: 4 x 32 fMRI tokens, width 16),
   40 epochs, 99 shuffles of the best of both, 999 for the correlation classifier. The tower costs
@@ -60,7 +60,7 @@ def config(quick=False):
               "pool_size": 256, "tower": "tiny", "logistic_c": 0.01, "n_voxels": 530}
     if quick:
         return {**common, "torch_models": ["mindbridge"], "permuted": ["mindbridge"],
-                "torch_permutations": 20, "correlation_permutations": 49, "epochs": 15}
+                "torch_permutations": 20, "correlation_permutations": 49, "epochs": 10}
     return {**common, "permuted": ["mindbridge", "brainflora"], "torch_permutations": 99,
             "correlation_permutations": 999, "epochs": 40}
 

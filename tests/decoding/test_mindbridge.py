@@ -316,7 +316,7 @@ def test_nsd_on_disk_feeds_the_experiment(tmp_path):
 # the method's claim on simulated data
 # ----------------------------------------------------------------------------------------------
 def test_reset_tuning_beats_scratch_at_smallest_budget():
-    """Experiment decode-mindbridge (quick): reset-tuning > from scratch with 30 target trials."""
+    """Experiment decode-mindbridge (quick): reset-tuning > from scratch with the fewest images."""
     from neurosim.experiments import get_experiment
 
     result = get_experiment("decode-mindbridge").run(quick=True, seed=0)
