@@ -322,7 +322,7 @@ def make_fmri_blocks(n_runs=12, n_voxels=300, *, n_categories=8, block_volumes=9
     >>> from neurosim.datasets import make_fmri_blocks
     >>> ds = make_fmri_blocks(n_runs=2, n_voxels=10)
     >>> ds.bold.shape, int((ds.label == "face").sum())
-    ((242, 10), 18)
+    ((252, 10), 18)
     """
     import xarray as xr
     from nilearn.glm.first_level import glover_hrf

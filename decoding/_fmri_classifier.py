@@ -161,7 +161,16 @@ class FMRIClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Class probabilities, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_voxels)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         from sklearn.utils.validation import validate_data
 
         check_is_fitted(self, "model_")
@@ -171,11 +180,29 @@ class FMRIClassifier(ClassifierMixin, BaseEstimator):
         return torch.softmax(logits.float(), dim=1).numpy()
 
     def decision_function(self, X):
-        """Class scores (log-probabilities), shape (n_samples, n_classes)."""
+        """Class scores (log-probabilities), shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_voxels)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         return np.log(np.clip(self.predict_proba(X), 1e-30, None))
 
     def predict(self, X):
-        """Predicted classes, shape (n_samples,)."""
+        """Predicted classes, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_voxels)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 

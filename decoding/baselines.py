@@ -391,7 +391,16 @@ class TorchRidgeClassifierCV(ClassifierMixin, TorchRidgeCV):
         return self
 
     def decision_function(self, X):
-        """Class scores, shape (n_samples, n_classes) or (n_samples,) for two classes."""
+        """Class scores, shape (n_samples, n_classes) or (n_samples,) for two classes.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         from sklearn.utils.validation import validate_data
 
         check_is_fitted(self, "coef_")
@@ -400,7 +409,16 @@ class TorchRidgeClassifierCV(ClassifierMixin, TorchRidgeCV):
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
-        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input)."""
+        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return _wrap_like(X, self.classes_[idx])
@@ -621,7 +639,16 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        """Correlation of each sample with each class mean, shape (n_samples, n_classes)."""
+        """Correlation of each sample with each class mean, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         from sklearn.utils.validation import validate_data
 
         check_is_fitted(self, "means_")
@@ -635,7 +662,16 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         return unit(Xn) @ unit(self.means_).T
 
     def predict(self, X):
-        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input)."""
+        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
         return _wrap_like(X, self.classes_[np.argmax(self.decision_function(X), axis=1)])
 
 
