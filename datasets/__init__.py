@@ -20,10 +20,14 @@ Hugging Face's package of the same name.
 * :func:`as_torch_dataset` wraps any of them, or an array/HDF5/netCDF file, as a lazily read
   :class:`torch.utils.data.Dataset`.
 
+A file a reader cannot read (empty, truncated, another format, a missing key, wrong shapes)
+raises :class:`DataFormatError`, a :class:`ValueError` naming the file, the format expected and
+the likely cause, never a library's own error.
+
 Importing this package is light: torch, MNE and nilearn are imported by the functions that need them.
 """
 
-from ._base import get_data_home
+from ._base import DataFormatError, get_data_home
 from ._dreamer import load_dreamer
 from ._embeddings import load_embeddings, save_embeddings
 from ._haxby import load_haxby
@@ -53,6 +57,7 @@ from ._things import (
 from ._torch import as_torch_dataset
 
 __all__ = [
+    "DataFormatError",
     "as_torch_dataset",
     "fetch_mnist",
     "fetch_nsd",

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._base import ArgumentError, reading
 from ._specs import DREAMER_CHANNELS, eeg_positions
 
 __all__ = ["load_dreamer"]
@@ -14,6 +15,7 @@ _HOW_TO_GET = (
     "22(1):98-107), download DREAMER.mat and pass its path to load_dreamer()."
 )
 _EEG_UNITS_SCALE = 1e-6  # Emotiv EPOC samples are in microvolts
+_EXPECTED = "DREAMER.mat (a MATLAB v5/v7 file holding the struct 'DREAMER')"
 
 
 def _field(struct, name):
@@ -39,7 +41,7 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
         Seconds kept from the end of each film (the DREAMER literature uses the last 60 s); None
         keeps the shortest film's length for all films.
     subjects : sequence of int | None
-        0-based subject indices to read; None reads all.
+        0-based subject indices to read (at least one); None reads all.
 
     Returns
     -------
@@ -53,6 +55,16 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
         (channel, xyz; m, standard 10-20 positions), ``time``,
         ``baseline_time`` (s); attrs ``sfreq`` (128), ``duration``.
 
+    Raises
+    ------
+    FileNotFoundError
+        If the file is absent, saying how to obtain it.
+    neurosim.datasets.DataFormatError
+        If the file cannot be read as DREAMER.mat (empty, truncated, another format, a missing
+        struct field, wrong shapes): a :class:`ValueError` naming the file.
+    ValueError, TypeError
+        For a bad ``duration`` or ``subjects``.
+
     Examples
     --------
     >>> from neurosim.datasets import load_dreamer
@@ -60,7 +72,6 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
     >>> ds.eeg.shape  # doctest: +SKIP
     (23, 18, 14, 7680)
     """
-    import scipy.io
     import xarray as xr
 
     path = Path(path).expanduser()
@@ -68,6 +79,28 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
         path = path / "DREAMER.mat"
     if not path.is_file():
         raise FileNotFoundError(f"DREAMER.mat not found at {path}. {_HOW_TO_GET}")
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, (int, float, np.number)):
+            raise TypeError(f"duration must be a number of seconds or None, got "
+                            f"{type(duration).__name__}: {duration!r}")
+        if not np.isfinite(duration) or duration <= 0:
+            raise ValueError(f"duration must be a finite positive number of seconds or None, "
+                             f"got {duration!r}")
+    if subjects is not None:
+        subjects = list(subjects)
+        if not subjects:
+            raise ValueError("subjects must name at least one subject (0-based), got []")
+        for s in subjects:
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+                raise TypeError(f"subjects must be 0-based int indices, got "
+                                f"{type(s).__name__}: {s!r}")
+    with reading(path, _EXPECTED):
+        return _read(path, duration, subjects, xr)
+
+
+def _read(path, duration, subjects, xr):
+    import scipy.io
+
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError as err:  # MATLAB v7.3 (HDF5): not how DREAMER is distributed
@@ -86,7 +119,7 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
     subjects = range(n_total) if subjects is None else [int(s) for s in subjects]
     for s in subjects:
         if not 0 <= s < n_total:
-            raise ValueError(f"subjects must be 0-based indices below {n_total}, got {s}")
+            raise ArgumentError(f"subjects must be 0-based indices below {n_total}, got {s}")
 
     films, baselines, scores, ages, genders = [], [], [], [], []
     for s in subjects:
@@ -107,8 +140,10 @@ def load_dreamer(path, duration=60.0, *, subjects=None):
     n_trials = len(films[0])
     shortest = min(f.shape[0] for subj in films for f in subj)
     n_t = shortest if duration is None else int(round(duration * sfreq))
+    if n_t < 1:
+        raise ArgumentError(f"duration={duration} s is shorter than one sample at {sfreq} Hz")
     if n_t > shortest:
-        raise ValueError(
+        raise ArgumentError(
             f"duration={duration} s ({n_t} samples) is longer than the shortest film "
             f"({shortest} samples, "
             f"{shortest / sfreq:.1f} s)"

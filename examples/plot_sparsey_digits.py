@@ -70,8 +70,9 @@ order = np.random.default_rng(0).permutation(len(digits.target))
 images, y = digits.images[order], digits.target[order]
 X = level_encode(images, 4, vmax=16).reshape(len(y), -1)
 
-mem = SparseyMemory(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0, input_shape=(8, 8, 4),
-                    random_state=0)
+# the settings of the sparsey-digits experiment, not Sparsey's reference ones (see the docs)
+mem = SparseyMemory(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0, sigmoid_slope=20.0,
+                    sigmoid_center=0.75, exponent_u=1.0, input_shape=(8, 8, 4), random_state=0)
 mem.fit(X[:500], y[:500])
 print("codes:", mem.codes_.shape, mem.codes_.dtype)
 for n in (50, 500):

@@ -7,6 +7,7 @@ interchangeable backends (:mod:`neurosim.backends`: ``"numba"`` and ``"brian2"``
 ``import neurosim`` is cheap: numba, Brian2, xarray and torch load when first used.
 """
 
+from . import _numba  # noqa: F401  (fixes numba's cache folder now; does not import numba)
 from ._lazy import attach
 
 __version__ = "0.1.0.dev0"

@@ -1,4 +1,4 @@
-"""Small shared helpers: random state, argument checks and atomic writes (never torch).
+"""Small shared helpers: random state, argument checks, memory and atomic writes (never torch).
 
 The torch helpers (:func:`~neurosim._utils_torch.resolve_device`) are in ``_utils_torch``, so that
 the simulation core, which uses this module, never depends on torch.
@@ -96,6 +96,96 @@ def seed_from(random_state):
     True
     """
     return int(check_random_state(random_state).integers(2**62))
+
+
+def available_memory():
+    """Bytes of memory a new allocation can use now, as the operating system reports it.
+
+    Linux: ``MemAvailable`` of ``/proc/meminfo`` (free memory plus the caches the kernel can
+    drop), capped by the cgroup (container) limit when one is set. Elsewhere:
+    ``os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")``. None when neither is
+    available (the checks that use it are then skipped).
+
+    Returns
+    -------
+    available : int | None
+
+    Examples
+    --------
+    >>> available_memory() is None or available_memory() > 0
+    True
+    """
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    try:  # cgroup v2 limit (containers, batch jobs)
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current", encoding="ascii") as f:
+                used = int(f.read().strip())
+            avail = min(avail, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return int(avail)
+
+
+def format_bytes(n):
+    """``n`` bytes as a short human-readable string (``"1.5 GB"``).
+
+    Examples
+    --------
+    >>> format_bytes(1.5e9)
+    '1.5 GB'
+    """
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def check_memory(need, what, *, check=True, option="check_memory=False"):
+    """Raise MemoryError before allocating ``need`` bytes if they exceed the available memory.
+
+    Parameters
+    ----------
+    need : int | float
+        Estimated bytes.
+    what : str
+        What would be allocated, for the message.
+    check : bool
+        False skips the check (the user's override).
+    option : str
+        How the user turns the check off, for the message.
+
+    Examples
+    --------
+    >>> check_memory(1024, "a small array")
+    >>> check_memory(2**80, "a huge array")
+    Traceback (most recent call last):
+    ...
+    MemoryError: a huge array needs about ... TB, but only ... of memory is available; ...
+    """
+    if not check:
+        return
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(f"{what} needs about {format_bytes(need)}, but only "
+                          f"{format_bytes(avail)} of memory is available; make it smaller, or "
+                          f"pass {option} to allocate it anyway")
 
 
 @contextlib.contextmanager

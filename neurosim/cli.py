@@ -25,7 +25,9 @@ Neither writes into a folder that is not empty unless given ``--overwrite``, whi
 files of the same names and leaves other files alone.
 
 Exit status: 0 on success, 2 for a usage error or a refused output folder (nothing written),
-1 when an experiment fails, 130 when interrupted.
+1 when an experiment fails, 130 when interrupted. A seed outside 0..2**32-1, an output folder
+that cannot be written, a `--data` path that does not exist or cannot be read, and a data file
+the readers refuse are usage errors (status 2, one line, checked before the run where possible).
 """
 
 from __future__ import annotations
@@ -50,13 +52,17 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
 
 
+_MAX_SEED = 2**32 - 1  # as numpy's legacy seeding, scikit-learn and the NetCDF attributes allow
+
+
 def _seed(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {_MAX_SEED}, "
+                                         f"got {text!r}") from None
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {_MAX_SEED}, got {value}")
     return value
 
 
@@ -93,7 +99,8 @@ def _build_parser():
                        help="simulation backend of the experiments that run a simulation "
                             "(default: numba)")
         p.add_argument("--seed", type=_seed, default=0,
-                       help="random seed, a non-negative integer (default: %(default)s)")
+                       help=f"random seed, an integer from 0 to {_MAX_SEED} "
+                            "(default: %(default)s)")
         p.add_argument("--overwrite", action="store_true",
                        help="write into a non-empty output folder, replacing files of the same "
                             "names")
@@ -218,8 +225,7 @@ def _cmd_run(args):
         if not _accepts(experiment, "data"):
             raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} runs on embedded "
                               "data only; it takes no --data")
-        if not args.data.exists():
-            raise _UsageError(f"{_PROG}: error: --data {str(args.data)!r} does not exist")
+        _check_data(args.data)
         options["data"] = args.data
     if args.config is not None:
         unknown = sorted(set(args.config) - set(_default_config(experiment, args.quick)))
@@ -279,12 +285,44 @@ def _cmd_demo(args):
 # helpers
 # --------------------------------------------------------------------------------------------
 def _check_out(out, overwrite):
-    """Refuse an output path that is a file, or a non-empty folder without ``--overwrite``."""
+    """Refuse an output path that is a file, a non-empty folder without ``--overwrite``, or a
+    place where no file can be written; nothing is created."""
     if out.exists() and not out.is_dir():
         raise _UsageError(f"{_PROG}: error: output path {str(out)!r} is a file, not a folder")
     if out.is_dir() and not overwrite and any(out.iterdir()):
         raise _UsageError(f"{_PROG}: error: output folder {str(out)!r} is not empty; pass "
                           "--overwrite to replace its files, or choose another --out")
+    folder = out.absolute()
+    while not folder.exists():  # the folder that will hold the new ones
+        folder = folder.parent
+    if not folder.is_dir():
+        raise _UsageError(f"{_PROG}: error: cannot create output folder {str(out)!r}: "
+                          f"{str(folder)!r} is a file")
+    try:  # write a probe file: permissions alone miss read-only mounts, and root ignores them
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=folder, prefix=".neurosim-probe-"):
+            pass
+    except OSError as err:
+        raise _UsageError(f"{_PROG}: error: cannot write into {str(folder)!r} (for --out "
+                          f"{str(out)!r}): {err.strerror or err}") from None
+
+
+def _check_data(path):
+    """Refuse a ``--data`` path that does not exist or cannot be read."""
+    import os
+
+    if not path.exists():
+        raise _UsageError(f"{_PROG}: error: --data {str(path)!r} does not exist")
+    try:
+        if path.is_dir():
+            os.listdir(path)
+        else:
+            with open(path, "rb") as f:
+                f.read(1)
+    except OSError as err:
+        raise _UsageError(f"{_PROG}: error: --data {str(path)!r} cannot be read: "
+                          f"{err.strerror or err}") from None
 
 
 def _loaded(experiment, call):
@@ -318,14 +356,36 @@ def _quote_json(value):
 
 
 def _run_experiment(experiment, **kwargs):
-    """Run ``experiment``; on an expected failure print one line and return None."""
+    """Run ``experiment``; on an expected failure print one line and return None.
+
+    A file the readers refuse (:class:`~neurosim.datasets.DataFormatError`), and with ``--data``
+    any ValueError or missing file, is the user's: a usage error (exit status 2)."""
     _use_agg()
+    data = kwargs.get("data")
     try:
         return experiment.run(progress=True, **kwargs)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        if data is None and not _is_data_format_error(err):
+            raise
+        where = f" with --data {str(data)!r}" if data is not None else ""
+        raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot use its "
+                          f"data{where}: {_one_line(err)}") from None
     except (ImportError, NotImplementedError, OSError, MemoryError) as err:
         print(f"{_PROG}: error: experiment {experiment.name!r} failed: "
               f"{type(err).__name__}: {err}", file=sys.stderr)
         return None
+
+
+def _is_data_format_error(err):
+    datasets = sys.modules.get("neurosim.datasets")
+    return datasets is not None and isinstance(err, datasets.DataFormatError)
+
+
+def _one_line(err):
+    text = " ".join(str(err).split())
+    if isinstance(err, KeyError) and not _is_data_format_error(err):
+        text = f"missing key {text}"
+    return text
 
 
 def _use_agg():

@@ -5,6 +5,15 @@ Saving and loading
     complete or not at all, and an existing file is only replaced with ``overwrite=True``.
     :func:`load` reads it back fully into memory and closes the file.
 
+Integrity
+    Every file :func:`save` writes carries two checksums: HDF5's Fletcher-32 checksum on every
+    numeric variable, and a SHA-256 of the whole NetCDF-4 content stored in a 512-byte HDF5 user
+    block at the start of the file (HDF5 and netCDF-C skip user blocks, so any NetCDF-4 reader
+    still opens the file). :func:`load` checks the SHA-256 before it opens the file, so a file
+    damaged anywhere (data, attributes, metadata) raises :class:`CorruptResultsError` naming the
+    file, and never returns silently different data. Files without the user block (written by
+    another program, or before neurosim 0.2) are read with the Fletcher-32 checks HDF5 makes.
+
 Spike results
     :func:`neurosim.backends.run` stores spikes sparsely: ``spike_neuron`` and ``spike_time``
     (ms) on dim ``spike``, a ``neuron`` coordinate (with ``group`` and ``index_in_group``) and the
@@ -22,18 +31,48 @@ Attribute conventions
 
 from __future__ import annotations
 
+import hashlib
 import json
 import numbers
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
-    "firing_rates", "isi_cv", "load", "population_rate", "save", "spike_counts", "spike_trains",
+    "CorruptResultsError", "firing_rates", "isi_cv", "load", "population_rate", "save",
+    "spike_counts", "spike_trains",
 ]
 
 _ENGINE = "h5netcdf"
+_BLOCK = 512  # the HDF5 user block: HDF5 looks for its signature at 0, 512, 1024, ...
+_MAGIC = b"NEUROSIM-RESULTS-1 sha256="
+_HEX = 64
+
+
+class CorruptResultsError(ValueError):
+    """A results file is damaged, or is not a NetCDF-4 file :func:`load` can read.
+
+    Its message names the file and what is wrong (checksum mismatch, truncated, not NetCDF-4).
+    A subclass of :class:`ValueError`.
+
+    Parameters
+    ----------
+    path : str | os.PathLike
+        The file (kept as :class:`pathlib.Path` in ``path``).
+    reason : str
+        What is wrong with it (kept in ``reason``).
+    """
+
+    def __init__(self, path, reason):
+        self.path = Path(os.fspath(path))
+        self.reason = str(reason)
+        super().__init__(f"{str(self.path)!r} is damaged or not a neurosim results file: "
+                         f"{self.reason}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.reason)
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,6 +84,9 @@ def save(ds, path, *, overwrite=False):
     The data go to a temporary file in the destination folder, which is then renamed to ``path``
     (:func:`os.replace`), so ``path`` never holds a half-written file; on any error the temporary
     file is removed and an existing ``path`` is left as it was.
+
+    Every numeric variable gets HDF5's Fletcher-32 checksum, and the file starts with a 512-byte
+    user block holding the SHA-256 of the rest, which :func:`load` verifies.
 
     NetCDF cannot store some attribute values; they are converted in the file (``ds`` itself is
     not modified): bools become ints (``True`` -> 1), None becomes the string ``"None"``, dicts and
@@ -92,9 +134,52 @@ def save(ds, path, *, overwrite=False):
         raise TypeError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
     path = Path(os.fspath(path))
     out = _netcdf_ready(ds)
+    encoding = {name: {"fletcher32": True} for name, var in out.variables.items()
+                if var.dtype.kind in "biuf" and var.ndim > 0 and var.size > 0}
     with atomic_write(path, overwrite=overwrite) as tmp:
-        out.to_netcdf(tmp, engine=_ENGINE)
+        body = tmp.with_name(tmp.name + ".body")
+        try:
+            out.to_netcdf(body, engine=_ENGINE, encoding=encoding)
+            digest = _sha256(body, 0)
+            header = _MAGIC + digest.encode("ascii") + b"\n"
+            with open(tmp, "wb") as dst, open(body, "rb") as src:
+                dst.write(header.ljust(_BLOCK, b"\0"))
+                shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+        finally:
+            body.unlink(missing_ok=True)
     return path
+
+
+def _sha256(path, offset):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(path):
+    """Check the SHA-256 in the user block; return True if checked, False if the file has none."""
+    with open(path, "rb") as f:
+        head = f.read(_BLOCK)
+    if not head:
+        raise CorruptResultsError(path, "the file is empty")
+    if not head.startswith(_MAGIC[:16]):
+        return False
+    stored = head[len(_MAGIC):len(_MAGIC) + _HEX]
+    if (len(head) < _BLOCK or not head.startswith(_MAGIC)
+            or not all(c in b"0123456789abcdef" for c in stored) or len(stored) != _HEX):
+        raise CorruptResultsError(path, "its checksum header is damaged or truncated")
+    actual = _sha256(path, _BLOCK)
+    if actual != stored.decode("ascii"):
+        raise CorruptResultsError(
+            path, f"its SHA-256 checksum does not match (stored {stored.decode()[:12]}..., "
+                  f"computed {actual[:12]}...): the file was changed or truncated after it "
+                  "was written")
+    return True
 
 
 def load(path):
@@ -119,6 +204,9 @@ def load(path):
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    CorruptResultsError
+        If the file's checksum (SHA-256 or Fletcher-32) does not match, or it is empty,
+        truncated or not a NetCDF-4 file.
 
     Examples
     --------
@@ -130,9 +218,20 @@ def load(path):
     import xarray as xr
 
     path = Path(os.fspath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder; expected a NetCDF file")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
-    return xr.load_dataset(path, engine=_ENGINE)
+    checked = _verify(path)
+    try:
+        return xr.load_dataset(path, engine=_ENGINE)
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError, TypeError) as err:
+        if checked:
+            reason = f"its checksum matches but it cannot be read ({type(err).__name__}: {err})"
+        else:
+            reason = (f"{type(err).__name__}: {err} (not a NetCDF-4/HDF5 file, or damaged; "
+                      "NetCDF-3 files are not read)")
+        raise CorruptResultsError(path, reason) from err
 
 
 def _netcdf_ready(ds):

@@ -206,6 +206,16 @@ def _check_seeds(seeds):
 def parse_values(text):
     """Parse ``"v1,v2,..."`` from the command line: ints, floats, true/false, else strings.
 
+    Parameters
+    ----------
+    text : str
+        Comma-separated values, as given to ``--param KEY=...``.
+
+    Returns
+    -------
+    values : list of int, float, bool or str
+        The values, each converted to the first type that reads it.
+
     Examples
     --------
     >>> parse_values("0.05,0.1,1")
@@ -236,6 +246,16 @@ def parse_values(text):
 
 def parse_seeds(text):
     """Parse ``"0:10"`` (a range, end excluded) or ``"1,5,7"`` into a list of seeds.
+
+    Parameters
+    ----------
+    text : str
+        ``START:STOP[:STEP]`` or comma-separated integers, as given to ``--seeds``.
+
+    Returns
+    -------
+    seeds : list of int
+        Non-negative, distinct seeds.
 
     Examples
     --------

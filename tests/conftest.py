@@ -3,8 +3,14 @@
 import ipaddress
 import os
 import socket
+from pathlib import Path
 
 import pytest
+
+# numba's cache of neurosim's kernels: in the checkout, out of the real home, kept between
+# sessions (set before neurosim is imported, which fixes the folder; see neurosim._numba)
+os.environ.setdefault("NEUROSIM_CACHE_DIR", str(Path(__file__).resolve().parents[1]
+                                                / ".neurosim-cache"))
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "", socket.gethostname()}
 

@@ -175,12 +175,10 @@ class Session:
             raise ValueError(f"duration={duration} ms is shorter than one step of dt={self.dt} ms")
         if self.check_memory:
             est = self.network.memory_estimate(n_steps * self.dt, self.dt)
-            import psutil
+            from neurosim._utils import available_memory, format_bytes
 
-            from neurosim.spiking._network import format_bytes
-
-            avail = psutil.virtual_memory().available
-            if est["monitors"] > avail:
+            avail = available_memory()
+            if avail is not None and est["monitors"] > avail:
                 raise MemoryError(
                     f"recording this run needs about {format_bytes(est['monitors'])} but only "
                     f"{format_bytes(avail)} of memory is available; run shorter segments, record "

@@ -332,7 +332,8 @@ class _Brian2Sim:
             d = {}
             for var in g.state_variables:
                 d[var] = np.asarray(getattr(G, var)[:]).copy()
-            if g.receives_synapses:
+            # only groups with a refractory period (or STDP) have Brian2's lastspike
+            if g.receives_synapses and "lastspike" in G.variables:
                 last = np.asarray(G.lastspike_[:]) * 1e3
                 d["lastspike_ms"] = np.where(last < -1e8, -np.inf, last)
             out[g.name] = d

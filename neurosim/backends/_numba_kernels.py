@@ -25,7 +25,9 @@ equivalent model, so that both backends round alike.
 """
 
 import numpy as np
-from numba import njit, uint64
+from numba import uint64
+
+from neurosim._numba import njit
 
 _TWO53_INV = 1.0 / 9007199254740992.0
 _ZIG_R = 3.6541528853610088
@@ -554,12 +556,15 @@ def _readout_rules(n, dt, inp, pl, le):
         po = le.rls_poff[q]
         x = le.xin[io:io + nin]
         c = le.cbuf
+        # c = P x, accumulated row by row (P is symmetric, so row a is column a): the inner loop
+        # is an element-wise update that vectorises, unlike a dot-product reduction
+        for b in range(nin):
+            c[b] = 0.0
         for a in range(nin):
-            acc = 0.0
+            xa = x[a]
             row = le.P[po + a * nin:po + (a + 1) * nin]
             for b in range(nin):
-                acc += row[b] * x[b]
-            c[a] = acc
+                c[b] += row[b] * xa
         den = 1.0
         for a in range(nin):
             den += x[a] * c[a]
@@ -568,11 +573,13 @@ def _readout_rules(n, dt, inp, pl, le):
             wrow = le.W[wo + k * nin:wo + (k + 1) * nin]
             for a in range(nin):
                 wrow[a] -= e * c[a]
+        inv = 1.0 / den
         for a in range(nin):
             ca = c[a]
             row = le.P[po + a * nin:po + (a + 1) * nin]
             for b in range(nin):
-                row[b] -= ca * c[b] / den
+                # (c_a c_b) / den with the product first keeps P exactly symmetric
+                row[b] -= ca * c[b] * inv
 
 
 @njit(cache=True, inline="always")

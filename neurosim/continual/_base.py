@@ -12,6 +12,7 @@ from sklearn.utils import metadata_routing
 from neurosim._docs import docdict, fill_doc
 
 from .._utils import check_positive, check_size
+from .._utils_torch import check_finite_loss
 from ._metrics import continual_metrics
 from ._schedules import SequentialSchedule
 from ._streams import TaskStream
@@ -265,6 +266,7 @@ class ContinualLearner(TaskwiseClassifier):
                     mb = torch.cat([mb, extra[2]])
             opt.zero_grad(set_to_none=True)
             loss = self._loss(xb, yb, mb)
+            check_finite_loss(loss, f"task {phase}, step {step + 1} of {type(self).__name__}")
             loss.backward()
             opt.step()
             self._after_step(step + 1)

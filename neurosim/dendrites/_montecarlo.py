@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from neurosim._docs import fill_doc
+from neurosim._numba import njit
 
 from .._utils import check_random_state, check_size
 from .theory import _as_int_array, _check_le

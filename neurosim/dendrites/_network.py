@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from neurosim._docs import fill_doc
 
 from .._utils import check_size
+from .._utils_torch import check_finite_loss
 from ..continual._taskwise import TaskwiseClassifier
 
 __all__ = ["ActiveDendritesClassifier", "ContextMLPClassifier"]
@@ -274,6 +275,7 @@ class _ContextClassifier(TaskwiseClassifier):
                 idx = order[start:start + self.batch_size]
                 logits = module(Xt[idx], ct)
                 loss = torch.nn.functional.cross_entropy(logits, yt[idx])
+                check_finite_loss(loss, f"a minibatch of {type(self).__name__}.partial_fit")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

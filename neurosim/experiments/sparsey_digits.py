@@ -41,7 +41,10 @@ from neurosim._docs import fill_doc
 from . import ExperimentResult, Headline
 
 NAME = "sparsey-digits"
-MODEL = dict(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0)
+# not the reference settings: a near-deterministic CSA (G- = 0, gamma = 1), the cosine match and
+# the sigmoid that neurosim used before it took Sparsey_Alt's (slope 20, centre 0.75 on V = U)
+MODEL = dict(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0, sigmoid_slope=20.0,
+             sigmoid_center=0.75, exponent_u=1.0)
 N_LEVELS = 4
 
 

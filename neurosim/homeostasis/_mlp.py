@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import metadata_routing
 
 from .._utils import check_positive, check_random_state, check_size
+from .._utils_torch import check_finite_loss
 
 __all__ = ["HomeostaticMLP", "MODES"]
 
@@ -472,6 +473,8 @@ class HomeostaticMLP(ClassifierMixin, BaseEstimator):
                 ynp = plan[e][ynp]
                 yt = torch.as_tensor(ynp, device=dev)
                 targets = eye[yt]
+        check_finite_loss(self._W[-1], "the end of a training pass of HomeostaticMLP (the "
+                          "output weights are not finite)")
         self.lr_ = float(eta)
         self._lr_chunks.append(lrs)
         self.n_samples_seen_ += n_used

@@ -13,6 +13,9 @@ Hebbian learning stores it in one presentation.
 - :func:`similarity_preservation`, :func:`capacity_curve`, :func:`projection_baselines`,
   :func:`sequence_recall` (with :func:`morph` and :func:`binary_cosine`): the measurements that
   test Sparsey's claims (experiment ``sparsey-digits``).
+- :func:`mnist_protocol` (with :func:`sparsey_mnist_inputs`, :func:`skeletonize`,
+  :func:`split_per_class`): the MNIST protocol of the Sparsey papers, 200 training images per
+  class learned in one trial each (experiment ``sparsey-mnist``).
 - :func:`code_intersection`, :func:`codes_to_sparse`: work with codes stored as
   ``(n_items, Q)`` winner indices; :func:`level_encode`: a sparse binary code of grey levels.
 
@@ -21,6 +24,8 @@ Hebbian learning stores it in one presentation.
 
 from ._codes import code_intersection, codes_to_sparse, level_encode
 from ._csa import (
+    SPARSEY_ALT_CENTER,
+    SPARSEY_ALT_SLOPE,
     CSAParams,
     CSAStep,
     choose_winners,
@@ -44,11 +49,14 @@ from ._evaluation import (
 )
 from ._hierarchy import Level, tile_receptive_fields
 from ._memory import SparseyMemory
+from ._mnist import mnist_protocol, skeletonize, sparsey_mnist_inputs, split_per_class
 
 __all__ = [
-    "CSAParams", "CSAStep", "Level", "SparseyMemory", "binary_cosine", "capacity_curve",
+    "SPARSEY_ALT_CENTER", "SPARSEY_ALT_SLOPE", "CSAParams", "CSAStep", "Level", "SparseyMemory",
+    "binary_cosine", "capacity_curve",
     "choose_winners", "cm_probabilities", "code_intersection", "codes_to_sparse", "csa_step",
     "expansivity", "global_familiarity", "hebbian_update", "input_sums", "level_encode",
-    "local_familiarity", "morph", "normalize_sums", "projection_baselines", "sequence_recall",
-    "similarity_preservation", "tile_receptive_fields", "win_likelihood",
+    "local_familiarity", "mnist_protocol", "morph", "normalize_sums", "projection_baselines",
+    "sequence_recall", "similarity_preservation", "skeletonize", "sparsey_mnist_inputs",
+    "split_per_class", "tile_receptive_fields", "win_likelihood",
 ]

@@ -23,10 +23,20 @@ from neurosim._docs import fill_doc
 from .._utils import check_random_state, check_size
 
 __all__ = [
-    "CSAParams", "CSAStep", "choose_winners", "cm_probabilities", "csa_step", "expansivity",
+    "SPARSEY_ALT_CENTER", "SPARSEY_ALT_SLOPE", "CSAParams", "CSAStep", "choose_winners",
+    "cm_probabilities", "csa_step", "expansivity",
     "global_familiarity", "hebbian_update", "input_sums", "local_familiarity",
     "normalize_sums", "win_likelihood",
 ]
+
+
+#: Slope of Sparsey_Alt's V-to-mu sigmoid, :math:`\mu = (\eta - 1) / (1 + (0.1 e^{-4 (V - 1)})^8)
+#: + 1`: since :math:`(0.1 e^{-4 (V - 1)})^8 = e^{-32 (V - (1 - \ln 10 / 4))}`, it is
+#: :math:`1 + (\eta - 1)\, \sigma(32 (V - 0.4244))` exactly.
+SPARSEY_ALT_SLOPE = 32.0
+#: Centre of Sparsey_Alt's V-to-mu sigmoid, :math:`1 - \ln 10 / 4 \approx 0.4244` (a raw U match
+#: of :math:`0.4244^{1/10} \approx 0.918` with its exponent 10).
+SPARSEY_ALT_CENTER = 1.0 - math.log(10.0) / 4.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,20 @@ class CSAParams:
         Exponents :math:`\\lambda_U, \\lambda_H, \\lambda_D > 0` of the normalised U, H and D
         matches in the local familiarity ``V``.
 
+    Notes
+    -----
+    The sigmoid and the U exponent follow **Sparsey_Alt** (the independent Python port read
+    through dcc-sparsey's ``doc/AlgorithmTriangulation.md``): :math:`V = U^{10}` and
+    :math:`\\mu = (\\eta - 1) / (1 + (0.1 e^{-4 (V - 1)})^8) + 1`, which is exactly
+    :math:`1 + (\\eta - 1)\\,\\sigma(32 (V - V_c))` with :math:`V_c = 1 - \\ln 10 / 4 \\approx 0.4244`
+    (``SPARSEY_ALT_SLOPE``, ``SPARSEY_ALT_CENTER``): half the maximal gain at a raw U
+    match of about 0.918. Sparsey_Alt has no H or D signal; their exponents default to 1.
+    SparseyCore (Rinkus's Java code) uses :math:`\\mu = \\max(\\eta\\, \\sigma(4 (V - V_c)), 1)` with
+    :math:`V_c` ratcheting from 0.5 to 0.9, a different form that this class does not express.
+    The expansivity's defaults (``g_min``, ``gamma``, ``chi``) are dcc-sparsey's, on which
+    SparseyCore and Sparsey_Alt agree. (Before this choice the defaults were a slope of 20 and
+    a centre of 0.75 on :math:`V = U`, neither source's.)
+
     Examples
     --------
     >>> from neurosim.sparsey import CSAParams
@@ -59,9 +83,9 @@ class CSAParams:
     g_min: float = 0.1
     gamma: float = 2.0
     chi: float = 100.0
-    sigmoid_slope: float = 20.0
-    sigmoid_center: float = 0.75
-    exponent_u: float = 1.0
+    sigmoid_slope: float = SPARSEY_ALT_SLOPE
+    sigmoid_center: float = SPARSEY_ALT_CENTER
+    exponent_u: float = 10.0
     exponent_h: float = 1.0
     exponent_d: float = 1.0
 
@@ -199,7 +223,10 @@ def local_familiarity(U=None, H=None, D=None, *, params=None):
     Examples
     --------
     >>> from neurosim.sparsey import local_familiarity
-    >>> local_familiarity([1.0, 0.5], [0.5, 1.0])
+    >>> local_familiarity([1.0, 0.5], [0.5, 1.0])  # default exponents: U^10 H
+    array([0.5       , 0.00097656])
+    >>> from neurosim.sparsey import CSAParams
+    >>> local_familiarity([1.0, 0.5], [0.5, 1.0], params=CSAParams(exponent_u=1.0))
     array([0.5, 0.5])
     """
     params = CSAParams() if params is None else params

@@ -12,7 +12,28 @@ exponent_u, exponent_h, exponent_d.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from neurosim._numba import njit
+
+
+@njit(cache=True, inline="always")
+def _power(x, e):
+    """``x ** e``; integral exponents 1-64 (Sparsey_Alt's 10) by repeated squaring, which is
+    several times faster than ``pow`` in the innermost loop."""
+    if e == 1.0:
+        return x
+    n = int(e)
+    if n == e and 0 < n <= 64:
+        result = 1.0
+        base = x
+        while n > 0:
+            if n & 1:
+                result *= base
+            base *= base
+            n >>= 1
+        return result
+    return x ** e
 
 
 @njit(cache=True)
@@ -65,7 +86,7 @@ def _process_item(x, buf, n_in, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_acti
                     x = acc[c] / math.sqrt(n_a * (f if f > 0 else 1))
                 else:
                     x = acc[c] / n_a
-                V[c] *= x if e_u == 1.0 else x ** e_u
+                V[c] *= _power(x, e_u)
         if has_h:
             for c in range(QK):
                 acc[c] = 0
@@ -76,7 +97,7 @@ def _process_item(x, buf, n_in, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_acti
                     acc[c] += w[c]
             for c in range(QK):
                 x = acc[c] / Q
-                V[c] *= x if e_h == 1.0 else x ** e_h
+                V[c] *= _power(x, e_h)
         if has_d:
             PQ = Qs[p]
             PK = Ks[p]
@@ -89,7 +110,7 @@ def _process_item(x, buf, n_in, Qs, Ks, rf_ptr, rf_idx, out_off, q_off, min_acti
                     acc[c] += w[c]
             for c in range(QK):
                 x = acc[c] / PQ
-                V[c] *= x if e_d == 1.0 else x ** e_d
+                V[c] *= _power(x, e_d)
         # global familiarity and expansivity
         G = 0.0
         for q in range(Q):

@@ -9,8 +9,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from neurosim._docs import fill_doc
 
-from .._utils import check_random_state, check_size
-from ._csa import CSAParams
+from .._utils import check_memory, check_random_state, check_size
+from ._csa import SPARSEY_ALT_CENTER, SPARSEY_ALT_SLOPE, CSAParams
 from ._hierarchy import _Layout, _resolve_levels
 
 __all__ = ["SparseyMemory"]
@@ -71,9 +71,12 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         Expansivity :math:`\\eta = 1 + [\\max(0, (G - G^-)/(1 - G^-))]^\\gamma \\chi K`
         (see :class:`CSAParams`).
     sigmoid_slope, sigmoid_center : float
-        The V-to-mu sigmoid :math:`\\mu = 1 + (\\eta - 1)\\sigma(\\lambda (V - V_c))`.
+        The V-to-mu sigmoid :math:`\\mu = 1 + (\\eta - 1)\\sigma(\\lambda (V - V_c))`. The
+        defaults, 32 and :math:`1 - \\ln 10 / 4 \\approx 0.4244`, with ``exponent_u=10``, are
+        Sparsey_Alt's sigmoid exactly (see :class:`CSAParams`).
     exponent_u, exponent_h, exponent_d : float
-        Exponents of the U, H and D matches in the local familiarity ``V``.
+        Exponents of the U, H and D matches in the local familiarity ``V`` (Sparsey_Alt:
+        :math:`V = U^{10}`).
     match : {"input", "cosine"}
         How bottom-up sums are normalised. ``"input"`` (Sparsey's): the fraction of the active
         afferents a cell is connected to, :math:`u(i)/n`. ``"cosine"``:
@@ -91,6 +94,9 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         sequences.
     %(random_state)s
         Seed of the roulette choice during learning.
+    check_memory : bool
+        Refuse (:class:`MemoryError` naming the size) weights larger than the available memory
+        before allocating them; False allocates anyway.
 
     Attributes
     ----------
@@ -140,15 +146,17 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
     >>> mem.codes_.shape
     (20, 12)
     >>> float(np.mean(mem.transform(X) == mem.codes_))  # fraction of CMs recalled exactly
-    0.99...
+    1.0
     >>> bool(np.all(mem.predict(X) == np.arange(20)))
     True
     """
 
     def __init__(self, Q=20, K=10, *, hidden_levels=(), input_shape=None, binarize=None,
-                 min_active=1, g_min=0.1, gamma=2.0, chi=100.0, sigmoid_slope=20.0,
-                 sigmoid_center=0.75, exponent_u=1.0, exponent_h=1.0, exponent_d=1.0,
-                 match="input", readout="nearest", top_down=False, random_state=None):
+                 min_active=1, g_min=0.1, gamma=2.0, chi=100.0,
+                 sigmoid_slope=SPARSEY_ALT_SLOPE, sigmoid_center=SPARSEY_ALT_CENTER,
+                 exponent_u=10.0, exponent_h=1.0, exponent_d=1.0,
+                 match="input", readout="nearest", top_down=False, random_state=None,
+                 check_memory=True):
         self.Q = Q
         self.K = K
         self.hidden_levels = hidden_levels
@@ -167,6 +175,7 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.readout = readout
         self.top_down = top_down
         self.random_state = random_state
+        self.check_memory = check_memory
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -204,6 +213,10 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         self.n_features_in_ = n_features
         self.input_shape_ = input_shape
         self.levels_ = levels
+        check_memory(int(layout.wu_ptr[-1]) + int(layout.wh_ptr[-1]) + int(layout.wd_ptr[-1])
+                     + 8 * (layout.buffer_size - layout.n_features),
+                     f"SparseyMemory(Q={Q}, K={K}) on {n_features} features (its weights)",
+                     check=getattr(self, "check_memory", True))
         self.weights_u_ = np.zeros(int(layout.wu_ptr[-1]), np.uint8)
         self.weights_h_ = np.zeros(int(layout.wh_ptr[-1]), np.uint8)
         self.weights_d_ = np.zeros(int(layout.wd_ptr[-1]), np.uint8)

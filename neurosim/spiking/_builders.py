@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import check_positive, check_random_state, check_size
+from .._utils import available_memory, check_positive, check_random_state, check_size
 from ._groups import LIF, Izhikevich, Receptor
 from ._inputs import GaussianNoise, TimedInput, UniformNoise
 from ._monitors import SpikeMonitor, StateMonitor
@@ -17,11 +17,9 @@ def _check_synapse_memory(n_synapses, what, check_memory):
     engine's copy) when they do not fit in the available memory."""
     if not check_memory:
         return
-    import psutil
-
     need = 32 * n_synapses
-    avail = psutil.virtual_memory().available
-    if need > avail:
+    avail = available_memory()
+    if avail is not None and need > avail:
         raise MemoryError(f"{what} needs about {n_synapses:.3g} synapses, {format_bytes(need)} "
                           f"with the engine's copy, but only {format_bytes(avail)} of memory is "
                           "available; lower the connection probability, or pass "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._utils import available_memory, format_bytes
 from ._groups import Group, PoissonGroup
 from ._inputs import _Input
 from ._monitors import ReadoutMonitor, SpikeMonitor, StateMonitor, WeightMonitor
@@ -28,16 +29,6 @@ _KINDS = (
     ((ThreeFactorRule, RLSRule), "rules"), (ReadoutFeedback, "feedbacks"),
     (AdaptiveThreshold, "thresholds"), (SynapticScaling, "scalings"),
 )
-
-
-def format_bytes(n):
-    """``n`` bytes as a short human-readable string (``"1.5 GB"``)."""
-    n = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
 
 
 class Network:
@@ -302,7 +293,8 @@ class Network:
         duration, dt : float
             As for :meth:`memory_estimate`.
         available : int | None
-            Bytes available; None asks the operating system (``psutil``).
+            Bytes available; None asks the operating system
+            (:func:`neurosim._utils.available_memory`: ``/proc/meminfo`` or ``os.sysconf``).
 
         Returns
         -------
@@ -311,10 +303,8 @@ class Network:
         """
         est = self.memory_estimate(duration, dt)
         if available is None:
-            import psutil
-
-            available = psutil.virtual_memory().available
-        if est["total"] > available:
+            available = available_memory()
+        if available is not None and est["total"] > available:
             parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in est.items()
                               if k != "total" and v)
             raise MemoryError(

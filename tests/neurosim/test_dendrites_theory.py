@@ -144,12 +144,64 @@ def test_2015_spreadsheet_anchors():
 
 def test_union_anchor_notebook():
     # a = 40, n = 4000, theta = 15, segment onto all cells of M patterns
-    p = union_false_match_probability(4000, 40, 15, [1, 23], method="expected")
-    np.testing.assert_allclose(p, [1.7e-21, 1.0e-2], rtol=3e-2)
+    # (the notebook prints 1.0263e-2 at M = 23 with a non-integer union size; both roundings of
+    # the size are within 0.7 % of it)
+    for rounding in ("nearest", "floor"):
+        p = union_false_match_probability(4000, 40, 15, [1, 23], method="expected",
+                                          rounding=rounding)
+        np.testing.assert_allclose(p, [1.745e-21, 1.0263e-2], rtol=7e-3)
     # one stored pattern: both methods are the plain segment formula
     for method in ("exact", "expected"):
         assert union_false_match_probability(1000, 30, 5, 1, 12, method=method) == pytest.approx(
             false_match_probability(1000, 30, 12, 5), rel=1e-12)
+
+
+# The curve printed by the reference script of the paper's union figure (htmresearch
+# projects/sdr_paper/sdr_paper_unions.py, errorsN10000: n = 10,000, a = 200, theta = 15, s = 25,
+# M = 1..19), copied from the script.
+SCRIPT_UNION_N10000 = [
+    5.30352419025194e-20, 2.35602184920806e-14, 1.53934243906984e-11, 1.10302867119927e-9,
+    2.27921915526762e-8, 2.69253218125502e-7, 1.98072351729197e-6, 9.75307801058064e-6,
+    3.98373263650013e-5, 0.000127080441383853, 0.000362630253250421, 0.000874610762751977,
+    0.00190208641223641, 0.00378812896412743, 0.00716447200395456, 0.0123542384410630,
+    0.0201165770143612, 0.0311403472140338, 0.0453789479134073]
+
+
+def _union_expected_exact(n, a, theta, s, m, rounding):
+    """The "expected" union formula in exact integer arithmetic (math.comb, Fraction)."""
+    from fractions import Fraction
+    from math import comb, floor
+
+    size = (1 - Fraction(n - s, n) ** m) * n
+    s_u = floor(size + Fraction(1, 2)) if rounding == "nearest" else floor(size)
+    hits = sum(comb(s_u, b) * comb(n - s_u, a - b) for b in range(theta, min(s_u, a) + 1))
+    return float(Fraction(hits, comb(n, a)))
+
+
+def test_union_expected_reference_script_curve():
+    m = np.arange(1, 20)
+    p = union_false_match_probability(10_000, 200, 15, m, 25, method="expected")
+    np.testing.assert_allclose(p, SCRIPT_UNION_N10000, rtol=1e-6)
+    exact = [_union_expected_exact(10_000, 200, 15, 25, int(k), "nearest") for k in m]
+    np.testing.assert_allclose(p, exact, rtol=1e-9)
+    # the notebook's variant rounds down: exact too, and up to 29 % below the script's curve
+    low = union_false_match_probability(10_000, 200, 15, m, 25, method="expected",
+                                        rounding="floor")
+    exact_low = [_union_expected_exact(10_000, 200, 15, 25, int(k), "floor") for k in m]
+    np.testing.assert_allclose(low, exact_low, rtol=1e-9)
+    assert low[1] == pytest.approx(1.6783907e-14, rel=1e-6)
+    ratio = low / p
+    assert np.all(ratio <= 1.0) and ratio.min() == pytest.approx(0.7124, abs=1e-3)
+    # the notebook's example: 1.0263e-2 there (non-integer size), 1.0316e-2 / 1.0200e-2 here
+    ex = union_false_match_probability(4000, 40, 15, 23, method="expected")
+    ex_low = union_false_match_probability(4000, 40, 15, 23, method="expected", rounding="floor")
+    assert ex == pytest.approx(1.0316282e-2, rel=1e-6)
+    assert ex_low == pytest.approx(1.0200307e-2, rel=1e-6)
+    # rounding is ignored by the exact method, and checked
+    assert union_false_match_probability(2000, 40, 10, 3, 20, rounding="floor") == \
+        union_false_match_probability(2000, 40, 10, 3, 20)
+    with pytest.raises(ValueError, match="rounding must be 'nearest' or 'floor', got 'up'"):
+        union_false_match_probability(2000, 40, 10, 3, 20, method="expected", rounding="up")
 
 
 def test_noise_anchors():

@@ -34,7 +34,10 @@ from neurosim.sparsey import (
 )
 
 # the digits configuration of the experiment: one mac of 40 CMs x 100 cells, cosine match
-DIGITS_KW = dict(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0, input_shape=(8, 8, 4))
+# the settings of the sparsey-digits experiment (not Sparsey's reference ones: a near-deterministic
+# CSA, the cosine match and a sigmoid of slope 20 centred at 0.75 on V = U)
+DIGITS_KW = dict(Q=40, K=100, match="cosine", g_min=0.0, gamma=1.0, sigmoid_slope=20.0,
+                 sigmoid_center=0.75, exponent_u=1.0, input_shape=(8, 8, 4))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,11 @@ def test_sums_and_normalisation():
     # cosine: u / sqrt(n * fan_in); a cell with no afferent counts as fan-in 1
     np.testing.assert_allclose(normalize_sums(u, 2, fan_in=w.sum(0)),
                                [1 / 2, 1 / 2, 2 / 2, 0.0])
+    # defaults: V = U^10 H D (Sparsey_Alt's exponent on U)
     np.testing.assert_allclose(local_familiarity([1.0, 0.5], [0.5, 0.5], [1.0, 1.0]),
+                               [0.5, 0.5 ** 11])
+    ones = CSAParams(exponent_u=1.0)
+    np.testing.assert_allclose(local_familiarity([1.0, 0.5], [0.5, 0.5], [1.0, 1.0], params=ones),
                                [0.5, 0.25])
     p = CSAParams(exponent_u=2.0)
     np.testing.assert_allclose(local_familiarity([0.5], params=p), [0.25])
@@ -95,10 +102,27 @@ def test_global_familiarity_and_expansivity():
         global_familiarity(V[:4], Q=2, K=3)
 
 
+def test_sigmoid_defaults_are_sparsey_alt():
+    """Sparsey_Alt: V = U^10, mu = (eta - 1) / (1 + (0.1 exp(-4 (V - 1)))^8) + 1."""
+    p = CSAParams()
+    assert (p.sigmoid_slope, p.exponent_u) == (32.0, 10.0)
+    assert p.sigmoid_center == pytest.approx(0.42435372675, abs=1e-10)
+    U = np.linspace(0.0, 1.0, 101)
+    V = local_familiarity(U)
+    for eta in (1.0, 7.5, 801.0):
+        alt = (eta - 1) / (1 + (0.1 * np.exp(-4 * (V - 1))) ** 8) + 1
+        np.testing.assert_allclose(win_likelihood(V, eta), alt, rtol=1e-12)
+    # half the gain at a raw U match of 0.918
+    half = win_likelihood(local_familiarity([p.sigmoid_center ** 0.1]), 801.0)
+    assert half[0] == pytest.approx(401.0) and p.sigmoid_center ** 0.1 == pytest.approx(0.9179,
+                                                                                        abs=1e-4)
+
+
 def test_win_likelihood_and_probabilities():
     p = CSAParams()
-    mu = win_likelihood([0.0, 0.75, 1.0], eta=101.0, params=p)
-    sig = 1 / (1 + np.exp(-p.sigmoid_slope * (np.array([0.0, 0.75, 1.0]) - p.sigmoid_center)))
+    V = np.array([0.0, p.sigmoid_center, 1.0])
+    mu = win_likelihood(V, eta=101.0, params=p)
+    sig = 1 / (1 + np.exp(-p.sigmoid_slope * (V - p.sigmoid_center)))
     np.testing.assert_allclose(mu, 1 + 100 * sig)
     assert mu[1] == pytest.approx(51.0)
     np.testing.assert_allclose(win_likelihood(np.linspace(0, 1, 5), eta=1.0), 1.0)
