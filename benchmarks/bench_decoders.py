@@ -17,7 +17,8 @@ on CUDA, ``gpu_util_mean_pct`` sampled with ``nvidia-smi`` during the timed epoc
 Usage: ``python benchmarks/bench_decoders.py [--quick] [--repeat 3] [--device cpu|cuda|all]``.
 
 Cases are a list of dicts in ``CASES`` below; the fMRI decoders (MindBridge, BraInCoRL) add theirs in
-the marked section.
+the marked section. The THINGS-EEG2 reader's peak memory, in memory against streamed into
+memory-mapped files, is one more JSON line per mode (``things-eeg2-read-prepare``).
 """
 
 from __future__ import annotations
@@ -294,6 +295,86 @@ def _fmri_linear_extra(quick, devices):
                           "max_abs_diff": float(np.abs(ours - theirs).max())}), flush=True)
 
 
+# ============================================================================================
+# THINGS-EEG2 / THINGS-MEG readers (eeg section): peak memory, in memory against streamed
+# ============================================================================================
+_READ_SNIPPET = """
+import resource, sys, json, threading, time
+peak_anon = [0]
+def _sample():  # anonymous memory (not the memory-mapped files' pages, which the kernel can drop)
+    while True:
+        for line in open("/proc/self/status"):
+            if line.startswith("RssAnon"):
+                peak_anon[0] = max(peak_anon[0], int(line.split()[1]) / 1024)
+        time.sleep(0.005)
+threading.Thread(target=_sample, daemon=True).start()
+from neurosim.datasets import find_things
+from neurosim.decoding import prepare_retrieval_data
+root, mode = sys.argv[1], sys.argv[2]
+import mne, torch, xarray  # noqa: F401  (imported before the baseline is taken)
+time.sleep(0.05)
+base, base_anon = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, peak_anon[0]
+work = root + "/work" if mode == "streamed" else None
+found, _ = find_things(root, cache=None if work is None else work + "/recordings")
+data = {m: prepare_retrieval_data(m, d["train"], d["test"],
+                                  out=None if work is None else work + "/prepared")
+        for m, d in found.items()}
+x = data["eeg"]["train"]["x"]
+print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "import_rss_mib": base, "peak_anon_mib": peak_anon[0],
+                  "import_anon_mib": base_anon,
+                  "train_shape": list(x.shape), "memmap": type(x).__name__ == "memmap"}))
+"""
+
+
+def _things_reader_memory(quick):
+    """Peak memory of reading and preparing a THINGS-EEG2 folder scaled up (63 channels
+    x 250 samples, as BrainFLORA's files): in memory (``cache=None``) against streamed subject by
+    subject into memory-mapped files (``find_things(cache=...)``,
+    ``prepare_retrieval_data(out=...)``, what ``decode-brainflora --config paper`` does). Each
+    mode runs in a fresh process, so its peak is its own. Two peaks: the resident set (``ru_maxrss``,
+    which counts the memory-mapped files' pages once touched, although the kernel can drop them)
+    and anonymous memory (``RssAnon`` sampled every 5 ms: what cannot be dropped), each above the
+    imports' footprint."""
+    import os
+    import sys
+    import tempfile
+
+    from neurosim.datasets import save_embeddings
+
+    n_sub, n_img, n_rep = (3, 1500, 2) if quick else (4, 4000, 4)
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="things-bench-") as root:
+        for s in range(1, n_sub + 1):
+            folder = os.path.join(root, f"sub-{s:02d}")
+            os.makedirs(folder)
+            for fname, n, rep in (("training", n_img, n_rep), ("test", 20, 8)):
+                x = rng.standard_normal((n, rep, 63, 250), dtype=np.float32)
+                np.save(os.path.join(folder, f"preprocessed_eeg_{fname}.npy"),
+                        {"preprocessed_eeg_data": x, "times": np.arange(300) / 250 - 0.2,
+                         "ch_names": [f"E{i}" for i in range(63)]})
+                del x
+        save_embeddings(os.path.join(root, "embeddings_train.npz"),
+                        rng.normal(size=(n_img, 64)).astype(np.float32), model="random")
+        save_embeddings(os.path.join(root, "embeddings_test.npz"),
+                        rng.normal(size=(20, 64)).astype(np.float32), model="random")
+        file_mib = n_img * n_rep * 63 * 250 * 4 / 2**20
+        for mode in ("in-memory", "streamed"):
+            out = subprocess.run([sys.executable, "-c", _READ_SNIPPET, root, mode],
+                                 capture_output=True, text=True, check=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            print(json.dumps({"case": "things-eeg2-read-prepare", "mode": mode,
+                              "n_subjects": n_sub, "subject_train_mib": round(file_mib, 1),
+                              "all_subjects_train_mib": round(n_sub * file_mib, 1),
+                              "peak_rss_mib": round(row["peak_rss_mib"], 1),
+                              "rss_above_imports_mib": round(row["peak_rss_mib"]
+                                                             - row["import_rss_mib"], 1),
+                              "anon_above_imports_mib": round(row["peak_anon_mib"]
+                                                              - row["import_anon_mib"], 1),
+                              "train_shape": row["train_shape"], "memmap": row["memmap"]}),
+                  flush=True)
+
+
 # ---------------------------------------------------------------------------- measurement
 class _GpuSampler(threading.Thread):
     """Sample ``nvidia-smi`` GPU utilisation every 0.2 s while running."""
@@ -410,6 +491,7 @@ def main(argv=None):
             print(json.dumps(bench_case(case, dev, args.quick, args.repeat)), flush=True)
     _fmri_extra(args.quick, devices)  # MindBridge/BraInCoRL extras (decoders-2 section)
     _fmri_linear_extra(args.quick, devices)  # ridge baselines and run-wise cleaning vs peers
+    _things_reader_memory(args.quick)  # THINGS readers' peak memory (eeg section)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ It prints one JSON line per check (and appends it to ``--out``):
   loop on the same data and weights (``overhead_pct``), bf16 on CUDA;
 - ``resume`` per model: 3 epochs straight against a run killed in epoch 3 and resumed by a new
   ``Trainer`` from its epoch-2 checkpoint: ``max_abs_diff`` of the final weights, ``bitwise_equal``;
+- ``determinism`` per BrainFLORA model: the same forward + backward twice; which parameters'
+  gradients differ (the one nearest the output names the non-deterministic backward), again with
+  cuDNN's deterministic algorithms and with the math attention kernel;
 - ``memory-estimate``: MindBridge's measured peak against :func:`mindbridge_memory_estimate`,
   for the bridge (4 subjects x 50) and for reset-tuning (5th subject, 50 source + 50 target);
 - ``accumulation``: the Trainer with ``accumulate_grad_batches=4`` against one batch 4 times
@@ -71,16 +74,23 @@ def _histn(device, small):
     return model, make_batch, None
 
 
-def _brainflora(modality, shape, embed_dim=1024):
+def _brainflora_paper(modality):
+    """BrainFLORA.from_config("paper") tower of one modality (the official Medformer, raw-tau loss,
+    patch augmentations); the CPU dry run keeps the architecture with shorter inputs."""
     def build(device, small):
         import torch
         from neurosim.decoding import BrainFLORA
 
-        model = BrainFLORA({modality: shape}, embed_dim)
+        shape = {"eeg": (63, 250), "meg": (271, 201), "fmri": (7000,)}[modality]
+        if small:
+            shape = {"eeg": (63, 64), "meg": (64, 64), "fmri": (700,)}[modality]
+        kw = {"fmri_tokens": (8, 128)} if small and modality == "fmri" else {}
+        model = BrainFLORA.from_config("paper", input_shapes={modality: shape}, random_state=0,
+                                       **kw)
 
         def make_batch(n, gen):
             x = torch.randn(n, *shape, generator=gen)
-            y = torch.randn(n, embed_dim, generator=gen)
+            y = torch.randn(n, 1024, generator=gen)
             return x.to(device), y.to(device)
 
         def step(model, batch):
@@ -89,6 +99,54 @@ def _brainflora(modality, shape, embed_dim=1024):
         return model, make_batch, step
 
     return build
+
+
+def _brainflora_unified(device, small):
+    """The unified stage at the paper's sizes: three frozen towers, the soft-MoE projector trained
+    on EEG batches of 250 (the official unified batch)."""
+    import torch
+    from neurosim.decoding import BrainFLORA
+
+    shapes = ({"eeg": (63, 64), "meg": (64, 64), "fmri": (700,)} if small else None)
+    kw = {"input_shapes": shapes, "fmri_tokens": (8, 128)} if small else {}
+    model = BrainFLORA.from_config("paper", random_state=0, **kw)
+    model.unify()
+    shape = (63, 64) if small else (63, 250)
+
+    def make_batch(n, gen):
+        return (torch.randn(n, *shape, generator=gen).to(device),
+                torch.randn(n, 1024, generator=gen).to(device))
+
+    def step(model, batch):
+        return model.training_step({"modality": "eeg", "x": batch[0], "target": batch[1]})
+
+    return model, make_batch, step
+
+
+def _histn_paper_crops(device, small):
+    """HiSTN.from_config("paper") on the official subject-dependent stream: fresh class-balanced
+    1-s crops of 18 films of 60 s cut on the device (crop_batches), batch 256."""
+    import numpy as np
+    import torch
+    from neurosim.decoding import HiSTN
+    from neurosim.decoding.model_selection import crop_batches, histn_fold_starts
+
+    model = HiSTN.from_config("paper", random_state=0)
+    films = np.random.default_rng(0).normal(size=(18, 14, 7680)).astype("float32")
+    labels = np.arange(18) % 5
+    stream = crop_batches(films, labels, histn_fold_starts(7680, 4)["train"], batch_size=256,
+                          steps_per_epoch=64, device=device)
+
+    def make_batch(n, gen):
+        xs, ys = [], []
+        for x, y in stream(0, gen):
+            xs.append(x)
+            ys.append(y)
+            if sum(len(b) for b in xs) >= n:
+                break
+        return torch.cat(xs)[:n].contiguous(), torch.cat(ys)[:n].contiguous()
+
+    return model, make_batch, None
 
 
 def _mindbridge_model(small):
@@ -200,9 +258,11 @@ MODELS = [
     # name, builder, paper batch size, resume check at the small size (the paper-sized
     # MindBridge writes ~7 GB per checkpoint: the resume code path is the same at any size)
     ("histn-dreamer", _histn, 256, False),
-    ("brainflora-eeg-paper", _brainflora("eeg", (63, 250)), 100, False),
-    ("brainflora-meg-paper", _brainflora("meg", (271, 201)), 100, True),
-    ("brainflora-fmri-paper", _brainflora("fmri", (8000,)), 100, True),
+    ("histn-paper-crops", _histn_paper_crops, 256, False),
+    ("brainflora-eeg-paper", _brainflora_paper("eeg"), 100, False),
+    ("brainflora-meg-paper", _brainflora_paper("meg"), 100, True),
+    ("brainflora-fmri-paper", _brainflora_paper("fmri"), 100, True),
+    ("brainflora-unified-paper", _brainflora_unified, 250, True),
     # MindBridge: batch 50 per subject (200 per step with 4 subjects), as train_bridge.sh
     ("mindbridge-nsd-paper", _mindbridge, 200, True),
     ("mindbridge-nsd-adapt", _mindbridge_adapt, 100, True),
@@ -493,6 +553,57 @@ def check_resume(name, build, batch_size, device, small, n_batches):
     return [row]
 
 
+def check_determinism(name, build, batch_size, device, small):
+    """The same forward + backward twice (same weights, input and seed): which gradients differ?
+
+    Gradients flow from the loss backwards, so a non-deterministic kernel changes the gradient of
+    its own layer and of every layer before it: the differing parameter nearest the output names
+    the layer whose backward is not deterministic. Repeated with cuDNN's deterministic algorithms
+    and with the math attention kernel to attribute it.
+    """
+    import contextlib
+
+    import torch
+
+    torch.manual_seed(0)
+    model, make_batch, step = build(device, small)
+    model.to(device).train()
+    batch = make_batch(batch_size, torch.Generator().manual_seed(0))
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+
+    def grads():
+        torch.manual_seed(1)  # the same dropout masks and augmentations
+        if device.type == "cuda":
+            torch.cuda.manual_seed_all(1)
+        model.zero_grad(set_to_none=True)
+        _loss(model, step, batch).backward()
+        return {n: p.grad.detach().float().clone() for n, p in model.named_parameters()
+                if p.grad is not None}
+
+    def compare(label, ctx):
+        with ctx:
+            a, b = grads(), grads()
+        diff = {n: float((a[n] - b[n]).abs().max()) for n in a}
+        bad = [n for n in names if diff.get(n, 0.0) > 0]
+        return {"check": "determinism", "model": name, "device": str(device), "setting": label,
+                "batch_size": batch_size, "bitwise_equal": not bad, "n_differ": len(bad),
+                "nearest_output": bad[-1] if bad else None,
+                "max_abs_diff": max(diff.values()) if diff else 0.0, "differ": bad[-8:]}
+
+    rows = [compare("default", contextlib.nullcontext())]
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        try:
+            rows.append(compare("cudnn.deterministic", contextlib.nullcontext()))
+        finally:
+            torch.backends.cudnn.deterministic = False
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        rows.append(compare("math attention", sdpa_kernel(SDPBackend.MATH)))
+    return rows
+
+
 def check_memory_estimate(device, small):
     """MindBridge: measured peak training memory against the analytic estimate.
 
@@ -650,7 +761,7 @@ def main(argv=None):
                         help="no CUDA: run every check on the CPU with small inputs")
     parser.add_argument("--models", default=None,
                         help="comma-separated subset of the model names")
-    parser.add_argument("--checks", default="fwd-bwd,trainer,resume,memory-estimate,"
+    parser.add_argument("--checks", default="fwd-bwd,trainer,resume,determinism,memory-estimate,"
                                             "accumulation,ddp-world1")
     args = parser.parse_args(argv)
 
@@ -704,6 +815,11 @@ def main(argv=None):
             plan.append(("resume", name, lambda b=build, n=name, s=bs_resume, r=rs:
                          check_resume(n + ("-small" if r and not small else ""), b, s, device, r,
                                       2 if small else 4)))
+    for name, build, bs, _ in models:  # which backward kernel is not deterministic (BrainFLORA)
+        if "determinism" in checks and name.startswith("brainflora"):
+            bs_det = min(bs, 8)
+            plan.append(("determinism", name, lambda b=build, n=name, s=bs_det:
+                         check_determinism(n, b, s, device, small)))
     if "memory-estimate" in checks:
         plan.append(("memory-estimate", "mindbridge", lambda: check_memory_estimate(device, small)))
     if "accumulation" in checks:

@@ -47,17 +47,21 @@ from ._nsd import (
 from ._simulated_eeg import make_eeg_things, make_meg_things
 from ._simulated_emotion import make_eeg_emotion
 from ._simulated_fmri import make_fmri_blocks, make_fmri_visual
+from ._specs import DREAMER_CHANNELS, THINGS_EEG2_63CH
 from ._things import (
     fetch_things_eeg2,
     find_things,
     load_things_eeg2,
     load_things_fmri,
     load_things_meg,
+    things_meg_split,
 )
 from ._torch import as_torch_dataset
 
 __all__ = [
+    "DREAMER_CHANNELS",
     "DataFormatError",
+    "THINGS_EEG2_63CH",
     "as_torch_dataset",
     "fetch_mnist",
     "fetch_nsd",
@@ -87,4 +91,5 @@ __all__ = [
     "make_meg_things",
     "read_idx",
     "save_embeddings",
+    "things_meg_split",
 ]

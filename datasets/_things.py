@@ -1,5 +1,6 @@
 """THINGS-EEG2, THINGS-MEG and THINGS-fMRI readers, and the THINGS-EEG2 fetcher."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from ._fetch import RemoteFile, fetch_files
 from ._specs import eeg_positions
 
 __all__ = ["find_things", "load_things_eeg2", "fetch_things_eeg2", "load_things_meg",
-           "load_things_fmri"]
+           "load_things_fmri", "things_meg_split"]
 
 _EEG2_FILES = {"train": "preprocessed_eeg_training.npy", "test": "preprocessed_eeg_test.npy"}
 _EEG2_HOW = (
@@ -20,6 +21,56 @@ _EEG2_HOW = (
 )
 MEG_CATCH_EVENT = 999999
 N_MEG_SUBJECTS = 4
+#: images per concept of BrainFLORA's zero-shot THINGS-MEG split (``CATEGORY_LIMIT``)
+MEG_IMAGES_PER_CONCEPT = 12
+_MEG_PROTOCOLS = ("zero-shot", "repetition")
+
+
+class _Cache:
+    """Arrays of a reader, in RAM or in a memory-mapped ``.npy`` file of a cache folder.
+
+    The file is named after a hash of what was read (source files with their sizes and
+    modification times, and the reader's parameters), so that an unchanged call reuses it and a
+    changed one never overwrites it; it is written under a temporary name and renamed when
+    complete (a killed read leaves no half-written cache).
+    """
+
+    def __init__(self, folder, what, sources, params):
+        import hashlib
+        import json
+
+        self.folder = None if folder is None else Path(folder).expanduser()
+        key = {"what": what, "params": params,
+               "sources": [(str(Path(p).resolve()), Path(p).stat().st_size,
+                            Path(p).stat().st_mtime_ns) for p in sources]}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        self.path = None if self.folder is None else self.folder / f"{what}_{digest[:16]}.npy"
+        self._tmp = None
+
+    @property
+    def hit(self):
+        return self.path is not None and self.path.is_file()
+
+    def open(self):
+        return np.load(self.path, mmap_mode="r")
+
+    def allocate(self, shape, fill=np.nan):
+        if self.folder is None:
+            return np.full(shape, fill, dtype=np.float32)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npy")
+        out = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=np.float32, shape=shape)
+        out[...] = fill
+        return out
+
+    def finish(self, out):
+        if self._tmp is None:
+            return out
+        out.flush()
+        del out
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        return self.open()
 
 
 def _meg_file(subject):
@@ -50,7 +101,7 @@ def _subject_list(subjects, n_max, name):
     return subjects
 
 
-def load_things_eeg2(root, subjects=(1,), split="train"):
+def load_things_eeg2(root, subjects=(1,), split="train", *, cache=None):
     """Load preprocessed THINGS-EEG2 data as distributed (official 100 Hz or the 250 Hz variant).
 
     Reads ``<root>/sub-XX/preprocessed_eeg_training.npy`` or ``..._test.npy``: a dict with
@@ -68,6 +119,11 @@ def load_things_eeg2(root, subjects=(1,), split="train"):
         Subjects 1-10.
     split : {"train", "test"}
         Training (1654 concepts x 10 images) or test (200 concepts x 1 image) set.
+    cache : str | path-like | None
+        Folder for a memory-mapped copy of the data: the subjects are read one at a time into it
+        (a subject's pickled file must be loaded whole, 4.2 GB for the 63-channel training file),
+        so that ten subjects never sit in memory at once; an identical later call reuses it.
+        None keeps the data in memory.
 
     Returns
     -------
@@ -99,8 +155,11 @@ def load_things_eeg2(root, subjects=(1,), split="train"):
         raise FileNotFoundError(
             "missing THINGS-EEG2 files:\n  " + "\n  ".join(missing) + "\n" + _EEG2_HOW
         )
-    arrays, ch_names, times = [], None, None
-    for p in paths:
+    store = _Cache(cache, f"things_eeg2_{split}", paths, {"subjects": subjects})
+    out, shape0, ch_names, times = None, None, None, None
+    for si, p in enumerate(paths):
+        if store.hit and si > 0:
+            break  # the cached array holds every subject; the first file gave names and times
         d = _load_pickled_dict(p)
         for key in ("preprocessed_eeg_data", "ch_names", "times"):
             if key not in d:
@@ -121,15 +180,23 @@ def load_things_eeg2(root, subjects=(1,), split="train"):
         ]  # the 250 Hz variant keeps all 300 times but drops the first 50 samples
         if ch_names is not None and (names != ch_names or not np.allclose(t, times)):
             raise ValueError(f"{p}: channels or times differ from the first subject's")
-        if arrays and x.shape != arrays[0].shape:
-            raise ValueError(f"{p}: shape {x.shape} differs from the first subject's {arrays[0].shape}")
-        ch_names, times = names, t
-        arrays.append(x.astype(np.float32, copy=False))
-    n_img = arrays[0].shape[0]
+        if shape0 is not None and x.shape != shape0:
+            raise ValueError(f"{p}: shape {x.shape} differs from the first subject's {shape0}")
+        ch_names, times, shape0 = names, t, x.shape
+        if store.hit:
+            out = store.open()
+            continue
+        if out is None:
+            out = store.allocate((len(paths), *x.shape), fill=0.0)
+        out[si] = x  # one subject at a time
+        del d, x
+    if not store.hit:
+        out = store.finish(out)
+    n_img = shape0[0]
     coords = {
         "subject": [f"sub-{s:02d}" for s in subjects],
         "image": np.arange(n_img),
-        "repetition": np.arange(arrays[0].shape[1]),
+        "repetition": np.arange(shape0[1]),
         "channel": ch_names,
         "ch_pos": (
             ("channel", "xyz"),
@@ -156,7 +223,7 @@ def load_things_eeg2(root, subjects=(1,), split="train"):
         {
             "eeg": (
                 ("subject", "image", "repetition", "channel", "time"),
-                np.stack(arrays),
+                out,
                 {"units": "a.u. (MVNN-whitened)"},
             )
         },
@@ -219,45 +286,185 @@ def fetch_things_eeg2(data_home=None, subjects=(1,), *, download=True, base_url=
     return paths[-1].parent
 
 
-def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1):
+def _read_image_paths(path):
+    """THINGS' ``image_paths.csv``: one image path per row, no header (row i = MEG event i + 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"THINGS-MEG needs THINGS' image list {path.name} at {path}: one image path per row "
+            "(e.g. images/aardvark/aardvark_01b.jpg; row i is MEG event i + 1), from the THINGS "
+            "metadata (Metadata/Image-specific/image_paths.csv, https://osf.io/jum2f/)")
+    rows = [r.strip().strip('"') for r in path.read_text().splitlines() if r.strip()]
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    return rows
+
+
+def _concept_of(image_path):
+    """THINGS concept of an image path: its folder (``images/<concept>/<file>``)."""
+    parts = image_path.replace("\\", "/").split("/")
+    return parts[-2] if len(parts) >= 2 else image_path
+
+
+def _read_test_concepts(root):
+    """The 200 zero-shot test concepts of THINGS-EEG2, from ``test_concepts.txt`` or the
+    ``test_img_concepts`` of THINGS-EEG2's ``image_metadata.npy`` (``"00001_aircraft_carrier"``)."""
+    txt, meta = root / "test_concepts.txt", root / "image_metadata.npy"
+    if txt.is_file():
+        return [c.strip() for c in txt.read_text().splitlines() if c.strip()]
+    if meta.is_file():
+        d = _load_pickled_dict(meta)
+        if "test_img_concepts" in d:
+            return ["_".join(str(c).split("_")[1:]) for c in d["test_img_concepts"]]
+    raise FileNotFoundError(
+        f"the zero-shot THINGS-MEG split needs THINGS-EEG2's 200 test concepts: put "
+        f"test_concepts.txt (one concept per line, e.g. aircraft_carrier) or THINGS-EEG2's "
+        f"image_metadata.npy in {root}, or pass test_concepts=...")
+
+
+def things_meg_split(events, image_paths, test_concepts, *,
+                     images_per_concept=MEG_IMAGES_PER_CONCEPT):
+    """BrainFLORA's zero-shot split of THINGS-MEG by THINGS-EEG2's concepts.
+
+    As ``utils/split_meg_rerank.py`` of the official code: catch trials (999999) and repeated
+    presentations are dropped (each image once), every image goes to the test set if its concept
+    is one of THINGS-EEG2's 200 test concepts and to the training set otherwise, and each concept
+    keeps its first ``images_per_concept`` images in event order (12: 1,654 training concepts x 12
+    images, 200 test concepts x 12). Training and test concepts never overlap. Concepts with fewer
+    images are left out (the official script keeps them, which misaligns its 12-per-concept
+    indexing).
+
+    Parameters
+    ----------
+    events : array-like of int
+        MEG event values (1-based rows of ``image_paths``).
+    image_paths : sequence of str
+        THINGS' ``image_paths.csv`` rows (``images/<concept>/<file>``).
+    test_concepts : sequence of str
+        The test concepts (THINGS-EEG2's, e.g. ``"aircraft_carrier"``).
+    images_per_concept : int
+        Images kept per concept.
+
+    Returns
+    -------
+    split : dict
+        ``"train"``: event values (n_train_concepts * images_per_concept,), grouped by concept;
+        ``"train_concept"``: their concepts; ``"test"``: event values (n_test_concepts,
+        images_per_concept); ``"test_concept"``: the test concepts, in event order.
+
+    Examples
+    --------
+    >>> from neurosim.datasets import things_meg_split
+    >>> paths = [f"images/{c}/{c}_{i:02d}.jpg" for c in ("ant", "bee", "cat") for i in range(2)]
+    >>> split = things_meg_split([1, 2, 3, 4, 4, 5, 6, 999999], paths, ["bee"],
+    ...                          images_per_concept=2)
+    >>> split["train"].tolist(), split["test"].tolist()
+    ([1, 2, 5, 6], [[3, 4]])
+    """
+    events = np.asarray(events, dtype=np.int64)
+    ids = np.unique(events[events != MEG_CATCH_EVENT])
+    if ids.size and (ids.min() < 1 or ids.max() > len(image_paths)):
+        raise ValueError(f"MEG events run from {ids.min()} to {ids.max()} but image_paths has "
+                         f"{len(image_paths)} rows (event i is row i, 1-based)")
+    test_set = {str(c) for c in test_concepts}
+    groups = {}
+    for e in ids:  # ascending event ids: the official sort
+        groups.setdefault(_concept_of(image_paths[e - 1]), []).append(int(e))
+    missing = sorted(test_set - set(groups))
+    if missing:
+        warnings.warn(f"{len(missing)} test concepts have no MEG image, e.g. {missing[:3]}",
+                      UserWarning, stacklevel=2)
+    train, train_concept, test, test_concept, short = [], [], [], [], []
+    for concept, evs in groups.items():
+        if len(evs) < images_per_concept:
+            short.append(concept)
+            continue
+        if concept in test_set:
+            test.append(evs[:images_per_concept])
+            test_concept.append(concept)
+        else:
+            train.extend(evs[:images_per_concept])
+            train_concept.extend([concept] * images_per_concept)
+    if short:
+        warnings.warn(f"{len(short)} concepts have fewer than {images_per_concept} MEG images and "
+                      f"are left out, e.g. {short[:3]}", UserWarning, stacklevel=2)
+    return {"train": np.asarray(train, dtype=np.int64), "train_concept": np.asarray(train_concept),
+            "test": np.asarray(test, dtype=np.int64).reshape(-1, images_per_concept),
+            "test_concept": np.asarray(test_concept)}
+
+
+def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1,
+                    protocol="zero-shot", crop="auto", image_paths=None, test_concepts=None,
+                    images_per_concept=MEG_IMAGES_PER_CONCEPT, cache=None):
     """Load THINGS-MEG preprocessed epochs (``preprocessed_P{n}-epo.fif``) through MNE.
 
-    Catch trials (event 999999) are dropped. Event values are 1-based rows of THINGS'
-    ``image_paths.csv``; images shown once are the training set, images shown repeatedly (12
-    times in THINGS-MEG) the test set.
+    Catch trials (event 999999) are dropped; event values are 1-based rows of THINGS'
+    ``image_paths.csv``. Two splits:
+
+    - ``protocol="zero-shot"`` (BrainFLORA's, :func:`things_meg_split`): training = 1,654
+      concepts x 12 images, one trial each; test = THINGS-EEG2's 200 test concepts x 12 images,
+      as ``(image, repetition)`` = (concept, its 12 images) so that averaging the repetitions
+      gives the official per-concept test responses (the ``image`` coordinate is the concept's
+      first image, the official ``img_features[::12]`` target); cropped to 0-1 s (201 samples).
+    - ``protocol="repetition"``: images shown once train, images shown repeatedly (the 200
+      THINGS-MEG test images x 12) test. Not zero-shot: the test concepts are also in training.
+
+    The data are read subject by subject in blocks of 512 epochs; with ``cache`` they go into a
+    memory-mapped file, so that four subjects (17 GB of float32) never sit in memory at once.
 
     Parameters
     ----------
     root : str | path-like
-        Folder holding ``preprocessed_P1-epo.fif`` ... (or one such file when loading one subject).
+        Folder holding ``preprocessed_P1-epo.fif`` ... (or one such file when loading one subject),
+        and for the zero-shot split ``image_paths.csv`` and ``test_concepts.txt`` (or THINGS-EEG2's
+        ``image_metadata.npy``).
     subjects : int | sequence of int
         Participants 1-4.
     split : {"train", "test"}
-        Images presented once, or repeatedly.
+        Which part.
     picks : str | list
         Channels, as :meth:`mne.Epochs.pick` takes them.
     decim : int
         Keep every ``decim``-th sample (the files are at 200 Hz).
+    protocol : "zero-shot" | "repetition"
+        The split (see above).
+    crop : (float, float) | None | "auto"
+        Keep ``tmin <= t <= tmax`` (s); ``"auto"``: (0, 1) for the zero-shot split, everything
+        (-0.1 to 1.3 s) for the repetition split.
+    image_paths : str | path-like | sequence of str | None
+        THINGS' ``image_paths.csv`` (None: ``<root>/image_paths.csv``); zero-shot only.
+    test_concepts : sequence of str | None
+        The test concepts (None: read from ``<root>``); zero-shot only.
+    images_per_concept : int
+        Zero-shot: images per concept (12).
+    cache : str | path-like | None
+        Folder for a memory-mapped copy of the data (reused by an identical later call); None
+        keeps the data in memory.
 
     Returns
     -------
     data : xarray.Dataset
         ``meg`` (subject, image, repetition, channel, time) float32 in the files' units (tesla, or
-        z-scores after the official baseline normalisation), NaN where a subject has fewer
-        repetitions; coordinates ``subject`` (``"P1"``...), ``image`` (0-based row of
-        ``image_paths.csv``), ``repetition``, ``channel``, ``ch_pos`` (channel, xyz; sensor positions
-        from the file, m, device frame), ``time`` (s); attrs ``sfreq``, ``split``.
+        z-scores after the official baseline normalisation), NaN where a subject lacks a trial;
+        coordinates ``subject`` (``"P1"``...), ``image`` (0-based row of ``image_paths.csv``),
+        ``repetition``, ``channel``, ``ch_pos`` (channel, xyz; sensor positions from the file, m,
+        device frame), ``time`` (s), and for the zero-shot split ``concept`` (image) and
+        ``image_row`` (image, repetition); attrs ``sfreq``, ``split``, ``protocol``.
 
     Examples
     --------
     >>> from neurosim.datasets import load_things_meg
     >>> ds = load_things_meg("~/neurosim_data/things_meg", subjects=[1], split="test")  # doctest: +SKIP
+    >>> ds.meg.shape  # 200 concepts x 12 images, 271 channels, 0-1 s at 200 Hz  # doctest: +SKIP
+    (1, 200, 12, 271, 201)
     """
     import mne
     import xarray as xr
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if protocol not in _MEG_PROTOCOLS:
+        raise ValueError(f"protocol must be one of {_MEG_PROTOCOLS}, got {protocol!r}")
     if int(decim) < 1:
         raise ValueError(f"decim must be a positive int, got {decim}")
     root = Path(root).expanduser()
@@ -265,9 +472,9 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
     if root.is_file():
         if len(subjects) != 1:
             raise ValueError("root is a single file: give exactly one subject")
-        paths = [root]
+        paths, folder = [root], root.parent
     else:
-        paths = [root / _meg_file(s) for s in subjects]
+        paths, folder = [root / _meg_file(s) for s in subjects], root
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(
@@ -277,46 +484,102 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
             "in its "
             "derivatives/preprocessed folder."
         )
+    if crop == "auto":
+        crop = (0.0, 1.0) if protocol == "zero-shot" else None
     per_subject = []
     for p in paths:
         epochs = mne.read_epochs(p, preload=False, verbose="error")
-        events = epochs.events[:, 2]
-        keep = events != MEG_CATCH_EVENT
-        ids, counts = np.unique(events[keep], return_counts=True)
-        chosen = ids[counts == 1] if split == "train" else ids[counts > 1]
-        per_subject.append((epochs, events, chosen))
-    images = per_subject[0][2]
-    for _, _, chosen in per_subject[1:]:
-        images = np.intersect1d(images, chosen)
-    if images.size == 0:
-        raise ValueError(
-            f"no {split} images (shown {'once' if split == 'train' else 'repeatedly'}) found"
-        )
-    n_rep = max(
-        int(np.max(np.unique(ev[np.isin(ev, images)], return_counts=True)[1]))
-        for _, ev, _ in per_subject
-    )
+        per_subject.append((epochs, epochs.events[:, 2]))
+    sources = list(paths)
+    if protocol == "zero-shot":
+        if image_paths is None or isinstance(image_paths, (str, os.PathLike)):
+            ip_file = folder / "image_paths.csv" if image_paths is None else Path(image_paths)
+            rows = _read_image_paths(ip_file)
+            sources.append(ip_file)
+        else:
+            rows = [str(r) for r in image_paths]
+        concepts = _read_test_concepts(folder) if test_concepts is None else list(test_concepts)
+        common = per_subject[0][1]
+        for _, ev in per_subject[1:]:
+            common = np.intersect1d(common, ev)
+        sp = things_meg_split(common, rows, concepts, images_per_concept=images_per_concept)
+        if split == "train":
+            layout = sp["train"][:, None]  # (image, repetition=1) of event values
+            coords_extra = {"concept": ("image", sp["train_concept"])}
+        else:
+            layout = sp["test"]
+            coords_extra = {"concept": ("image", sp["test_concept"]),
+                            "image_row": (("image", "repetition"), layout - 1)}
+        if layout.size == 0:
+            raise ValueError(f"the zero-shot split has no {split} images: check image_paths.csv "
+                             "and the test concepts")
+        images = layout[:, 0]
+    else:
+        coords_extra = {}
+        chosen_per = []
+        for _, events in per_subject:
+            keep = events != MEG_CATCH_EVENT
+            ids, counts = np.unique(events[keep], return_counts=True)
+            chosen_per.append(ids[counts == 1] if split == "train" else ids[counts > 1])
+        images = chosen_per[0]
+        for chosen in chosen_per[1:]:
+            images = np.intersect1d(images, chosen)
+        if images.size == 0:
+            raise ValueError(
+                f"no {split} images (shown {'once' if split == 'train' else 'repeatedly'}) found"
+            )
+        n_rep = max(int(np.max(np.unique(ev[np.isin(ev, images)], return_counts=True)[1]))
+                    for _, ev in per_subject)
+        layout = None
     # resolve `picks` on one loaded epoch; the data are then read block by block
-    ch_names = per_subject[0][0][:1].load_data().pick(picks).ch_names
-    times = per_subject[0][0].times[:: int(decim)]
-    out = np.full((len(paths), len(images), n_rep, len(ch_names), len(times)), np.nan, dtype=np.float32)
-    pos = {im: i for i, im in enumerate(images)}
-    for s, (epochs, events, _) in enumerate(per_subject):
-        if not set(ch_names) <= set(epochs.ch_names):
-            raise ValueError(f"{paths[s].name}: channels differ from the first subject's")
-        sel = np.flatnonzero(np.isin(events, images))
-        seen = {}
-        for start in range(0, len(sel), 512):  # read in blocks: never the whole file in float64
-            block = sel[start : start + 512]
-            data = epochs.get_data(picks=ch_names, item=block, verbose="error")[..., :: int(decim)]
-            for e, x in zip(block, data):
-                im = events[e]
-                r = seen.get(im, 0)
-                seen[im] = r + 1
-                out[s, pos[im], r] = x
-    sfreq = per_subject[0][0].info["sfreq"] / int(decim)
-    info = per_subject[0][0].info
-    loc = {ch["ch_name"]: ch["loc"][:3] for ch in info["chs"]}
+    first = per_subject[0][0]
+    ch_names = first[:1].load_data().pick(picks).ch_names
+    times = first.times
+    tsel = np.ones(len(times), dtype=bool)
+    if crop is not None:
+        tmin, tmax = crop
+        tsel = (times >= tmin - 1e-9) & (times <= tmax + 1e-9)
+        if not tsel.any():
+            raise ValueError(f"crop={crop} keeps no sample of epochs from {times[0]:g} to "
+                             f"{times[-1]:g} s")
+    tidx = np.flatnonzero(tsel)[:: int(decim)]
+    n_rep = layout.shape[1] if layout is not None else n_rep
+    shape = (len(paths), len(images), n_rep, len(ch_names), len(tidx))
+    store = _Cache(cache, f"things_meg_{split}", sources,
+                   {"picks": picks, "decim": int(decim), "protocol": protocol, "crop": crop,
+                    "ipc": images_per_concept, "subjects": subjects,
+                    "concepts": None if protocol != "zero-shot" else sorted(map(str, concepts))})
+    if store.hit:
+        out = store.open()
+    else:
+        out = store.allocate(shape)
+        for s, (epochs, events) in enumerate(per_subject):
+            if not set(ch_names) <= set(epochs.ch_names):
+                raise ValueError(f"{paths[s].name}: channels differ from the first subject's")
+            if layout is not None:  # each event once (its first presentation) at its slot
+                first_of = {}
+                for i, e in enumerate(events):
+                    first_of.setdefault(int(e), i)
+                slot = {int(e): (i, r) for i, row in enumerate(layout) for r, e in enumerate(row)}
+                sel = np.array(sorted(first_of[e] for e in slot if e in first_of), dtype=np.int64)
+            else:
+                pos = {im: i for i, im in enumerate(images)}
+                sel = np.flatnonzero(np.isin(events, images))
+                seen = {}
+            for start in range(0, len(sel), 512):  # in blocks: never a whole file in float64
+                block = sel[start:start + 512]
+                data = epochs.get_data(picks=ch_names, item=block, verbose="error")[..., tidx]
+                for e, x in zip(block, data):
+                    im = int(events[e])
+                    if layout is not None:
+                        i, r = slot[im]
+                    else:
+                        i, r = pos[im], seen.get(im, 0)
+                        seen[im] = r + 1
+                    out[s, i, r] = x
+        out = store.finish(out)
+    sfreq = first.info["sfreq"] / int(decim)
+    loc = {ch["ch_name"]: ch["loc"][:3] for ch in first.info["chs"]}
     ch_pos = np.array([loc[c] for c in ch_names], dtype=np.float64)
     return xr.Dataset(
         {"meg": (("subject", "image", "repetition", "channel", "time"), out)},
@@ -326,11 +589,13 @@ def load_things_meg(root, subjects=(1,), split="train", *, picks="meg", decim=1)
             "repetition": np.arange(n_rep),
             "channel": list(ch_names),
             "ch_pos": (("channel", "xyz"), ch_pos, {"units": "m", "coord_frame": "meg device"}),
-            "time": ("time", times, {"units": "s"}),
+            "time": ("time", times[tidx], {"units": "s"}),
+            **coords_extra,
         },
         attrs={
             "sfreq": float(sfreq),
             "split": split,
+            "protocol": protocol,
             "citation": "Hebart et al. (2023), eLife 12:e82580",
         },
     )
@@ -496,10 +761,10 @@ def _embedding_file(root, name, what):
     return found[0].name, values
 
 
-def _find_eeg2(root, subjects):
+def _find_eeg2(root, subjects, cache=None):
     out = {}
     for split in ("train", "test"):
-        ds = load_things_eeg2(root, subjects=subjects, split=split)
+        ds = load_things_eeg2(root, subjects=subjects, split=split, cache=cache)
         what = f"image of the THINGS-EEG2 {split} files, in their order"
         name, emb = _embedding_file(root, split, what)
         if len(emb) != ds.sizes["image"]:
@@ -517,30 +782,48 @@ def _find_eeg2(root, subjects):
     return out, text
 
 
-def _find_meg(root, subjects):
+def _find_meg(root, subjects, protocol="zero-shot", cache=None):
     name, emb = _embedding_file(root, "meg", "row of THINGS' image_paths.csv (the MEG event value - 1)")
+    if protocol == "zero-shot":
+        rows = _read_image_paths(root / "image_paths.csv")
+        if len(emb) != len(rows):
+            raise ValueError(f"{name} has {len(emb)} rows but image_paths.csv lists {len(rows)} "
+                             "images: one embedding row per image of image_paths.csv is expected")
     out = {}
     for split in ("train", "test"):
-        ds = load_things_meg(root, subjects=subjects, split=split)
+        ds = load_things_meg(root, subjects=subjects, split=split, protocol=protocol, cache=cache)
         images = ds["image"].values
         if images.max() >= len(emb):
             raise ValueError(f"{name} has {len(emb)} rows but the THINGS-MEG files show image "
                              f"{images.max() + 1} (1-based row of image_paths.csv)")
         # repetitions that some subject lacks (NaN) are dropped rather than averaged in
-        complete = np.isfinite(ds["meg"].values).all(axis=(0, 1, 3, 4))
+        values = ds["meg"].values
+        complete = np.ones(values.shape[2], dtype=bool)
+        for si in range(values.shape[0]):  # in chunks: never the whole array at once
+            for i in range(0, values.shape[1], 256):
+                chunk = values[si, i:i + 256]
+                complete &= np.isfinite(chunk).all(axis=(0, 2, 3))
         if not complete.any():
             raise ValueError(f"no THINGS-MEG {split} repetition is complete for every subject")
-        ds = ds.isel(repetition=np.flatnonzero(complete))
+        if not complete.all():
+            ds = ds.isel(repetition=np.flatnonzero(complete))
         out[split] = ds.assign(embedding=(("image", "feature"), emb[images]))
     tr, te = out["train"], out["test"]
-    text = (f"THINGS-MEG (subjects {', '.join(tr['subject'].values)}; "
-            f"{tr.sizes['image']} training images, {te.sizes['image']} test images x "
-            f"{te.sizes['repetition']} repetitions averaged; {tr.sizes['channel']} channels x "
-            f"{tr.sizes['time']} samples; {tr.sizes['feature']}-d image embeddings)")
+    if protocol == "zero-shot":
+        text = (f"THINGS-MEG, zero-shot concept split (subjects {', '.join(tr['subject'].values)}; "
+                f"{tr.sizes['image']} training images of {len(np.unique(tr['concept'].values))} "
+                f"concepts, {te.sizes['image']} test concepts x {te.sizes['repetition']} images "
+                f"averaged; {tr.sizes['channel']} channels x {tr.sizes['time']} samples; "
+                f"{tr.sizes['feature']}-d image embeddings)")
+    else:
+        text = (f"THINGS-MEG (subjects {', '.join(tr['subject'].values)}; "
+                f"{tr.sizes['image']} training images, {te.sizes['image']} test images x "
+                f"{te.sizes['repetition']} repetitions averaged; {tr.sizes['channel']} channels x "
+                f"{tr.sizes['time']} samples; {tr.sizes['feature']}-d image embeddings)")
     return out, text
 
 
-def find_things(path, *, max_subjects=None):
+def find_things(path, *, max_subjects=None, meg_protocol="zero-shot", cache=None):
     """Read the THINGS-EEG2 and/or THINGS-MEG recordings in a folder, with image embeddings.
 
     The folder ``path`` holds the data of at least one modality:
@@ -554,10 +837,12 @@ def find_things(path, *, max_subjects=None):
       in the official release), e.g. CLIP features. BrainFLORA's ``ViT-H-14_features_train.pt``
       / ``..._test.pt`` (key ``img_features``) can be linked under these names.
     - MEG: ``preprocessed_P1-epo.fif`` ... ``preprocessed_P4-epo.fif`` (THINGS-MEG, OpenNeuro
-      ds004212 derivatives; read by :func:`load_things_meg`, MEG channels; images shown once
-      train, images shown repeatedly test), with ``embeddings_meg.<ext>``: row ``i`` for row
-      ``i`` of THINGS' ``image_paths.csv`` (event value ``i + 1``). Repetitions missing for some
-      subject are dropped.
+      ds004212 derivatives; read by :func:`load_things_meg`, MEG channels), THINGS'
+      ``image_paths.csv`` and THINGS-EEG2's test concepts (``test_concepts.txt`` or
+      ``image_metadata.npy``) for BrainFLORA's zero-shot concept split (1,654 training concepts x
+      12 images, 200 test concepts x 12 images averaged, 0-1 s; :func:`things_meg_split`), with
+      ``embeddings_meg.<ext>``: row ``i`` for row ``i`` of ``image_paths.csv`` (event value
+      ``i + 1``).
 
     THINGS-fMRI tables are not read (a warning says so when they are present).
 
@@ -567,6 +852,11 @@ def find_things(path, *, max_subjects=None):
         The folder.
     max_subjects : int | None
         Use only the first ``max_subjects`` subjects found of each modality (None: all).
+    meg_protocol : "zero-shot" | "repetition"
+        The THINGS-MEG split (:func:`load_things_meg`).
+    cache : str | path-like | None
+        Folder for memory-mapped copies of the recordings (read subject by subject; see
+        :func:`load_things_eeg2` and :func:`load_things_meg`); None keeps them in memory.
 
     Returns
     -------
@@ -603,9 +893,9 @@ def find_things(path, *, max_subjects=None):
                       stacklevel=2)
     data, texts = {}, []
     if eeg_subjects:
-        data["eeg"], text = _find_eeg2(root, eeg_subjects[:max_subjects])
+        data["eeg"], text = _find_eeg2(root, eeg_subjects[:max_subjects], cache=cache)
         texts.append(text)
     if meg_subjects:
-        data["meg"], text = _find_meg(root, meg_subjects[:max_subjects])
+        data["meg"], text = _find_meg(root, meg_subjects[:max_subjects], meg_protocol, cache)
         texts.append(text)
     return data, f"{' and '.join(texts)} from {root}"

@@ -112,8 +112,6 @@ class DecoderMixin:
 
     #: draw the torch seed of an int ``random_state`` from ``numpy.random.default_rng(int)``
     _derive_int_seed = False
-    #: named configurations accepted by :meth:`from_config` (e.g. ``"paper"``, ``"small"``)
-    _named_configs = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -156,6 +154,20 @@ class DecoderMixin:
             config["random_state"] = None
         return _builtin(config)
 
+    #: named configurations of :meth:`from_config` (name -> constructor arguments); each decoder
+    #: defines its own (e.g. ``"paper"`` and ``"small"``)
+    _configs = {}
+
+    @classmethod
+    def config_names(cls):
+        """The names :meth:`from_config` accepts, e.g. ``["paper", "small"]``.
+
+        Returns
+        -------
+        names : list of str
+        """
+        return sorted(cls._configs)
+
     @classmethod
     def from_config(cls, config, **overrides):
         """Build a model from :meth:`get_config`'s dict or from a named configuration.
@@ -163,12 +175,10 @@ class DecoderMixin:
         Parameters
         ----------
         config : dict | str
-            Constructor arguments, or the name of one of the class's configurations (e.g.
-            ``"paper"``: the published model; ``"small"``: a CPU-sized one), listed in
-            :meth:`named_configs`.
+            Constructor arguments, or the name of one of the class's configurations
+            (:meth:`config_names`, e.g. ``"paper"`` for the paper's sizes).
         **overrides
-            Constructor arguments that replace or complete those of ``config`` (e.g. the
-            subjects and voxel counts of a named MindBridge configuration).
+            Constructor arguments replacing those of ``config``.
 
         Returns
         -------
@@ -176,15 +186,15 @@ class DecoderMixin:
             A new model of this class (fresh weights: see :meth:`load` for trained ones).
         """
         if isinstance(config, str):
-            names = cls._named_configs
-            if config not in names:
-                raise ValueError(f"unknown configuration {config!r} for {cls.__name__}; expected "
-                                 f"a dict of constructor arguments or one of {sorted(names)}")
-            config = names[config]
+            if config not in cls._configs:
+                raise ValueError(f"unknown {cls.__name__} configuration {config!r}; expected one "
+                                 f"of {cls.config_names()} or a dict of constructor arguments")
+            config = cls._configs[config]
         elif not isinstance(config, Mapping):
             raise TypeError(f"config must be a dict of constructor arguments or a configuration "
                             f"name, got {type(config).__name__}")
         return cls(**{**config, **overrides})
+
 
     @classmethod
     def named_configs(cls):
@@ -196,7 +206,7 @@ class DecoderMixin:
         """
         import copy
 
-        return copy.deepcopy(dict(cls._named_configs))
+        return copy.deepcopy(dict(cls._configs))
 
     # ------------------------------------------------------------------ save / load
     def _checkpoint_state(self):

@@ -122,7 +122,7 @@ class BraInCoRL(DecoderMixin, nn.Module):
     """
 
     _derive_int_seed = True  # the torch seed of an int random_state, as before the mixin
-    _named_configs = {
+    _configs = {
         # the official CLIP model as trained (train.sh: dropout 0.5) and as released
         "paper": {"embedding_dim": 512, "d_model": 560, "n_layers": 20, "n_heads": 10,
                   "ffn_dim": 2048, "n_registers": 4, "dropout": 0.5, "standardize": False},

@@ -1,5 +1,9 @@
 """HiSTN (Kuang, Song & Michoski 2024): hierarchical spatial-temporal graph network for EEG emotion.
 
+Kuang, D., Song, X. & Michoski, C. "Emotion Classification from Multi-Channel EEG Signals Using
+HiSTN: A Hierarchical Graph-based Spatial-Temporal Approach", arXiv:2408.15255 (2024); official
+TensorFlow code ``dykuang/EEG-based-affective-computing``.
+
 The network only. Its loss (Gaussian ordinal label smoothing) is in
 :mod:`neurosim.decoding.losses`, the DREAMER preprocessing in :mod:`neurosim.decoding.preprocessing`
 and the two evaluation protocols (subject-dependent time-block folds; leave-one-subject-out with
@@ -12,6 +16,7 @@ import numbers
 
 import numpy as np
 import torch
+from neurosim.datasets._specs import DREAMER_CHANNELS
 from torch import nn
 from torch.nn import functional as F
 
@@ -20,7 +25,9 @@ from neurosim._docs import fill_doc
 from ._base import DecoderMixin
 from .losses import ordinal_cross_entropy
 
-__all__ = ["HiSTN"]
+__all__ = ["DREAMER_CHANNELS", "HiSTN"]
+
+_MAX_NORMS = ("keras", "row")
 
 #: DREAMER's four scalp regions as channel index boundaries (left frontal, left temporo-occipital,
 #: right temporo-occipital, right frontal), HiSTN's ``loc = [0, 4, 7, 10, 14]``
@@ -112,24 +119,36 @@ def _max_norm_(weight, max_norm=1.0):
         flat.mul_(torch.clamp(max_norm / norms, max=1.0))
 
 
+def _clip_(weight, max_norm=1.0):
+    """Keras ``max_norm(1.)`` on a kernel whose axis 0 has length 1: clip each element to [-1, 1]."""
+    with torch.no_grad():
+        weight.clamp_(-max_norm, max_norm)
+
+
 @fill_doc
 class HiSTN(DecoderMixin, nn.Module):
-    r"""Hierarchical spatial-temporal graph network for EEG emotion (Kuang et al. 2024).
+    r"""Hierarchical spatial-temporal graph network for EEG emotion (Kuang, Song & Michoski 2024).
 
-    ``HiSTN()`` is the DREAMER configuration: 14 Emotiv channels, 1-s windows of 128 samples,
-    5 ordinal classes (ratings 1-5 as 0-4), 1,181 trainable parameters. Input has shape
+    ``HiSTN()`` is the DREAMER configuration of the official code: 14 Emotiv channels in
+    :data:`DREAMER_CHANNELS` order, 1-s windows of 128 samples, 5 ordinal classes (ratings 1-5
+    as 0-4), 1,181 trainable parameters, dropout 0.5, Keras's max-norm constraints and
+    batch-norm epsilon; ``HiSTN.from_config("paper")`` also takes Keras's batch-norm momentum
+    (``"paper-si"``: and dropout 0.2, the subject-independent protocol's). Input has shape
     ``(batch, channels, time)`` (as braindecode's models); the output is class logits.
+    :class:`mne.Epochs` go through :meth:`prepare_epochs` (channels matched by name, the paper's
+    per-channel scaling).
 
     Layers:
 
     1. temporal convolution, ``F1`` filters of ``kernel_length`` samples shared by all channels;
-    2. per-channel weighted sum of the ``F1`` filtered copies (depthwise, max-norm 1), BN, ELU;
+    2. per-channel weighted sum of the ``F1`` filtered copies (depthwise; each weight in [-1, 1]),
+       BN, ELU;
     3. per-channel temporal convolution of 5 samples (max-norm 1), BN, ELU, average pooling by 2,
        dropout;
     4. **node level**: within each scalp region, message passing with a learnable Chebyshev
-       polynomial of the normalised Laplacian,
-       :math:`X \sum_{k=0}^{K} w_k T_k(\tilde L)`, then a separable convolution (5 samples), BN,
-       ELU and a residual connection;
+       polynomial of the scaled combinatorial Laplacian :math:`\tilde L = 2L/\lambda_{max} - I`,
+       :math:`L = D - A`: :math:`X \sum_{k=0}^{K} w_k T_k(\tilde L)`, then a separable
+       convolution (5 samples; pointwise weights in [-1, 1]), BN, ELU and a residual connection;
     5. **region level**: softmax attention over each region's nodes gives one signal per region,
        message passing over the ring of the 4 regions, plus the attention-fused node-level output;
     6. **graph level**: softmax attention over regions gives one global signal;
@@ -144,7 +163,11 @@ class HiSTN(DecoderMixin, nn.Module):
     n_outputs : int
         Classes.
     sfreq : float
-        Sampling frequency in Hz (checked by :meth:`check_input`, not used by the layers).
+        Sampling frequency in Hz (checked by :meth:`check_input` and :meth:`prepare_epochs`, not
+        used by the layers).
+    ch_names : sequence of str | None
+        The channel names, in the order of the input's channel axis (None: :data:`DREAMER_CHANNELS`
+        for DREAMER's regions, else ``ch1 ... chN``); :meth:`prepare_epochs` matches them.
     regions : sequence of int
         Region boundaries over the channel axis (channels must be ordered by region), starting at 0
         and ending at ``n_chans``.
@@ -165,6 +188,15 @@ class HiSTN(DecoderMixin, nn.Module):
     label_sigma : float | None
         Width (in classes) of the Gaussian ordinal label smoothing used by :meth:`training_step`;
         None trains on one-hot labels.
+    bn_eps, bn_momentum : float
+        Batch-norm constants. The paper's are Keras's ``epsilon=1e-3`` and ``momentum=0.99``,
+        i.e. torch momentum 0.01 (``from_config("paper")``): its running statistics need the
+        paper's ~20,000 steps to settle, and after a few hundred steps the eval-mode model still
+        predicts one class. The default momentum, 0.1 (torch's), settles within ~50 steps.
+    max_norm : "keras" | "row"
+        The paper's constraints: ``"keras"`` as Keras's ``max_norm(1.)`` acts on these kernels
+        (each merge and node-pointwise weight clipped to [-1, 1], each channel's 5-sample filter
+        to L2 norm 1); ``"row"``: an L2 norm of at most 1 per output row of all three.
     %(random_state_torch)s
 
     Examples
@@ -178,10 +210,20 @@ class HiSTN(DecoderMixin, nn.Module):
     torch.Size([2, 5])
     """
 
-    def __init__(self, n_chans=14, n_times=128, n_outputs=5, sfreq=128.0, *,
+    _configs = {
+        # subject-dependent (Dreamer_10cv.py, droprate=0.5) and subject-independent
+        # (..._reston1_...py, droprate=0.2), with Keras's batch-norm momentum 0.99
+        "paper": {"drop_prob": 0.5, "bn_momentum": 0.01},
+        "paper-si": {"drop_prob": 0.2, "bn_momentum": 0.01},
+        # HiSTN is CPU-sized already: "small" differs in its training (HISTN_RECIPES) and in a
+        # batch-norm momentum whose running statistics settle within a few hundred steps
+        "small": {"drop_prob": 0.5, "bn_momentum": 0.1},
+    }
+
+    def __init__(self, n_chans=14, n_times=128, n_outputs=5, sfreq=128.0, *, ch_names=None,
                  regions=DREAMER_REGIONS, adjacency=None, region_adjacency=None, n_filters=8,
                  kernel_length=64, hops=2, region_hops=2, drop_prob=0.5, label_sigma=0.5,
-                 random_state=None):
+                 bn_eps=1e-3, bn_momentum=0.1, max_norm="keras", random_state=None):
         super().__init__()
         for name, v, lo in (("n_chans", n_chans, 2), ("n_times", n_times, 8),
                             ("n_outputs", n_outputs, 2), ("n_filters", n_filters, 1),
@@ -211,8 +253,18 @@ class HiSTN(DecoderMixin, nn.Module):
             raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob!r}")
         if label_sigma is not None and not label_sigma > 0:
             raise ValueError(f"label_sigma must be None or positive, got {label_sigma!r}")
+        if max_norm not in _MAX_NORMS:
+            raise ValueError(f"max_norm must be one of {_MAX_NORMS}, got {max_norm!r}")
+        if ch_names is None:
+            ch_names = (DREAMER_CHANNELS if regions == DREAMER_REGIONS and n_chans == 14
+                        else [f"ch{i + 1}" for i in range(n_chans)])
+        ch_names = [str(c) for c in ch_names]
+        if len(ch_names) != n_chans or len(set(ch_names)) != n_chans:
+            raise ValueError(f"ch_names must be {n_chans} distinct names, got {ch_names!r}")
         self.n_chans, self.n_times, self.n_outputs, self.sfreq = n_chans, n_times, n_outputs, sfreq
-        self.regions, self.label_sigma = regions, label_sigma
+        self.regions, self.label_sigma, self.ch_names = regions, label_sigma, ch_names
+        self.max_norm = max_norm
+        bn = {"eps": float(bn_eps), "momentum": float(bn_momentum)}
         C = n_chans
         with self._seeded(random_state):
             # 1-3: temporal filters, per-channel merge, per-channel temporal conv
@@ -221,10 +273,10 @@ class HiSTN(DecoderMixin, nn.Module):
             self._pad = ((kernel_length - 1) // 2, kernel_length // 2)  # "same"
             self.merge = nn.Parameter(torch.empty(C, n_filters))  # per-channel weights of the F1 copies
             nn.init.uniform_(self.merge, -1 / np.sqrt(n_filters), 1 / np.sqrt(n_filters))
-            self.bn1 = nn.BatchNorm1d(C)
+            self.bn1 = nn.BatchNorm1d(C, **bn)
             self.depthwise = nn.Parameter(torch.empty(C, 5))  # per-channel temporal conv, 5 samples
             nn.init.uniform_(self.depthwise, -1 / np.sqrt(5), 1 / np.sqrt(5))
-            self.bn2 = nn.BatchNorm1d(C)
+            self.bn2 = nn.BatchNorm1d(C, **bn)
             self.drop1 = nn.Dropout(drop_prob)
             # 4: node level
             self.node_mp = nn.ModuleList(_ChebMessagePassing(A, hops) for A in adjacency)
@@ -233,7 +285,7 @@ class HiSTN(DecoderMixin, nn.Module):
                 nn.Parameter(torch.empty(n, 5).uniform_(-1 / np.sqrt(5), 1 / np.sqrt(5))) for n in sizes)
             self.node_pw = nn.ParameterList(
                 nn.Parameter(torch.empty(n, n).uniform_(-1 / np.sqrt(n), 1 / np.sqrt(n))) for n in sizes)
-            self.bn_node = nn.BatchNorm1d(C)
+            self.bn_node = nn.BatchNorm1d(C, **bn)
             # 5-6: region and graph levels
             self.fusion = _RegionAttention(regions)
             self.region_mp = _ChebMessagePassing(region_adjacency, region_hops)
@@ -262,6 +314,41 @@ class HiSTN(DecoderMixin, nn.Module):
         if x.is_floating_point() and not bool(torch.isfinite(x).all()):
             raise ValueError("input contains NaN or inf values")
 
+    def prepare_epochs(self, epochs):
+        """:class:`mne.Epochs` as this model's input: channels by name, in microvolts.
+
+        The channels named in :attr:`ch_names` are picked, in the model's order, by name (case is
+        ignored; other channels are left out); the sampling rate and the epoch length must be the
+        model's. The data, in volts as MNE holds EEG, are converted to microvolts: at about 1e-6
+        V the first batch norm's epsilon would swamp the signal. No per-epoch scaling is applied:
+        the paper's scaling (:func:`~neurosim.decoding.preprocess_dreamer`) divides each 60-s
+        trial by its maximum, and applied to each 1-s epoch it would remove the power differences
+        between epochs that carry the emotion (see the HiSTN section of the decoding docs). The
+        :class:`~neurosim.decoding.Trainer` calls this for :class:`mne.Epochs` input.
+
+        Parameters
+        ----------
+        epochs : mne.Epochs | mne.EpochsArray
+            Epochs of at least the model's channels, in volts (MNE's unit).
+
+        Returns
+        -------
+        x : numpy.ndarray, shape (n_epochs, n_chans, n_times), float32
+            Microvolts.
+
+        Raises
+        ------
+        ValueError
+            If channels are missing (named, with a pointer to
+            :func:`~neurosim.decoding.preprocessing.pick_montage` for caps with other names), or
+            the sampling rate or the number of samples differ.
+        """
+        from .preprocessing import epochs_array
+
+        x = epochs_array(epochs, self.ch_names, sfreq=self.sfreq, n_times=self.n_times,
+                         what="HiSTN")
+        return (x * 1e6).astype(np.float32)
+
     def forward(self, x):
         """Class logits of windows.
 
@@ -277,10 +364,11 @@ class HiSTN(DecoderMixin, nn.Module):
         if x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
             self.check_input(x)
         if self.training:
-            _max_norm_(self.merge)
+            elementwise = _clip_ if self.max_norm == "keras" else _max_norm_
+            elementwise(self.merge)
             _max_norm_(self.depthwise)
             for pw in self.node_pw:
-                _max_norm_(pw)
+                elementwise(pw)
         # F1 shared temporal filters, then a per-channel weighted sum of the F1 filtered copies:
         # both linear, so applied as one per-channel kernel merge @ temporal, shape (C, K)
         h = _depthwise(x, self.merge @ self.temporal, pad=self._pad)  # (B, C, T)

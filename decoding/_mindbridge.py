@@ -196,7 +196,7 @@ class MindBridge(DecoderMixin, nn.Module):
     """
 
     _derive_int_seed = True  # the torch seed of an int random_state, as before the mixin
-    _named_configs = {
+    _configs = {
         # the official scripts (train_bridge.sh, adapt_bridge.sh): the constructor's defaults
         "paper": {"pool_size": 8192, "pool_type": "max", "hidden_dim": 2048, "adapter_rank": 128,
                   "n_blocks": 4, "heads": {"image": (257, 768), "text": (77, 768)},

@@ -73,6 +73,21 @@ def _as_tensor(name, a):
     return t
 
 
+def _is_epochs(a):
+    return hasattr(a, "get_data") and hasattr(a, "info") and hasattr(a, "events")
+
+
+def _model_input(model, data):
+    """Pass :class:`mne.Epochs` through ``model.prepare_epochs`` (channels by name, units) if the
+    model defines it; other data unchanged. ``data`` is one array-like or a tuple of them."""
+    prepare = getattr(model, "prepare_epochs", None)
+    if prepare is None:
+        return data
+    if isinstance(data, (tuple, list)):
+        return type(data)(prepare(a) if _is_epochs(a) else a for a in data)
+    return prepare(data) if _is_epochs(data) else data
+
+
 def _label_like(X, y):
     """``y`` (samples first) as a DataArray carrying ``X``'s sample coordinates, if ``X`` has any."""
     out_dims = ["output"] + [f"output_{k}" for k in range(1, y.ndim - 1)]
@@ -629,7 +644,9 @@ class Trainer:
             The model; only its parameters with ``requires_grad=True`` are optimised.
         train : tuple of arrays/tensors | torch.utils.data.Dataset | callable
             ``(x, y, ...)`` with equal first dimensions (numpy arrays, tensors, DataArrays or
-            :class:`mne.Epochs`; batched on the device with a seeded shuffle),
+            :class:`mne.Epochs`; batched on the device with a seeded shuffle; Epochs go through
+            ``model.prepare_epochs`` when the model defines it, e.g. HiSTN's channel matching
+            and scaling),
             a Dataset (seeded DataLoader), or ``train(epoch, generator)`` returning an iterable of
             batches (tuples or dicts of tensors) for custom sampling (under several processes,
             a callable must give each rank its own batches: read
@@ -682,6 +699,8 @@ class Trainer:
         if not params:
             raise ValueError("model has no parameter with requires_grad=True: nothing to train")
 
+        train = _model_input(model, train)  # mne.Epochs: the model's channels and units
+        val = _model_input(model, val) if val is not None else None
         train_groups, n_steps, train_desc = self._make_train_source(train, device, dist)
         val_batches, val_desc = (self._make_val_source(val, device, dist) if val is not None
                                  else (None, None))
@@ -873,7 +892,7 @@ class Trainer:
         bs = self.batch_size if batch_size is None else int(batch_size)
         if bs < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        x = _as_tensor("X", X)
+        x = _as_tensor("X", _model_input(model, X))
         if x.ndim == 0 or x.shape[0] == 0:
             raise ValueError(f"X must hold at least one sample, got shape {tuple(x.shape)}")
         device = resolve_device(self.device)

@@ -20,17 +20,22 @@ __all__ = ["clip_loss", "gaussian_ordinal_labels", "normalized_mse_loss", "ordin
            "soft_clip_loss"]
 
 
-def clip_loss(pred, target, logit_scale):
+def clip_loss(pred, target, logit_scale, *, normalize=True):
     r"""Symmetric CLIP (InfoNCE) loss between two batches of embeddings.
 
     .. math::
 
-        \mathcal L = \tfrac12\left[\mathrm{CE}(s\,\hat P T^\top, I) + \mathrm{CE}(s\,T \hat P^\top, I)
-        \right],\qquad s = e^{\tau},
+        \mathcal L = \tfrac12\left[\mathrm{CE}(s\,P T^\top, I) + \mathrm{CE}(s\,T P^\top, I)
+        \right]
 
-    with :math:`\hat P` and :math:`T` the L2-normalised rows of ``pred`` and ``target`` and
-    :math:`\tau` the learnable log inverse temperature (initialised at :math:`\log(1/0.07)`,
-    :math:`s` clamped to 100 as in CLIP).
+    - ``normalize=True`` (CLIP's form): :math:`P` and :math:`T` are the L2-normalised rows of
+      ``pred`` and ``target`` and :math:`s = e^{\tau}` (clamped to 100), :math:`\tau` the
+      learnable log inverse temperature.
+    - ``normalize=False`` (BrainFLORA's official ``ClipLoss`` as its training scripts call it):
+      :math:`P` and :math:`T` are the raw features and :math:`s = \tau` itself, no exponential,
+      no clamp.
+
+    :math:`\tau` is initialised at :math:`\log(1/0.07)` in both.
 
     Parameters
     ----------
@@ -38,6 +43,8 @@ def clip_loss(pred, target, logit_scale):
         Row ``i`` of ``pred`` matches row ``i`` of ``target``.
     logit_scale : torch.Tensor
         Scalar :math:`\tau`.
+    normalize : bool
+        Normalised features and :math:`e^{\tau}` (True), or the official raw form (False).
 
     Returns
     -------
@@ -50,13 +57,19 @@ def clip_loss(pred, target, logit_scale):
     >>> t = torch.eye(4)
     >>> float(clip_loss(t, t, torch.tensor(math.log(100.0)))) < 1e-3
     True
+    >>> float(clip_loss(10 * t, t, torch.tensor(2.0), normalize=False)) < 1e-7  # logits 20 * I
+    True
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape (batch, dim), got "
                          f"{tuple(pred.shape)} and {tuple(target.shape)}")
-    p = F.normalize(pred.float(), dim=-1)
-    t = F.normalize(target.float(), dim=-1)
-    logits = logit_scale.float().exp().clamp(max=100.0) * p @ t.T
+    if normalize:
+        p = F.normalize(pred.float(), dim=-1)
+        t = F.normalize(target.float(), dim=-1)
+        logits = logit_scale.float().exp().clamp(max=100.0) * p @ t.T
+    else:
+        p, t = pred.float(), target.float()
+        logits = logit_scale.float() * p @ t.T
     labels = torch.arange(p.shape[0], device=p.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 

@@ -125,13 +125,14 @@ def mse(y_true, y_pred):
 
 
 @fill_doc
-def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_state=None):
+def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_state=None,
+                       similarity="cosine"):
     """k-way retrieval accuracy with sampled distractors (BrainFLORA's protocol).
 
-    Row ``i`` of ``pred`` is compared by cosine similarity with its own target ``target[i]`` and
-    with ``k_way - 1`` distractors drawn at random, without replacement, from the other rows of
-    ``target``. A row counts as correct when fewer than ``top`` candidates are strictly more
-    similar than the true target (ties favour the true target).
+    Row ``i`` of ``pred`` is compared with its own target ``target[i]`` and with ``k_way - 1``
+    distractors drawn at random, without replacement, from the other rows of ``target``. A row
+    counts as correct when fewer than ``top`` candidates are strictly more similar than the true
+    target (ties favour the true target).
 
     Parameters
     ----------
@@ -148,6 +149,10 @@ def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_sta
         Independent distractor draws per row, averaged (ignored when ``k_way`` is None).
     %(random_state)s
         Seed of the distractor draws.
+    similarity : "cosine" | "dot"
+        Rank the candidates by cosine similarity, or by the dot product ``pred[i] @ target[j]``
+        (BrainFLORA's official evaluation ranks ``tau * f @ g`` with unnormalised gallery
+        features ``g``: pass ``tau * pred`` with ``"dot"``).
 
     Returns
     -------
@@ -179,7 +184,12 @@ def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_sta
     top = check_size("top", top, minimum=1)
     if top > k:
         raise ValueError(f"top={top} must be <= k_way={k}")
-    sim = cosine_similarity(pred, target, pairwise=True)  # (n, n)
+    if similarity == "cosine":
+        sim = cosine_similarity(pred, target, pairwise=True)  # (n, n)
+    elif similarity == "dot":
+        sim = pred @ target.T
+    else:
+        raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
     true = np.diag(sim)
     better = sim > true[:, None]  # candidate j beats the true target of row i
     if k_way is None or k == n:
@@ -200,7 +210,8 @@ def retrieval_accuracy(pred, target, *, k_way=None, top=1, n_draws=1, random_sta
 
 
 @fill_doc
-def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, random_state=0):
+def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, random_state=0,
+                     similarity="cosine"):
     """BrainFLORA's evaluation: k-way top-1 retrieval (and top-5 for k >= 5 / all).
 
     Parameters
@@ -210,9 +221,11 @@ def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, rando
     k_ways : sequence of int | None
         Values of k; None means all ``n`` images.
     n_draws : int
-        Distractor draws per image.
+        Distractor draws per image (the official evaluation draws once).
     %(random_state)s
         Seed of the distractor draws.
+    similarity : "cosine" | "dot"
+        Ranking (see :func:`retrieval_accuracy`).
 
     Returns
     -------
@@ -236,10 +249,11 @@ def retrieval_scores(pred, target, *, k_ways=(2, 4, 10, None), n_draws=10, rando
         if kk > n:
             continue
         out[f"top1_{name}"] = retrieval_accuracy(pred, target, k_way=k, top=1, n_draws=n_draws,
-                                                 random_state=random_state)
+                                                 random_state=random_state, similarity=similarity)
         if kk >= 5:
             out[f"top5_{name}"] = retrieval_accuracy(pred, target, k_way=k, top=5,
-                                                     n_draws=n_draws, random_state=random_state)
+                                                     n_draws=n_draws, random_state=random_state,
+                                                     similarity=similarity)
     return out
 
 
@@ -527,7 +541,7 @@ def explained_variance(y_true, y_pred):
     return ev
 
 
-def classification_scores(proba, y):
+def classification_scores(proba, y, *, topk_classes="all"):
     """Weighted F1, Seq2HR, top-1 and top-2 accuracy of class scores (HiSTN's evaluation).
 
     Parameters
@@ -536,6 +550,11 @@ def classification_scores(proba, y):
         Class scores (probabilities or logits); the prediction is their argmax.
     y : array-like of int, shape (n,)
         True classes.
+    topk_classes : "all" | "present"
+        Rank all classes for top-1/top-2 accuracy, or only the classes present in ``y`` (the
+        official HiSTN evaluation: ``top_k_accuracy_score(y, pred[:, np.unique(y)])``, so a
+        subject who used 3 of the 5 rating levels is scored among those 3). Weighted F1 and
+        Seq2HR always use the argmax / ranking over all classes, as the official code.
 
     Returns
     -------
@@ -550,10 +569,18 @@ def classification_scores(proba, y):
     1.0
     """
     proba = np.asarray(proba)
+    y = np.asarray(y)
+    if topk_classes == "present":
+        present = np.unique(y)
+        ranked, labels = proba[:, present], np.searchsorted(present, y)
+    elif topk_classes == "all":
+        ranked, labels = proba, y
+    else:
+        raise ValueError(f"topk_classes must be 'all' or 'present', got {topk_classes!r}")
     return {"weighted_f1": weighted_f1(y, proba.argmax(1)),
             "seq2hr": seq2hr(proba, y),
-            "top1": topk_accuracy(proba, y, k=1),
-            "top2": topk_accuracy(proba, y, k=2)}
+            "top1": topk_accuracy(ranked, labels, k=1),
+            "top2": topk_accuracy(ranked, labels, k=min(2, ranked.shape[1]))}
 
 
 def stratified_chance_scores(y_train, y_test, n_classes=5):

@@ -4,14 +4,15 @@ As :mod:`sklearn.model_selection` holds the splitters and the curves, this modul
 paper trains and evaluates its model, so that experiments, examples and tests call one
 implementation:
 
-HiSTN (EEG emotion)
-    :func:`time_block_folds`, :func:`subject_dependent_split`, :func:`leave_one_subject_out_split`
-    and :func:`majority_vote_labels` (the two protocols' windows); :func:`fit_histn`;
-    :func:`histn_subject_dependent` and :func:`histn_leave_one_subject_out` (the protocols run
-    end to end, with the band-power and chance baselines).
-BrainFLORA (EEG/MEG/fMRI retrieval)
-    :func:`fit_brainflora` (towers, then the unified projector), :func:`retrieval_by_subject` and
-    :func:`ridge_retrieval_baseline`.
+HiSTN (EEG emotion; the official protocols, ``HISTN_RECIPES``)
+    :func:`histn_fold_starts`, :func:`class_balanced_crops` and :func:`crop_batches` (the official
+    sampling); :func:`leave_one_subject_out_split` and :func:`majority_vote_labels`;
+    :func:`fit_histn`; :func:`histn_subject_dependent`, :func:`histn_leave_one_subject_out` and
+    :func:`histn_held_out_films` (run end to end, with the band-power and chance baselines);
+    :func:`time_block_folds` and :func:`subject_dependent_split` (dense windows with gaps).
+BrainFLORA (EEG/MEG/fMRI retrieval; ``BRAINFLORA_RECIPES``)
+    :func:`fit_brainflora` (towers, then the unified projector), :func:`brainflora_retrieval`,
+    :func:`retrieval_by_subject` and :func:`ridge_retrieval_baseline`.
 MindBridge (cross-subject fMRI)
     :func:`reset_tuning_curve`: bridge on source subjects, then reset-tuning vs training from
     scratch on a new subject, per budget of images (the paper's ``--length``), with the official
@@ -25,6 +26,12 @@ fMRI classification by run (Haxby et al. 2001)
 
 Every protocol takes ``random_state``; an int gives the same result on the same device, and is
 offset in a fixed way for each model and trainer it seeds.
+
+Examples
+--------
+>>> from neurosim.decoding.model_selection import HISTN_RECIPES
+>>> HISTN_RECIPES["paper"]["sd"]["epochs"], HISTN_RECIPES["paper"]["si"]["finetune_epochs"]
+(50, 400)
 """
 
 from __future__ import annotations
@@ -34,8 +41,16 @@ import numpy as np
 from neurosim._docs import fill_doc
 
 __all__ = [
+    "BRAINFLORA_RECIPES",
+    "HISTN_RECIPES",
+    "brainflora_recipe",
+    "brainflora_retrieval",
+    "class_balanced_crops",
+    "crop_batches",
     "fit_brainflora",
     "fit_histn",
+    "histn_fold_starts",
+    "histn_held_out_films",
     "histn_leave_one_subject_out",
     "histn_subject_dependent",
     "leave_one_run_out",
@@ -64,543 +79,30 @@ def _int_seed(random_state):
     return int(check_random_state(random_state).integers(2**31))
 
 
-# ==============================================================================================
-# HiSTN: windows, folds and splits
-# ==============================================================================================
-def time_block_folds(n_times, n_folds=10, *, gap=128):
-    """HiSTN's subject-dependent folds over the time axis of each trial.
-
-    The recording is cut into ``n_folds`` equal blocks; fold ``f`` tests on block ``f``, validates
-    on block ``f - 1`` (cyclically) and trains on the rest, leaving ``gap`` samples out on each
-    side of the test and validation blocks so that no window straddles them.
-
-    Parameters
-    ----------
-    n_times : int
-        Samples per trial (e.g. 7680 = 60 s at 128 Hz).
-    n_folds : int
-        Number of blocks (HiSTN: 10 blocks of 6 s).
-    gap : int
-        Samples excluded next to the test and validation blocks.
-
-    Returns
-    -------
-    folds : list of dict
-        Per fold, boolean masks over samples: ``"train"``, ``"val"``, ``"test"``.
-
-    Examples
-    --------
-    >>> from neurosim.decoding.model_selection import time_block_folds
-    >>> f = time_block_folds(7680)[3]
-    >>> int(f["test"].sum()), int(f["val"].sum()), int(f["train"].sum())
-    (768, 768, 5888)
-    """
-    if n_folds < 2 or n_times < n_folds:
-        raise ValueError(f"need 2 <= n_folds <= n_times, got n_folds={n_folds}, n_times={n_times}")
-    edges = np.linspace(0, n_times, n_folds + 1).astype(int)
-    idx = np.arange(n_times)
-    folds = []
-    for f in range(n_folds):
-        test = (idx >= edges[f]) & (idx < edges[f + 1])
-        v = (f - 1) % n_folds
-        val = (idx >= edges[v]) & (idx < edges[v + 1])
-        held = test | val
-        near = np.convolve(held.astype(int), np.ones(2 * gap + 1, dtype=int), mode="same") > 0 \
-            if gap > 0 else held
-        folds.append({"train": ~near, "val": val, "test": test})
-    return folds
-
-
-def window_starts(mask, window, stride):
-    """Start indices of windows of ``window`` samples lying entirely where ``mask`` is True."""
-    mask = np.asarray(mask, dtype=bool)
-    if mask.size < window:
-        return np.zeros(0, dtype=int)
-    inside = np.lib.stride_tricks.sliding_window_view(mask, window).all(axis=-1)
-    starts = np.flatnonzero(inside)
-    if stride <= 1 or starts.size == 0:
-        return starts
-    keep, last = [], -stride
-    for s in starts:  # greedy: next start at least `stride` after the previous one
-        if s - last >= stride:
-            keep.append(s)
-            last = s
-    return np.asarray(keep, dtype=int)
-
-
-def _windows_at(eeg, labels, starts, window, center=False):
-    """(trial, channel, time) at the given starts -> X (n, channel, window), y (n,).
-
-    ``center`` removes each window's per-channel mean (computed in float64).
-    """
-    X = np.stack([eeg[:, :, s:s + window] for s in starts], axis=1)  # (trial, n_w, ch, window)
-    X = X.reshape(-1, eeg.shape[1], window)
-    if center:
-        X = X - X.mean(axis=-1, keepdims=True, dtype=np.float64)
-    y = np.repeat(np.asarray(labels), len(starts))
-    return X.astype(np.float32), y.astype(np.int64)
-
-
-def subject_dependent_split(eeg, labels, fold, *, n_folds=10, window=128, stride=128, gap=128,
-                            center=False):
-    """Windows of one subject for one of HiSTN's subject-dependent time-block folds.
-
-    Parameters
-    ----------
-    eeg : array-like, shape (n_trials, n_channels, n_times)
-        Preprocessed EEG of one subject (:func:`preprocess_dreamer`).
-    labels : array-like of int, shape (n_trials,)
-        Class of each trial (ratings 1-5 as 0-4).
-    fold : int
-        Fold index in ``[0, n_folds)`` (see :func:`time_block_folds`).
-    n_folds, gap : int
-        As in :func:`time_block_folds`.
-    window, stride : int
-        Window length and step in samples (the paper trains on random crops: ``stride=1`` gives
-        every crop).
-    center : bool
-        Remove each window's per-channel mean. Not in the paper (see
-        :ref:`centred windows <histn-centering>`): when slow drifts dominate a 1-s window's
-        variance, HiSTN otherwise fits the drift, which a band-power baseline (Welch, constant
-        detrending) never sees.
-
-    Returns
-    -------
-    split : dict
-        ``"train"``, ``"val"``, ``"test"``: each ``(X, y)`` with X of shape
-        (n_windows, n_channels, window), float32, and y int64. Windows never cross a block boundary
-        or the gaps.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurosim.decoding import subject_dependent_split
-    >>> split = subject_dependent_split(np.zeros((18, 14, 7680)), np.arange(18) % 5, fold=0)
-    >>> split["train"][0].shape, split["test"][0].shape
-    ((828, 14, 128), (108, 14, 128))
-    """
-    eeg = np.asarray(getattr(eeg, "values", eeg))
-    labels = np.asarray(getattr(labels, "values", labels))
-    if eeg.ndim != 3 or labels.shape != (eeg.shape[0],):
-        raise ValueError(f"eeg must be (trial, channel, time) and labels (trial,), got shapes "
-                         f"{eeg.shape} and {labels.shape}")
-    if not 0 <= fold < n_folds:
-        raise ValueError(f"fold must be in [0, {n_folds - 1}], got {fold}")
-    masks = time_block_folds(eeg.shape[-1], n_folds, gap=gap)[fold]
-    return {part: _windows_at(eeg, labels, window_starts(masks[part], window, stride), window,
-                              center)
-            for part in ("train", "val", "test")}
-
-
-def majority_vote_labels(labels):
-    """Per trial (video), the most frequent label over subjects (ties: the lower class).
-
-    Parameters
-    ----------
-    labels : array-like of int, shape (n_subjects, n_trials)
-
-    Returns
-    -------
-    votes : numpy.ndarray of int, shape (n_trials,)
-
-    Examples
-    --------
-    >>> from neurosim.decoding import majority_vote_labels
-    >>> majority_vote_labels([[0, 4, 2], [1, 4, 3], [1, 3, 3]])
-    array([1, 4, 3])
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or labels.size == 0 or labels.min() < 0:
-        raise ValueError(f"labels must be a non-empty (subject, trial) array of classes >= 0, "
-                         f"got shape {labels.shape}")
-    n_classes = int(labels.max()) + 1
-    counts = np.stack([(labels == k).sum(axis=0) for k in range(n_classes)])  # (class, trial)
-    return counts.argmax(axis=0)
-
-
-def leave_one_subject_out_split(eeg, labels, subject, *, window=128, stride=128,
-                                finetune_s=10.0, finetune_stride=32, sfreq=128.0,
-                                majority_vote=True, center=False):
-    """HiSTN's subject-independent protocol: pretrain on the others, fine-tune on 10 s, test on 50 s.
-
-    Parameters
-    ----------
-    eeg : array-like, shape (n_subjects, n_trials, n_channels, n_times)
-        Preprocessed EEG (:func:`preprocess_dreamer`).
-    labels : array-like of int, shape (n_subjects, n_trials)
-        Classes.
-    subject : int
-        Index of the held-out subject.
-    window, stride : int
-        Window length and the step of the pretraining windows (samples).
-    finetune_s : float
-        Seconds at the start of each of the held-out subject's trials used for fine-tuning; the
-        rest is the test set.
-    finetune_stride : int
-        Step of the fine-tuning windows (HiSTN: 0.25 s).
-    sfreq : float
-        Sampling frequency in Hz.
-    majority_vote : bool
-        Replace the pretraining labels by the majority vote over the training subjects for each
-        trial (video), as HiSTN does.
-    center : bool
-        Remove each window's per-channel mean (see :func:`subject_dependent_split`).
-
-    Returns
-    -------
-    split : dict
-        ``"pretrain"``, ``"finetune"``, ``"test"``: each ``(X, y)``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurosim.decoding import leave_one_subject_out_split
-    >>> s = leave_one_subject_out_split(np.zeros((3, 18, 14, 7680)), np.zeros((3, 18), int), 0)
-    >>> s["pretrain"][0].shape[0], s["finetune"][0].shape[0], s["test"][0].shape[0]
-    (2160, 666, 900)
-    """
-    eeg = np.asarray(getattr(eeg, "values", eeg))
-    labels = np.asarray(getattr(labels, "values", labels))
-    if eeg.ndim != 4 or labels.shape != eeg.shape[:2]:
-        raise ValueError(f"eeg must be (subject, trial, channel, time) and labels (subject, trial), "
-                         f"got shapes {eeg.shape} and {labels.shape}")
-    n_sub, _, _, n_times = eeg.shape
-    if not 0 <= subject < n_sub or n_sub < 2:
-        raise ValueError(f"subject must be in [0, {n_sub - 1}] with >= 2 subjects, got {subject}")
-    others = [s for s in range(n_sub) if s != subject]
-    train_labels = labels[others]
-    if majority_vote:
-        train_labels = np.broadcast_to(majority_vote_labels(train_labels), train_labels.shape)
-    starts = np.arange(0, n_times - window + 1, stride)
-    Xs, ys = zip(*(_windows_at(eeg[s], train_labels[i], starts, window, center)
-                   for i, s in enumerate(others)))
-    n_ft = int(round(finetune_s * sfreq))
-    if not window <= n_ft <= n_times - window:
-        raise ValueError(f"finetune_s={finetune_s} s must leave at least one window on each side")
-    ft = _windows_at(eeg[subject], labels[subject], np.arange(0, n_ft - window + 1, finetune_stride),
-                     window, center)
-    test = _windows_at(eeg[subject], labels[subject], np.arange(n_ft, n_times - window + 1, window),
-                       window, center)
-    return {"pretrain": (np.concatenate(Xs), np.concatenate(ys)), "finetune": ft, "test": test}
-
-
-# ==============================================================================================
-# HiSTN: training and the two protocols
-# ==============================================================================================
-@fill_doc
-def fit_histn(X, y, *, label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, val=None, model=None,
-              random_state=0, device=None, progress=False):
-    """Train a :class:`~neurosim.decoding.HiSTN` on windows (HiSTN's recipe).
-
-    One-cycle learning-rate schedule, AdamW, last incomplete batch dropped; with ``val`` the
-    weights of the epoch with the lowest validation loss are kept.
-
-    Parameters
-    ----------
-    X : numpy.ndarray, shape (n_windows, n_channels, n_times)
-        Training windows.
-    y : numpy.ndarray of int, shape (n_windows,)
-        Their classes.
-    label_sigma : float | None
-        Gaussian ordinal label smoothing (None: one-hot); used when a new model is built.
-    epochs, batch_size : int
-        Trainer epochs and batch size.
-    lr : float
-        Peak learning rate.
-    val : tuple | None
-        ``(X_val, y_val)`` for early model selection.
-    model : HiSTN | None
-        Continue training this model (e.g. fine-tuning); None builds a new one, seeded with
-        ``random_state``.
-    %(random_state)s
-        Seeds the initialisation and the trainer.
-    %(device)s
-    %(progress)s
-        Progress bar.
-
-    Returns
-    -------
-    model : HiSTN
-    """
-    from ._histn import HiSTN
-    from ._trainer import Trainer
-
-    seed = _int_seed(random_state)
-    if model is None:
-        model = HiSTN(n_chans=X.shape[1], n_times=X.shape[2], label_sigma=label_sigma,
-                      random_state=seed)
-    trainer = Trainer(max_epochs=epochs, batch_size=batch_size, lr=lr, scheduler="onecycle",
-                      random_state=seed, drop_last=True, device=device, progress=progress,
-                      monitor="val_loss", restore_best=val is not None)
-    trainer.fit(model, (X, y), val=val)
-    return model
-
-
-#: the decoders of :func:`histn_subject_dependent` and :func:`histn_leave_one_subject_out`
-HISTN_DECODERS = ("histn_smoothed", "histn_onehot", "logreg", "chance")
-
-
-def _freeze_front(model):
-    """HiSTN's SI fine-tuning: freeze the first three layers (temporal filters, merge, first BN)."""
-    for p in (model.temporal, model.merge, *model.bn1.parameters()):
-        p.requires_grad_(False)
-    return model
-
-
-@fill_doc
-def histn_subject_dependent(eeg, labels, sfreq, *, subjects=None, folds=range(10),
-                            label_sigma=0.5, epochs=30, batch_size=128, lr=1e-2, stride=16,
-                            center=True, random_state=0, device=None, progress=False):
-    """HiSTN's subject-dependent protocol, with smoothed and one-hot labels and two baselines.
-
-    For each subject and fold (:func:`subject_dependent_split`), HiSTN is trained with Gaussian
-    smoothed labels and with one-hot labels (:func:`fit_histn`, the validation block selecting
-    the epoch), and compared with logistic regression on log band power
-    (:func:`~neurosim.decoding.baselines.band_power_scores`) and with stratified chance
-    (:func:`~neurosim.decoding.metrics.stratified_chance_scores`).
-
-    Parameters
-    ----------
-    eeg : numpy.ndarray, shape (n_subjects, n_trials, n_channels, n_times)
-        Preprocessed EEG (:func:`~neurosim.decoding.preprocess_dreamer`).
-    labels : numpy.ndarray of int, shape (n_subjects, n_trials)
-        Classes.
-    sfreq : float
-        Sampling frequency in Hz.
-    subjects : sequence of int | None
-        Subjects to run (None: all).
-    folds : sequence of int
-        Folds of :func:`time_block_folds` to run (10 folds).
-    label_sigma : float
-        Smoothing of the smoothed variant.
-    epochs, batch_size : int
-        Trainer settings.
-    lr : float
-        Peak learning rate.
-    stride : int
-        Step between training windows (the paper's random 1-s crops).
-    center : bool
-        Remove each window's per-channel mean.
-    %(random_state)s
-        Seeds the models and trainers (run ``(s, fold)`` uses ``seed + 7 s + fold``).
-    %(device)s
-    %(progress)s
-        Progress bars.
-
-    Returns
-    -------
-    scores : dict of str to list of dict
-        Per decoder of :data:`HISTN_DECODERS`, one
-        :func:`~neurosim.decoding.metrics.classification_scores` dict per run (subject x fold).
-    """
-    from .baselines import band_power_scores
-    from .metrics import classification_scores, stratified_chance_scores
-
-    seed = _int_seed(random_state)
-    results = {d: [] for d in HISTN_DECODERS}
-    subjects = range(len(eeg)) if subjects is None else subjects
-    for s in subjects:
-        for fold in folds:
-            split = subject_dependent_split(eeg[s], labels[s], fold, stride=stride, center=center)
-            (Xtr, ytr), val, (Xte, yte) = split["train"], split["val"], split["test"]
-            for sigma, name in ((label_sigma, "histn_smoothed"), (None, "histn_onehot")):
-                model = fit_histn(Xtr, ytr, label_sigma=sigma, epochs=epochs,
-                                  batch_size=batch_size, lr=lr, val=val,
-                                  random_state=seed + 7 * s + fold, device=device,
-                                  progress=progress)
-                results[name].append(classification_scores(model.predict_proba(Xte), yte))
-            results["logreg"].append(band_power_scores(Xtr, ytr, Xte, yte, sfreq))
-            results["chance"].append(stratified_chance_scores(ytr, yte))
-    return results
-
-
-@fill_doc
-def histn_leave_one_subject_out(eeg, labels, sfreq, *, subjects=None, label_sigma=0.5,
-                                pretrain_epochs=20, finetune_epochs=40, batch_size=128, lr=1e-2,
-                                finetune_lr=None, stride=32, center=True, random_state=0,
-                                device=None, progress=False):
-    """HiSTN's subject-independent protocol: pretrain on the others, fine-tune, test.
-
-    For each held-out subject (:func:`leave_one_subject_out_split`: majority-vote labels for
-    pretraining, the first 10 s of each film for fine-tuning, the rest for testing), HiSTN is
-    pretrained, its first three layers frozen, and fine-tuned, with smoothed and with one-hot
-    labels; the band-power logistic regression is trained on pretraining + fine-tuning windows;
-    chance guesses with the fine-tuning frequencies.
-
-    Parameters
-    ----------
-    eeg : numpy.ndarray, shape (n_subjects, n_trials, n_channels, n_times)
-        Preprocessed EEG.
-    labels : numpy.ndarray of int, shape (n_subjects, n_trials)
-        Classes.
-    sfreq : float
-        Sampling frequency in Hz.
-    subjects : sequence of int | None
-        Held-out subjects to run (None: all).
-    label_sigma : float
-        Smoothing of the smoothed variant.
-    pretrain_epochs, finetune_epochs, batch_size : int
-        Trainer settings.
-    lr : float
-        Peak learning rate of pretraining.
-    finetune_lr : float | None
-        Of fine-tuning (None: ``lr / 10``).
-    stride : int
-        Step between pretraining windows.
-    center : bool
-        Remove each window's per-channel mean.
-    %(random_state)s
-        Seeds the models and trainers (subject ``s``: ``seed + 101 s``, fine-tuning ``+ 1``).
-    %(device)s
-    %(progress)s
-        Progress bars.
-
-    Returns
-    -------
-    scores : dict of str to list of dict
-        Per decoder of :data:`HISTN_DECODERS`, one score dict per held-out subject.
-    """
-    from .baselines import band_power_scores
-    from .metrics import classification_scores, stratified_chance_scores
-
-    seed = _int_seed(random_state)
-    finetune_lr = lr / 10 if finetune_lr is None else finetune_lr
-    results = {d: [] for d in HISTN_DECODERS}
-    subjects = range(len(eeg)) if subjects is None else subjects
-    for s in subjects:
-        split = leave_one_subject_out_split(eeg, labels, s, sfreq=sfreq, stride=stride,
-                                            center=center)
-        (Xp, yp), (Xf, yf), (Xte, yte) = split["pretrain"], split["finetune"], split["test"]
-        for sigma, name in ((label_sigma, "histn_smoothed"), (None, "histn_onehot")):
-            model = fit_histn(Xp, yp, label_sigma=sigma, epochs=pretrain_epochs,
-                              batch_size=batch_size, lr=lr, random_state=seed + 101 * s,
-                              device=device, progress=progress)
-            model = fit_histn(Xf, yf, model=_freeze_front(model), epochs=finetune_epochs,
-                              batch_size=batch_size, lr=finetune_lr,
-                              random_state=seed + 101 * s + 1, device=device, progress=progress)
-            results[name].append(classification_scores(model.predict_proba(Xte), yte))
-        Xall, yall = np.concatenate([Xp, Xf]), np.concatenate([yp, yf])
-        results["logreg"].append(band_power_scores(Xall, yall, Xte, yte, sfreq))
-        results["chance"].append(stratified_chance_scores(yf, yte))
-    return results
-
-
-# ==============================================================================================
-# BrainFLORA
-# ==============================================================================================
-@fill_doc
-def fit_brainflora(data, *, epochs=40, unified_epochs=10, batch_size=64, lr=2e-3,
-                   weight_decay=1e-2, random_state=0, device=None, progress=False):
-    """Train BrainFLORA: the modality towers, then the unified projector (towers frozen).
-
-    The model is :meth:`BrainFLORA.small <neurosim.decoding.BrainFLORA.small>` (CPU-sized) on
-    round-robin single-modality batches (:func:`~neurosim.decoding.round_robin_batches`).
-
-    Parameters
-    ----------
-    data : dict of str to dict
-        Per modality, :func:`~neurosim.decoding.prepare_retrieval_data`'s output (``"train"``
-        with ``x`` and ``y``).
-    epochs, unified_epochs : int
-        Epochs of tower training and of the unified stage.
-    batch_size : int
-        Samples per batch.
-    lr, weight_decay : float
-        AdamW settings of both stages.
-    %(random_state)s
-        Seeds the model (``seed``), the towers' trainer (``seed``) and the unified trainer
-        (``seed + 1``).
-    %(device)s
-    %(progress)s
-        Progress bars.
-
-    Returns
-    -------
-    model : BrainFLORA
-        In the unified stage (``model.unify(False)`` gives the single-modality towers).
-    history_towers, history_unified : xarray.Dataset
-        The two trainers' ``history_``.
-    """
-    from ._brainflora import BrainFLORA
-    from ._trainer import Trainer
-    from .samplers import round_robin_batches
-
-    seed = _int_seed(random_state)
-    shapes = {m: d["train"]["x"].shape[1:] for m, d in data.items()}
-    embed_dim = next(iter(data.values()))["train"]["y"].shape[1]
-    model = BrainFLORA.small(shapes, embed_dim, random_state=seed)
-    train = round_robin_batches({m: (d["train"]["x"], d["train"]["y"]) for m, d in data.items()},
-                                batch_size)
-    uni = Trainer(max_epochs=epochs, lr=lr, weight_decay=weight_decay, random_state=seed,
-                  progress=progress, device=device).fit(model, train)
-    model.unify()
-    multi = Trainer(max_epochs=unified_epochs, lr=lr, weight_decay=weight_decay,
-                    random_state=seed + 1, progress=progress, device=device).fit(model, train)
-    return model, uni.history_, multi.history_
-
-
-@fill_doc
-def retrieval_by_subject(pred, test, *, k_ways=(2, 4, 10, None), random_state=0):
-    """:func:`~neurosim.decoding.metrics.retrieval_scores` of each subject's test images.
-
-    Parameters
-    ----------
-    pred : numpy.ndarray, shape (n, dim)
-        Predicted embeddings of the rows of ``test``.
-    test : dict
-        ``y`` (true embeddings, (n, dim)) and ``subject`` (n,), as in
-        :func:`~neurosim.decoding.prepare_retrieval_data`'s ``"test"``.
-    k_ways : sequence of int | None
-        As in :func:`~neurosim.decoding.metrics.retrieval_scores`.
-    %(random_state)s
-        Seed of the distractor draws (the same for every subject).
-
-    Returns
-    -------
-    scores : dict of str to dict of str to float
-        Per subject, the retrieval scores.
-    """
-    from .metrics import retrieval_scores
-
-    out = {}
-    for s in np.unique(test["subject"]):
-        sel = test["subject"] == s
-        out[str(s)] = retrieval_scores(pred[sel], test["y"][sel], k_ways=k_ways,
-                                       random_state=random_state)
-    return out
-
-
-@fill_doc
-def ridge_retrieval_baseline(train, test, *, k_ways=(2, 4, 10, None), random_state=0,
-                             device=None):
-    """Per-subject retrieval of a ridge regression from the flattened sample to the embedding.
-
-    :class:`~neurosim.decoding.TorchRidgeCV` with one penalty for all targets chosen by 5-fold
-    cross-validation among ``logspace(0, 6, 13)``.
-
-    Parameters
-    ----------
-    train, test : dict
-        :func:`~neurosim.decoding.prepare_retrieval_data`'s ``"train"`` and ``"test"``.
-    k_ways : sequence of int | None
-        As in :func:`~neurosim.decoding.metrics.retrieval_scores`.
-    %(random_state)s
-        Seed of the distractor draws.
-    %(device)s
-        Ridge device.
-
-    Returns
-    -------
-    scores : dict of str to dict of str to float
-        Per subject, the retrieval scores (see :func:`retrieval_by_subject`).
-    """
-    from .baselines import TorchRidgeCV
-
-    ridge = TorchRidgeCV(alphas=np.logspace(0, 6, 13), cv=5, alpha_per_target=False, device=device)
-    ridge.fit(train["x"].reshape(len(train["x"]), -1), train["y"])
-    pred = ridge.predict(test["x"].reshape(len(test["x"]), -1))
-    return retrieval_by_subject(pred, test, k_ways=k_ways, random_state=random_state)
-
+from ._brainflora_protocol import (  # noqa: E402, F401  (re-exported)
+    BRAINFLORA_RECIPES,
+    brainflora_recipe,
+    brainflora_retrieval,
+    fit_brainflora,
+    retrieval_by_subject,
+    ridge_retrieval_baseline,
+)
+from ._histn_protocol import (  # noqa: E402, F401  (re-exported)
+    HISTN_DECODERS,
+    HISTN_RECIPES,
+    class_balanced_crops,
+    crop_batches,
+    fit_histn,
+    histn_fold_starts,
+    histn_held_out_films,
+    histn_leave_one_subject_out,
+    histn_subject_dependent,
+    leave_one_subject_out_split,
+    majority_vote_labels,
+    subject_dependent_split,
+    time_block_folds,
+    window_starts,
+)
 
 # ==============================================================================================
 # MindBridge

@@ -4,6 +4,9 @@
   :func:`make_windows` (cut signals into windows);
 - :func:`prepare_retrieval_data`: EEG/MEG/fMRI data sets (simulated or real THINGS/NSD) to the
   z-scored arrays of BrainFLORA and its ridge baseline;
+- MNE input: :func:`epochs_array` (channels by name), :func:`pick_montage` (a decoder's montage
+  from any cap, by name or by position) and :func:`things_epochs` (THINGS-MEG/EEG preprocessing
+  of a raw recording: filter, epoch, resample, baseline z-score, 0-1 s);
 - :func:`trial_arrays`, :func:`repetition_arrays` and :func:`stimulus_arrays`: one NSD-like
   subject (:func:`neurosim.datasets.make_fmri_visual`, :func:`neurosim.datasets.load_nsd`) as
   single-trial, per-image repetition or repeat-averaged arrays (MindBridge, BraInCoRL);
@@ -15,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["clean_runs", "make_windows", "prepare_retrieval_data", "preprocess_dreamer",
-           "repetition_arrays", "stimulus_arrays", "trial_arrays"]
+__all__ = ["THINGS_PREPROCESSING", "clean_runs", "epochs_array", "make_windows", "pick_montage",
+           "prepare_retrieval_data", "preprocess_dreamer", "repetition_arrays", "stimulus_arrays",
+           "things_epochs", "trial_arrays"]
 
 _REQUIRED = ("betas", "embedding")
 #: the modalities of BrainFLORA's towers
@@ -343,6 +347,60 @@ def _things_arrays(ds, var, average, decim):
     return x.reshape(S * I * R, *x.shape[3:]), Y, subject, image
 
 
+def _empty(out, name, shape):
+    """A float32 array in memory, or a memory-mapped ``.npy`` file in the folder ``out``."""
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    from pathlib import Path
+
+    folder = Path(out).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.npy"
+    if path.exists():
+        raise FileExistsError(f"{path} exists: prepare_retrieval_data does not overwrite files; "
+                              "give another out folder or remove it")
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+
+
+def _things_train_stream(ds, var, decim, out, modality, chunk=512):
+    """Training trials subject by subject and ``chunk`` images at a time (bounded memory), into
+    a float32 array (or memory-mapped file), z-scored per channel with their own statistics."""
+    da = ds[var].transpose("subject", "image", "repetition", "channel", "time")
+    values = da.values  # a memory map stays one: only chunks are read below
+    S, I, R, C, T = values.shape
+    T2 = T // decim if decim > 1 else T
+    n = S * I * R
+    emb = np.asarray(ds["embedding"].values, dtype=np.float32)
+    x = _empty(out, f"{modality}_train_x", (n, C, T2))
+    y = _empty(out, f"{modality}_train_y", (n, emb.shape[1]))
+    total, total_sq = np.zeros(C), np.zeros(C)
+    for s in range(S):
+        for i in range(0, I, chunk):
+            block = np.asarray(values[s, i:i + chunk], dtype=np.float32)  # (k, R, C, T)
+            if decim > 1:
+                block = block[..., :T2 * decim].reshape(*block.shape[:-1], T2, decim).mean(-1)
+            if not np.isfinite(block).all():
+                raise ValueError(f"the {modality} train data contain NaN or inf values")
+            rows = slice((s * I + i) * R, (s * I + i + len(block)) * R)
+            x[rows] = block.reshape(-1, C, T2)
+            y[rows] = np.repeat(emb[i:i + len(block)], R, axis=0)
+            total += block.sum(axis=(0, 1, 3), dtype=np.float64)
+            total_sq += np.square(block, dtype=np.float64).sum(axis=(0, 1, 3))
+    count = n * T2
+    mu = total / count
+    sd = np.sqrt(np.maximum(total_sq / count - mu ** 2, 0.0))
+    sd = np.where(sd > 0, sd, 1.0)
+    step = max(1, chunk * R)
+    for r in range(0, n, step):  # z-score in place, chunk by chunk
+        x[r:r + step] = (x[r:r + step] - mu[:, None]) / sd[:, None]
+    if out is not None:
+        x.flush()
+        y.flush()
+    subject = np.repeat(np.asarray(ds["subject"].values), I * R)
+    image = np.tile(np.repeat(np.arange(I), R), S)
+    return (x, y, subject, image), mu, sd
+
+
 def _fmri_arrays(data):
     train, test = {"x": [], "y": [], "s": [], "i": []}, {"x": [], "y": [], "s": [], "i": []}
     n_max = max(ds.sizes["voxel"] for ds in data.values())
@@ -366,7 +424,7 @@ def _fmri_arrays(data):
     return [tuple(np.concatenate(p[k]) for k in "xysi") for p in (train, test)]
 
 
-def prepare_retrieval_data(modality, train, test=None, *, decim=1):
+def prepare_retrieval_data(modality, train, test=None, *, decim=1, out=None):
     """Arrays for BrainFLORA and ridge from simulated or real THINGS/NSD-like data sets.
 
     EEG/MEG: single trials of the training split (subjects pooled) and the test split with the
@@ -386,6 +444,13 @@ def prepare_retrieval_data(modality, train, test=None, *, decim=1):
         EEG/MEG: the ``split="test"`` data set. Unused for fMRI.
     decim : int
         EEG/MEG: average blocks of ``decim`` samples (downsampling).
+    out : str | path-like | None
+        EEG/MEG: a folder for the training ``x`` and ``y`` as memory-mapped ``.npy`` files
+        (``<modality>_train_x.npy``, ``<modality>_train_y.npy``; existing files are never
+        overwritten). The training data are read subject by subject and 512 images at a time,
+        so with readers that memory-map too (``cache=`` of
+        :func:`neurosim.datasets.find_things`) a 10-subject THINGS-EEG2 set never sits in
+        memory. None: arrays in memory.
 
     Returns
     -------
@@ -417,19 +482,289 @@ def prepare_retrieval_data(modality, train, test=None, *, decim=1):
         if train.sizes["channel"] != test.sizes["channel"] or \
                 train.sizes["feature"] != test.sizes["feature"]:
             raise ValueError("train and test must have the same channels and embedding dim")
-        tr = _things_arrays(train, modality, False, decim)
+        tr, mu, sd = _things_train_stream(train, modality, decim, out, modality)
         te = _things_arrays(test, modality, True, decim)
-        mu = tr[0].mean(axis=(0, 2), keepdims=True)
-        sd = tr[0].std(axis=(0, 2), keepdims=True)
-        sd = np.where(sd > 0, sd, 1.0)
-        tr = ((tr[0] - mu) / sd, *tr[1:])
-        te = ((te[0] - mu) / sd, *te[1:])
-    out = {}
+        te = ((te[0] - mu[:, None]) / sd[:, None], *te[1:])
+    result = {}
     for name, arrays in (("train", tr), ("test", te)):
         d = dict(zip(keys, arrays))
-        d["x"] = np.ascontiguousarray(d["x"], dtype=np.float32)
-        d["y"] = np.ascontiguousarray(d["y"], dtype=np.float32)
-        if not np.all(np.isfinite(d["x"])):
-            raise ValueError(f"the {modality} {name} data contain NaN or inf values")
-        out[name] = d
-    return out
+        if not isinstance(d["x"], np.memmap):
+            d["x"] = np.ascontiguousarray(d["x"], dtype=np.float32)
+            d["y"] = np.ascontiguousarray(d["y"], dtype=np.float32)
+            if not np.all(np.isfinite(d["x"])):
+                raise ValueError(f"the {modality} {name} data contain NaN or inf values")
+        result[name] = d
+    return result
+
+
+# ==============================================================================================
+# MNE input: channels by name, units, THINGS-style epochs
+# ==============================================================================================
+def _is_mne(inst):
+    return hasattr(inst, "info") and hasattr(inst, "ch_names") and hasattr(inst, "get_data")
+
+
+def _channel_indices(available, expected, what):
+    """Indices of ``expected`` names in ``available`` (exact, else case-insensitive), or an error."""
+    exact = {c: i for i, c in enumerate(available)}
+    lower = {}
+    for i, c in enumerate(available):
+        lower.setdefault(c.lower(), []).append(i)
+    idx, missing = [], []
+    for name in expected:
+        if name in exact:
+            idx.append(exact[name])
+        elif len(lower.get(name.lower(), [])) == 1:
+            idx.append(lower[name.lower()][0])
+        else:
+            missing.append(name)
+    if missing:
+        shown = ", ".join(available[:12]) + (f", ... ({len(available)} in all)"
+                                             if len(available) > 12 else "")
+        raise ValueError(
+            f"{what} expects the channels {list(expected)}; {missing} are not in the data "
+            f"(channels: {shown}). Rename them (mne's rename_channels), or for a cap whose "
+            "channels have other names match them by position with "
+            "neurosim.decoding.preprocessing.pick_montage(inst, names, by='position')")
+    return idx
+
+
+def epochs_array(epochs, ch_names, *, sfreq=None, n_times=None, what="the model"):
+    """The data of :class:`mne.Epochs` with the channels ``ch_names``, in that order.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        The epochs (data in MNE's units: V for EEG, T and T/m for MEG).
+    ch_names : sequence of str
+        The channels wanted, matched by name (exactly, else ignoring case).
+    sfreq : float | None
+        If given, the epochs' sampling rate must equal it.
+    n_times : int | None
+        If given, the epochs must have this many samples.
+    what : str
+        Who asks (for the error messages).
+
+    Returns
+    -------
+    x : numpy.ndarray, shape (n_epochs, len(ch_names), n_times), float64
+        In the epochs' units.
+
+    Raises
+    ------
+    TypeError
+        If ``epochs`` is not an MNE object with data.
+    ValueError
+        Naming the missing channels, or the sampling rate or length that differ.
+    """
+    if not _is_mne(epochs):
+        raise TypeError(f"epochs must be mne.Epochs, got {type(epochs).__name__}")
+    idx = _channel_indices(list(epochs.ch_names), [str(c) for c in ch_names], what)
+    if sfreq is not None and not np.isclose(epochs.info["sfreq"], sfreq, rtol=1e-3):
+        raise ValueError(f"{what} expects data sampled at {sfreq:g} Hz; the epochs are at "
+                         f"{epochs.info['sfreq']:g} Hz: resample them first "
+                         f"(epochs.resample({sfreq:g}))")
+    x = epochs.get_data(picks=[epochs.ch_names[i] for i in idx])
+    if n_times is not None and x.shape[-1] != n_times:
+        raise ValueError(f"{what} expects epochs of {n_times} samples, these have {x.shape[-1]} "
+                         f"(tmin {epochs.tmin:g} s, tmax {epochs.tmax:g} s): crop them, e.g. "
+                         f"epochs.crop(0, {(n_times - 1) / epochs.info['sfreq']:.4g})")
+    return x
+
+
+def _unit_directions(pos):
+    """Directions of positions from the centre of their best-fitting sphere (least squares)."""
+    pos = np.asarray(pos, dtype=np.float64)
+    A = np.column_stack([2 * pos, np.ones(len(pos))])
+    sol = np.linalg.lstsq(A, (pos ** 2).sum(1), rcond=None)[0]
+    d = pos - sol[:3]
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
+def pick_montage(inst, ch_names, *, by="name", max_angle=20.0):
+    """A copy of ``inst`` with exactly the channels ``ch_names``, in that order.
+
+    A decoder trained on one montage (HiSTN: the 14 Emotiv channels of DREAMER,
+    :data:`~neurosim.decoding.DREAMER_CHANNELS`) needs its channels in its order; this picks them
+    from an MNE object, by name or, for a cap whose channels carry other names (e.g. ``EEG 001``
+    ...), by position: each wanted channel of the standard 10-20 montage is assigned the
+    recorded electrode nearest in direction from the head centre (one electrode per channel,
+    :func:`scipy.optimize.linear_sum_assignment` on the angles; both sets are centred on their own
+    best-fitting sphere), and renamed.
+
+    Parameters
+    ----------
+    inst : mne.io.Raw | mne.Epochs | mne.Evoked
+        The recording (EEG channels with digitised positions for ``by="position"``).
+    ch_names : sequence of str
+        The channels wanted (10-20 names for ``by="position"``).
+    by : "name" | "position"
+        How to match.
+    max_angle : float
+        ``by="position"``: the largest angle (degrees) allowed between a wanted channel and the
+        electrode assigned to it.
+
+    Returns
+    -------
+    picked : same type as ``inst``
+        A copy with channels ``ch_names`` in that order.
+    mapping : dict of str to str
+        Wanted name -> the recorded channel it was taken from.
+
+    Raises
+    ------
+    ValueError
+        Naming the channels that cannot be matched (missing names, no position, or no electrode
+        within ``max_angle``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if not _is_mne(inst):
+        raise TypeError(f"inst must be an MNE Raw, Epochs or Evoked, got {type(inst).__name__}")
+    ch_names = [str(c) for c in ch_names]
+    if by == "name":
+        idx = _channel_indices(list(inst.ch_names), ch_names, "pick_montage")
+        mapping = {w: inst.ch_names[i] for w, i in zip(ch_names, idx)}
+    elif by == "position":
+        from neurosim.datasets._specs import eeg_positions
+
+        eeg = [i for i, ch in enumerate(inst.info["chs"])
+               if ch["kind"] == 2 and ch["ch_name"] not in inst.info["bads"]]  # FIFFV_EEG_CH
+        pos = np.array([inst.info["chs"][i]["loc"][:3] for i in eeg])
+        ok = np.isfinite(pos).all(1) & (np.linalg.norm(pos, axis=1) > 0)
+        eeg, pos = [e for e, g in zip(eeg, ok) if g], pos[ok]
+        if len(eeg) < len(ch_names):
+            raise ValueError(f"pick_montage(by='position') needs at least {len(ch_names)} EEG "
+                             f"channels with positions; the data have {len(eeg)}")
+        try:
+            want = eeg_positions(tuple(ch_names))
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"pick_montage(by='position') needs standard 10-20 names, got "
+                             f"{ch_names}") from err
+        cos = np.clip(_unit_directions(want) @ _unit_directions(pos).T, -1, 1)
+        angle = np.degrees(np.arccos(cos))
+        rows, cols = linear_sum_assignment(angle)
+        assigned = dict(zip(rows, cols))
+        far = [f"{ch_names[r]} ({angle[r, assigned[r]]:.0f} deg)" for r in range(len(ch_names))
+               if angle[r, assigned[r]] > max_angle]
+        if far:
+            raise ValueError(f"no electrode within {max_angle:g} degrees of {far}")
+        mapping = {ch_names[r]: inst.ch_names[eeg[assigned[r]]] for r in range(len(ch_names))}
+    else:
+        raise ValueError(f"by must be 'name' or 'position', got {by!r}")
+    picked = inst.copy().pick(list(mapping.values()))
+    picked.reorder_channels(list(mapping.values()))
+    picked.rename_channels({v: k for k, v in mapping.items() if v != k})
+    return picked, mapping
+
+
+#: THINGS-style preprocessing of each modality (see :func:`things_epochs`)
+THINGS_PREPROCESSING = {
+    # THINGS-MEG (Hebart et al. 2023): 0.1-40 Hz, epochs -100..1300 ms, z-scored with the
+    # baseline, 200 Hz; BrainFLORA then keeps 0-1 s (201 samples)
+    "meg": {"l_freq": 0.1, "h_freq": 40.0, "tmin": -0.1, "tmax": 1.3, "sfreq": 200.0,
+            "n_times": 201, "picks": "meg"},
+    # THINGS-EEG2 250 Hz variant (NICE/ATM/BrainFLORA): epochs -200..1000 ms, baseline, 250 Hz,
+    # 0-1 s (250 samples); the 0.1-100 Hz band is the recording's
+    "eeg": {"l_freq": 0.1, "h_freq": 100.0, "tmin": -0.2, "tmax": 1.0, "sfreq": 250.0,
+            "n_times": 250, "picks": "eeg"},
+}
+
+
+def things_epochs(inst, modality, *, events=None, event_id=None, ch_names=None, **params):
+    """THINGS-style preprocessing of an MNE recording: filter, epoch, resample, crop, z-score.
+
+    The path of the THINGS-MEG and THINGS-EEG2 preprocessed files that BrainFLORA reads, for any
+    :class:`mne.io.Raw` (or already cut :class:`mne.Epochs`):
+
+    1. band-pass ``l_freq``-``h_freq`` (FIR, on the raw data);
+    2. epochs from ``tmin`` to ``tmax`` around each event;
+    3. to ``sfreq``: decimation when the rate is within 0.5 % of an integer multiple of it (the
+       band-pass is the anti-alias filter), else :meth:`mne.Epochs.resample`;
+    4. each epoch and channel z-scored with the mean and standard deviation of its baseline
+       (``tmin`` to 0), as THINGS-MEG; this also makes the units (V, T, T/m) irrelevant;
+    5. crop to ``n_times`` samples from 0 s (BrainFLORA's 0-1 s).
+
+    Departure: THINGS-EEG2 whitens the channels (multivariate noise normalisation) where this
+    z-scores each channel with its baseline.
+
+    Parameters
+    ----------
+    inst : mne.io.Raw | mne.Epochs
+        The recording.
+    modality : "eeg" | "meg"
+        Which channels and defaults (:data:`THINGS_PREPROCESSING`).
+    events : numpy.ndarray | None
+        MNE events (n, 3) for a Raw (None: :func:`mne.find_events` on the stim channel).
+    event_id : dict | list of int | None
+        Which events to epoch (None: all).
+    ch_names : sequence of str | None
+        Keep these channels in this order, matched by name (None: every channel of the modality,
+        bad channels excluded).
+    **params
+        Override :data:`THINGS_PREPROCESSING` entries (``l_freq``, ``h_freq``, ``tmin``, ``tmax``,
+        ``sfreq``, ``n_times``).
+
+    Returns
+    -------
+    epochs : mne.EpochsArray
+        ``n_times`` samples from 0 s, dimensionless z-scores, with the events of the input.
+
+    Examples
+    --------
+    >>> from neurosim.decoding.preprocessing import things_epochs
+    >>> epochs = things_epochs(raw, "meg", event_id=[1, 2, 3, 4])  # doctest: +SKIP
+    >>> epochs.get_data().shape  # doctest: +SKIP
+    (29, 306, 201)
+    """
+    import mne
+
+    if modality not in THINGS_PREPROCESSING:
+        raise ValueError(f"modality must be one of {sorted(THINGS_PREPROCESSING)}, got {modality!r}")
+    cfg = dict(THINGS_PREPROCESSING[modality])
+    unknown = sorted(set(params) - set(cfg))
+    if unknown:
+        raise ValueError(f"unknown parameters {unknown}; expected some of {sorted(cfg)}")
+    cfg.update(params)
+    if isinstance(inst, mne.io.BaseRaw):
+        raw = inst.copy().pick(cfg["picks"], exclude="bads").load_data(verbose="error")
+        if events is None:
+            events = mne.find_events(inst, verbose="error")
+        raw.filter(cfg["l_freq"], cfg["h_freq"], verbose="error")
+        if isinstance(event_id, (list, tuple, np.ndarray)):
+            event_id = {str(int(e)): int(e) for e in event_id}
+        epochs = mne.Epochs(raw, events, event_id, tmin=cfg["tmin"], tmax=cfg["tmax"],
+                            baseline=None, preload=True, reject=None, verbose="error")
+    elif isinstance(inst, mne.BaseEpochs):
+        epochs = inst.copy().pick(cfg["picks"], exclude="bads").load_data(verbose="error")
+        epochs.filter(cfg["l_freq"], cfg["h_freq"], verbose="error")
+    else:
+        raise TypeError(f"inst must be mne.io.Raw or mne.Epochs, got {type(inst).__name__}")
+    if len(epochs) == 0:
+        raise ValueError("no epochs: check events and event_id")
+    if epochs.tmin > -1e-9:
+        raise ValueError(f"the epochs start at {epochs.tmin:g} s: a baseline before 0 s is needed "
+                         "for the z-score")
+    ratio = epochs.info["sfreq"] / cfg["sfreq"]
+    if abs(ratio - round(ratio)) < 0.005 * ratio and round(ratio) >= 1:
+        if round(ratio) > 1:
+            epochs.decimate(int(round(ratio)), verbose="error")
+    else:
+        epochs.resample(cfg["sfreq"], verbose="error")
+    if ch_names is not None:
+        idx = _channel_indices(list(epochs.ch_names), [str(c) for c in ch_names],
+                               f"things_epochs({modality!r})")
+        epochs.reorder_channels([epochs.ch_names[i] for i in idx])
+    data = epochs.get_data()
+    times = epochs.times
+    base = data[..., times < 0]
+    sd = base.std(axis=-1, keepdims=True)
+    z = (data - base.mean(axis=-1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    start = int(np.argmin(np.abs(times)))
+    n = int(cfg["n_times"])
+    if start + n > z.shape[-1]:
+        raise ValueError(f"the epochs end at {times[-1]:g} s: {n} samples from 0 s at "
+                         f"{epochs.info['sfreq']:g} Hz need tmax >= {(n - 1) / epochs.info['sfreq']:g}")
+    info = epochs.info.copy()
+    return mne.EpochsArray(z[..., start:start + n], info, events=epochs.events, tmin=times[start],
+                           event_id=epochs.event_id, verbose="error")

@@ -23,6 +23,17 @@ import torch
 __all__ = ["braincorl_tasks", "mindbridge_batches", "round_robin_batches"]
 
 
+def _shared_tensor(a):
+    """A tensor on ``a``'s memory (no copy; a read-only memory map is only ever read)."""
+    import warnings
+
+    if not a.flags.c_contiguous:
+        return torch.as_tensor(np.ascontiguousarray(a))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        return torch.from_numpy(a)
+
+
 def round_robin_batches(data, batch_size, *, drop_last=True):
     """Single-modality batches of several modalities, taken in turn: a ``train`` for the Trainer.
 
@@ -54,12 +65,15 @@ def round_robin_batches(data, batch_size, *, drop_last=True):
     """
     tensors = {}
     for m, (x, y) in data.items():
-        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-        y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        # memory-mapped arrays (prepare_retrieval_data(out=...)) stay on disk: batches are gathered
+        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"{m}: x has {x.shape[0]} samples but target has {y.shape[0]}")
-        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
-            raise ValueError(f"{m}: data contain NaN or inf values")
+        for a in (x, y):
+            for i in range(0, a.shape[0], 4096):  # in chunks: no full-size temporary
+                if not np.isfinite(a[i:i + 4096]).all():
+                    raise ValueError(f"{m}: data contain NaN or inf values")
+        x, y = (_shared_tensor(a) for a in (x, y))
         if x.shape[0] < (batch_size if drop_last else 1):
             raise ValueError(f"{m} has {x.shape[0]} samples, fewer than batch_size={batch_size}")
         tensors[m] = (x, y)

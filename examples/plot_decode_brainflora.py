@@ -34,12 +34,19 @@ train, test = eeg["train"], eeg["test"]
 print(f"train {train['x'].shape}, test {test['x'].shape}, embeddings {train['y'].shape[1]}-d")
 
 # %%
+# The paper's tower and a CPU-sized one
+# -------------------------------------
+# ``BrainFLORA.from_config("paper")`` builds the official towers; its EEG Medformer encoder has the
+# official 1,347,232 parameters. ``"small"`` is the same architecture at CPU size, trained with
+# the normalised CLIP loss (the paper's is the raw-temperature one).
+paper = BrainFLORA.from_config("paper", input_shapes={"eeg": (63, 250)})
+print("paper EEG encoder:", sum(p.numel() for p in paper.towers["eeg"].encoder.parameters()))
+
+# %%
 # Train the EEG tower with the CLIP loss
 # --------------------------------------
-# :meth:`~neurosim.decoding.BrainFLORA.small` is a CPU-sized configuration;
-# ``BrainFLORA(...)`` has the paper's sizes.
-model = BrainFLORA.small({"eeg": train["x"].shape[1:]}, embed_dim=train["y"].shape[1],
-                         random_state=0)
+model = BrainFLORA.from_config("small", input_shapes={"eeg": train["x"].shape[1:]},
+                               embed_dim=train["y"].shape[1], random_state=0)
 batches = round_robin_batches({"eeg": (train["x"], train["y"])}, batch_size=32)
 trainer = Trainer(max_epochs=10, lr=2e-3, random_state=0).fit(model, batches)
 pred = model.predict(test["x"], "eeg")

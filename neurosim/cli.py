@@ -13,7 +13,8 @@
 with :func:`neurosim.results.load`), its figures as PNG and a short ``report.md`` into ``--out``
 (default ``./neurosim-output/NAME``); ``--data PATH`` runs it on a real data set on disk, for the
 experiments that read one (``decode-histn`` on ``DREAMER.mat``, ...: ``neurosim list`` says
-which), ``--config JSON`` replaces some of its settings (``'{"device": "cuda"}'``), and
+which), ``--config JSON`` replaces some of its settings (``'{"device": "cuda"}'``; a bare name is
+a preset, ``--config paper`` meaning ``'{"preset": "paper"}'``), and
 ``--backend`` picks the simulator of the experiments that run a simulation (it is refused by the
 others). ``demo`` runs every experiment in quick mode, each into ``DIR/NAME``, and writes
 ``DIR/report.md``: per experiment its headline numbers next to what they are compared with
@@ -68,7 +69,10 @@ def _seed(text):
 
 def _config_json(text):
     import json
+    import re
 
+    if re.fullmatch(r"[A-Za-z][\w-]*", text):  # a preset's name: --config paper
+        return {"preset": text}
     try:
         value = json.loads(text)
     except ValueError as err:
@@ -117,7 +121,9 @@ def _build_parser():
                           "(only for the experiments that read one, e.g. decode-histn with "
                           "DREAMER.mat; see 'neurosim list')")
     run.add_argument("--config", type=_config_json, default=None, metavar="JSON",
-                     help="settings replacing the experiment's defaults, as a JSON object")
+                     help="settings replacing the experiment's defaults, as a JSON object; a "
+                          "bare NAME is {\"preset\": NAME} (e.g. 'paper' or 'small' for "
+                          "decode-histn and decode-brainflora)")
     add_common(run)
 
     demo = sub.add_parser(

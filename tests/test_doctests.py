@@ -21,7 +21,8 @@ MODULES = [
     "neurosim.decoding._base", "neurosim.decoding._histn", "neurosim.decoding._brainflora",
     "neurosim.decoding._mindbridge", "neurosim.decoding._braincorl", "neurosim.decoding._trainer",
     "neurosim.decoding.losses", "neurosim.decoding.samplers", "neurosim.decoding.preprocessing",
-    "neurosim.decoding.model_selection", "neurosim.decoding.metrics",
+    "neurosim.decoding.model_selection", "neurosim.decoding._histn_protocol",
+    "neurosim.decoding._brainflora_protocol", "neurosim.decoding.metrics",
     "neurosim.decoding.baselines", "neurosim.decoding._fmri_classifier",
     # data sets
     "neurosim.datasets._simulated_fmri", "neurosim.datasets._simulated_eeg",

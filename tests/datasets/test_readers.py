@@ -311,20 +311,22 @@ def things_meg_root(tmp_path_factory):
 
 def test_things_meg(things_meg_root):
     root, events, data = things_meg_root
-    tr = load_things_meg(root, subjects=[1], split="train")
+    # the split by repetition count (the zero-shot split is tested in test_brainflora.py)
+    tr = load_things_meg(root, subjects=[1], split="train", protocol="repetition")
     assert tr.meg.dims == ("subject", "image", "repetition", "channel", "time")
     assert tr.meg.shape == (1, 20, 1, 8, 41) and tr.attrs["sfreq"] == 200.0
     np.testing.assert_array_equal(tr.image, np.arange(20))  # 0-based rows
     e = int(np.flatnonzero(events == 7)[0])
     np.testing.assert_allclose(tr.meg.values[0, 6, 0], data[e], rtol=1e-6)
-    te = load_things_meg(root / "preprocessed_P1-epo.fif", subjects=1, split="test", decim=2)
+    te = load_things_meg(root / "preprocessed_P1-epo.fif", subjects=1, split="test", decim=2,
+                         protocol="repetition")
     assert te.meg.shape == (1, 3, 3, 8, 21) and te.attrs["sfreq"] == 100.0
     reps = np.flatnonzero(events == 102)
     np.testing.assert_allclose(te.meg.values[0, 1], data[reps][..., ::2], rtol=1e-6)
     assert 999998 not in te.image.values  # catch trials dropped
     assert te.ch_pos.shape == (8, 3)
     with pytest.raises(FileNotFoundError, match="ds004212"):
-        load_things_meg(root, subjects=[2])
+        load_things_meg(root, subjects=[2], protocol="repetition")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -34,17 +34,104 @@ def test_clip_loss_hand_computed():
         clip_loss(pred, target[:, :1], tau)
 
 
-def test_paper_sizes_of_the_towers():
-    # the paper's tower: d_model 250, patches 2/4/8 -> 221 tokens (EEG, 250 samples), 178 (MEG,
-    # 201 samples), 899 (fMRI as 8 x 1024); conv patch embedding flattens to 40 x 36 = 1440
-    model = BrainFLORA({"eeg": (63, 250), "meg": (271, 201)}, 1024)
-    assert model.towers["eeg"].encoder.n_tokens == 221
-    assert model.towers["meg"].encoder.n_tokens == 178
-    assert model.towers["eeg"].conv.out_features == 1440
-    enc = bf_module._MultiGranularityEncoder(8, 1024, 250, 5, 256, (2, 4, 8), 0.25)
-    assert enc.n_tokens == 899
-    assert model(torch.zeros(2, 63, 250), "eeg").shape == (2, 1024)
+def test_official_raw_loss_hand_computed():
+    # BrainFLORA's ClipLoss as its training scripts call it: logits = tau * f @ t.T, raw tau
+    pred = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    target = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    tau = torch.tensor(0.5)
+    S = 0.5 * np.array([[2.0, 0.0], [2.0, 3.0]])  # tau x dot products, no normalisation, no exp
+
+    def ce(logits):
+        return np.mean([-logits[i, i] + np.log(np.exp(logits[i]).sum()) for i in range(2)])
+
+    loss = clip_loss(pred, target, tau, normalize=False)
+    assert float(loss) == pytest.approx(0.5 * (ce(S) + ce(S.T)), rel=1e-6)
+    # the paper configuration trains with it
+    model = BrainFLORA.from_config("paper", input_shapes={"eeg": (4, 16)}, embed_dim=2,
+                                   d_model=32, conv_kernel=5, conv_pool=9, random_state=0)
+    assert model.loss == "official"
+    x = torch.randn(2, 4, 16)
+    model.eval()
+    out = model.training_step({"modality": "eeg", "x": x, "target": target})
+    f = model(x, "eeg")
+    ref = clip_loss(f, target, model.towers["eeg"].logit_scale, normalize=False)
+    assert float(out) == pytest.approx(float(ref), rel=1e-6)
+
+
+def test_paper_configuration_has_the_official_parameter_counts():
+    model = BrainFLORA.from_config("paper")  # EEG 63 x 250, MEG 271 x 201, fMRI 7000 voxels
+    n = {m: {part: sum(p.numel() for p in getattr(t, part).parameters())
+             for part in ("encoder", "conv", "head")} for m, t in model.towers.items()}
+    # the official EEG Medformer (unused classification projection excluded), conv patch
+    # embedding and projection head (audit of ncclab-sustech/BrainFLORA at 2b94307)
+    assert n["eeg"] == {"encoder": 1_347_232, "conv": 356_480, "head": 2_527_232}
+    # by hand: 4 attention layers (3 intra + 1 inter) of 3 x (250 x 248 + 248) + 248 x 250 + 250,
+    # patch convolutions 250 x 63 x (2 + 4 + 8), granularity embeddings 3 x 250, feed-forward
+    # 250 x 256 + 256 + 256 x 250 + 250, three LayerNorms of 500
+    assert 4 * (3 * (250 * 248 + 248) + 248 * 250 + 250) + 250 * 63 * 14 + 750 \
+        + (250 * 256 + 256 + 256 * 250 + 250) + 3 * 500 == 1_347_232
+    assert {m: t.encoder.n_tokens for m, t in model.towers.items()} == \
+        {"eeg": 221, "meg": 178, "fmri": 899}
+    assert all(t.conv.out_features == 1440 for t in model.towers.values())
+    assert model.towers["fmri"].fmri_in.in_features == 7000
+    enc = model.towers["eeg"].encoder
+    assert "position" in dict(enc.embed.named_buffers())  # fixed sinusoidal positions
+    assert not any("position" in k for k, _ in enc.named_parameters())
     assert float(model.towers["eeg"].logit_scale.detach()) == pytest.approx(math.log(1 / 0.07))
+    model.eval()
+    assert model(torch.zeros(2, 63, 250), "eeg").shape == (2, 1024)
+    with pytest.raises(ValueError, match="unknown BrainFLORA configuration 'huge'"):
+        BrainFLORA.from_config("huge")
+
+
+def test_router_is_the_last_token_and_replaces_only_it():
+    layer = bf_module._MedformerLayer(2, 16, 2, 32, 0.0).eval()
+    a, b = torch.randn(1, 5, 16), torch.randn(1, 3, 16)
+    out = layer([a, b])
+    out2 = layer([a, b + torch.randn(1, 3, 16)])  # change granularity 1 only
+    # granularity 0: its first tokens see only granularity 0; its last token is its router,
+    # replaced by the cross-granularity attention output
+    torch.testing.assert_close(out[0][:, :-1], out2[0][:, :-1])
+    assert not torch.allclose(out[0][:, -1], out2[0][:, -1])
+    with torch.no_grad():  # the router exchange uses the intra-attention output's last tokens
+        intra = [layer.intra[0](a), layer.intra[1](b)]
+        routers = layer.inter(torch.cat([intra[0][:, -1:], intra[1][:, -1:]], 1))
+        x = layer.norm1(a + torch.cat([intra[0][:, :-1], routers[:, :1]], 1))
+        ref = layer.norm2(x + layer.ff2(torch.nn.functional.gelu(layer.ff1(x))))
+    torch.testing.assert_close(out[0], ref)
+
+
+def test_patch_augmentations_official_semantics():
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, 20)  # (batch, patch, d_model)
+    flip = [bf_module._augment(x, "flip") for _ in range(20)]
+    assert any(torch.equal(f, torch.flip(x, [-1])) for f in flip)
+    assert any(torch.equal(f, x) for f in flip)  # with probability 0.5
+    sh = next(s for s in (bf_module._augment(x, "shuffle") for _ in range(20))
+              if not torch.equal(s, x))
+    order = [int(torch.argmin((x[0] - row).abs().sum(-1))) for row in sh[0]]
+    assert sorted(order) == list(range(6)) and torch.equal(sh, x[:, order])  # patches permuted
+    masked = bf_module._augment(x, "mask")
+    assert int((masked == 0).all(dim=(0, 1)).sum()) == 2  # 10 % of the 20 features
+    assert bf_module._augment(x, "frequency").shape == x.shape
+    assert float((bf_module._augment(x, "jitter") - x).std()) == pytest.approx(0.1, rel=0.2)
+    enc = bf_module._Medformer(3, 32, 16, 2, 32, (2, 4), 0.25, 1, bf_module.PATCH_AUGMENTATIONS)
+    enc.eval()  # no augmentation (nor dropout) in eval mode: deterministic
+    z = torch.randn(2, 3, 32)
+    torch.testing.assert_close(enc(z), enc(z))
+    with pytest.raises(ValueError, match="unknown patch augmentation"):
+        BrainFLORA.small({"eeg": (3, 32)}, 8, augmentations=("rotate",))
+
+
+def test_dot_product_ranking_differs_from_cosine():
+    from neurosim.decoding.metrics import retrieval_accuracy
+
+    target = np.array([[1.0, 0.0], [10.0, -1.0]])  # the second image has a large norm
+    pred = np.array([[1.0, 0.2], [1.0, -1.0]])
+    assert retrieval_accuracy(pred, target) == 1.0  # cosine: each finds its own
+    assert retrieval_accuracy(pred, target, similarity="dot") == 0.5  # dot: both pick image 1
+    with pytest.raises(ValueError, match="similarity"):
+        retrieval_accuracy(pred, target, similarity="l2")
 
 
 def test_soft_moe_weights_and_unified_stage_freezes_towers():
@@ -78,6 +165,37 @@ def test_round_robin_batches_use_every_sample_once():
     assert len(set(seen.tolist())) == 9  # 3 full batches of 10, no repeats, last one dropped
     again = train(1, torch.Generator().manual_seed(0))
     assert all(torch.equal(a["x"], b["x"]) for a, b in zip(batches, again))
+
+
+def test_mne_epochs_channels_by_name_and_units():
+    mne = pytest.importorskip("mne")
+    from neurosim.datasets import THINGS_EEG2_63CH
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(6, 63, 60))  # -0.2 ... 1 s at 50 Hz: 10 baseline + 50 samples
+    order = rng.permutation(63)  # the recording holds the channels in another order
+    info = mne.create_info([THINGS_EEG2_63CH[i] for i in order] + ["STI"], 50.0,
+                           ["eeg"] * 63 + ["stim"])
+    volts = np.concatenate([data[:, order] * 1e-6, np.zeros((6, 1, 60))], axis=1)
+    epochs = mne.EpochsArray(volts, info, tmin=-0.2, verbose="error")
+    model = BrainFLORA.small({"eeg": (63, 50)}, embed_dim=8, random_state=0)
+    assert model.ch_names["eeg"] == list(THINGS_EEG2_63CH)
+    x = model.prepare_epochs(epochs)
+    base = data[..., :10]
+    want = ((data - base.mean(-1, keepdims=True)) / base.std(-1, keepdims=True))[..., 10:]
+    np.testing.assert_allclose(x, want, rtol=1e-4, atol=1e-4)  # THINGS' order, unitless
+    microvolts = mne.EpochsArray(volts * 1e6, info, tmin=-0.2, verbose="error")
+    np.testing.assert_allclose(model.prepare_epochs(microvolts), x, rtol=1e-4, atol=1e-4)
+    # through the Trainer: Epochs in volts go through prepare_epochs
+    step = lambda m, b: m.training_step({"modality": "eeg", "x": b[0], "target": b[1]})  # noqa: E731
+    Trainer(max_epochs=1, batch_size=3, device="cpu", random_state=0).fit(
+        model, (epochs, rng.normal(size=(6, 8)).astype(np.float32)), step=step)
+    with pytest.raises(ValueError, match=r"\['Oz'\] are not in the data"):
+        model.prepare_epochs(epochs.copy().drop_channels(["Oz"]))
+    with pytest.raises(ValueError, match="takes 50 samples from 0 s; the epochs have 41"):
+        model.prepare_epochs(epochs.copy().crop(None, 0.79))
+    with pytest.raises(ValueError, match="ch_names\\['eeg'\\] must be 63 distinct names"):
+        BrainFLORA.small({"eeg": (63, 50)}, ch_names={"eeg": ["Cz"]})
 
 
 def test_bad_input():
@@ -120,15 +238,14 @@ def trained():
         "fmri": prepare_retrieval_data("fmri", make_fmri_visual(
             n_subjects=2, n_voxels=[300, 400], n_stimuli=300, n_shared=40, snr=0.1)),
     }
-    model, _, _ = fit_brainflora(data, epochs=12, unified_epochs=3, batch_size=32, lr=2e-3,
-                                 device="cpu")
+    # "uni" trains its towers as many epochs as "multi" in all (12 + 3): equal training
+    model, _, _, uni = fit_brainflora(data, config="small", epochs=12, unified_epochs=3,
+                                      batch_size=32, equal_epochs=True, device="cpu")
     ridge = {m: ridge_retrieval_baseline(d["train"], d["test"], device="cpu")
              for m, d in data.items()}
-    scores = {}
-    for unified in (False, True):
-        model.unify(unified)
-        scores[unified] = {m: retrieval_by_subject(model.predict(d["test"]["x"], m), d["test"])
-                           for m, d in data.items()}
+    scores = {unified: {m: retrieval_by_subject(net.predict(d["test"]["x"], m), d["test"])
+                        for m, d in data.items()}
+              for unified, net in ((False, uni), (True, model))}
     return ridge, scores
 
 
@@ -181,7 +298,8 @@ def test_experiment_on_things_eeg2_files(tmp_path):
     from neurosim.experiments import get_experiment
 
     _write_things_eeg2(tmp_path)
-    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path)
+    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path,
+                                                     config={"preset": "small"})
     ds = result.dataset
     assert list(ds["modality"].values) == ["eeg"]
     assert list(ds["decoder"].values) == ["chance", "ridge", "uni", "multi"]
@@ -239,47 +357,79 @@ def test_experiment_real_data_errors(tmp_path):
     assert "sub-01" in text
 
 
-def _write_things_meg(root, n_images=60, n_test=12, n_rep=3, dim=8, seed=1):
-    """``preprocessed_P1-epo.fif`` as in THINGS-MEG (events: 1-based image rows, 999999 catch
-    trials; training images shown once, test images repeatedly) and ``embeddings_meg.npz``."""
+def _write_things_meg(root, n_concepts=8, test=("c5", "c6", "c7"), per=12, dim=8, seed=1):
+    """THINGS-MEG as distributed: ``preprocessed_P1-epo.fif`` (events = 1-based rows of THINGS'
+    ``image_paths.csv``, 999999 catch trials, the first image of each test concept repeated 3
+    times), ``image_paths.csv`` (``images/<concept>/<file>``, one row per image, no header),
+    ``test_concepts.txt`` (THINGS-EEG2's test concepts) and ``embeddings_meg.npz`` (one row per
+    image of image_paths.csv). Responses: a linear function of the image embedding plus noise,
+    -0.1 to 1.3 s at 20 Hz."""
     import mne
     from neurosim.datasets import save_embeddings
 
     rng = np.random.default_rng(seed)
-    emb = rng.normal(size=(n_images, dim))
-    train_ids = np.arange(1, n_images - n_test + 1)
-    test_ids = np.arange(n_images - n_test + 1, n_images + 1)
-    events = rng.permutation(np.concatenate([train_ids, np.repeat(test_ids, n_rep), [999999] * 3]))
-    mixing = rng.normal(size=(dim, 8 * 40)) / np.sqrt(dim)
-    signal = np.zeros((len(events), 8 * 40))
+    concepts = [f"c{i}" for i in range(n_concepts)]
+    paths = [f"images/{c}/{c}_{j:02d}b.jpg" for c in concepts for j in range(per)]
+    (root / "image_paths.csv").write_text("\n".join(paths) + "\n")
+    (root / "test_concepts.txt").write_text("\n".join(test) + "\n")
+    emb = rng.normal(size=(len(paths), dim))
+    ids = np.arange(1, len(paths) + 1)
+    repeated = [concepts.index(c) * per + 1 for c in test]
+    events = rng.permutation(np.concatenate([ids, np.repeat(repeated, 2), [999999] * 3]))
+    n_t = 29  # -0.1 ... 1.3 s at 20 Hz
+    mixing = rng.normal(size=(dim, 8 * n_t)) / np.sqrt(dim)
+    signal = np.zeros((len(events), 8 * n_t))
     trial = events != 999999
     signal[trial] = emb[events[trial] - 1] @ mixing
-    data = (signal.reshape(-1, 8, 40) + 2.0 * rng.normal(size=(len(events), 8, 40))) * 1e-13
-    info = mne.create_info([f"MLC{i:02d}-1609" for i in range(1, 9)], 200.0, "mag")
+    data = (signal.reshape(-1, 8, n_t) + 2.0 * rng.normal(size=(len(events), 8, n_t))) * 1e-13
+    info = mne.create_info([f"MLC{i:02d}-1609" for i in range(1, 9)], 20.0, "mag")
     ev = np.column_stack([np.arange(len(events)) * 300, np.zeros(len(events), int), events])
     epochs = mne.EpochsArray(data, info, events=ev, tmin=-0.1, verbose="error",
                              event_id={str(e): int(e) for e in np.unique(events)})
-    epochs.save(root / "preprocessed_P1-epo.fif", verbose="error")
-    save_embeddings(root / "embeddings_meg.npz", emb, model="random")
+    epochs.save(root / "preprocessed_P1-epo.fif", overwrite=True, verbose="error")
+    save_embeddings(root / "embeddings_meg.npz", emb, overwrite=True, model="random")
+    return emb, paths
 
 
 def test_experiment_on_things_meg_and_eeg_files(tmp_path):
     from neurosim.experiments import get_experiment
 
     _write_things_meg(tmp_path)
-    data, text = _load_things(tmp_path, meg_decim=2)
-    assert list(data) == ["meg"] and "THINGS-MEG (subjects P1; 48 training images, 12 test" in text
-    assert data["meg"]["train"]["x"].shape == (48, 8, 20)
-    assert data["meg"]["test"]["x"].shape == (12, 8, 20)  # 3 repetitions averaged
+    data, text = _load_things(tmp_path)
+    assert list(data) == ["meg"]
+    assert "zero-shot concept split" in text and "60 training images of 5 concepts" in text
+    assert data["meg"]["train"]["x"].shape == (60, 8, 21)  # 0-1 s at 20 Hz
+    assert data["meg"]["test"]["x"].shape == (3, 8, 21)  # 3 test concepts, 12 images averaged
+    from neurosim.datasets import find_things
+
+    found, _ = find_things(tmp_path)  # the reader's image rows and concepts: disjoint
+    train, test = found["meg"]["train"], found["meg"]["test"]
+    assert set(train["image"].values) & set(test["image_row"].values.ravel()) == set()
+    assert set(train["concept"].values) & set(test["concept"].values) == set()
+    assert sorted(set(test["concept"].values)) == ["c5", "c6", "c7"]
     _write_things_eeg2(tmp_path, n_subjects=1)
-    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path)
+    result = get_experiment("decode-brainflora").run(quick=True, data=tmp_path,
+                                                     config={"preset": "small"})
     score = result.dataset["score"]
     assert list(score["modality"].values) == ["eeg", "meg"]
-    assert np.isfinite(score.values).all()
-    assert float(score.sel(decoder="ridge", modality="meg", metric="top1_2way")) > 0.75
-    (tmp_path / "embeddings_meg.npz").unlink()
-    with pytest.raises(FileNotFoundError, match="embeddings_meg.*image_paths.csv"):
+    assert result.dataset.attrs["preset"] == "small" and "preset **small**" in result.report
+    assert np.isfinite(score.sel(modality="eeg").values).all()
+
+
+def test_meg_and_config_errors(tmp_path):
+    from neurosim.experiments import get_experiment
+
+    _write_things_meg(tmp_path)
+    (tmp_path / "image_paths.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="image_paths.csv"):
         _load_things(tmp_path)
+    _write_things_meg(tmp_path)
     np.save(tmp_path / "embeddings_meg.npy", np.zeros((50, 8), dtype=np.float32))
-    with pytest.raises(ValueError, match="50 rows but the THINGS-MEG files show image 60"):
+    (tmp_path / "embeddings_meg.npz").unlink()
+    with pytest.raises(ValueError, match="50 rows but image_paths.csv lists 96 images"):
         _load_things(tmp_path)
+    run = get_experiment("decode-brainflora").run
+    with pytest.raises(ValueError, match="preset 'paper'.*give data"):
+        run(quick=True, config={"preset": "paper"})
+    with pytest.raises(ValueError, match="preset must be one of"):
+        run(quick=True, config={"preset": "huge"})

@@ -184,3 +184,190 @@ def test_chance_scores_by_hand():
     p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
     assert out["weighted_f1"] == pytest.approx(np.sum(q * 2 * p * q / (p + q)))
     assert out["top1"] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the official protocols (Dreamer_10cv.py, DREAMER_independent_reston1_formal_notransit.py)
+
+
+def test_paper_configurations_and_citation():
+    for name in ("paper", "paper-si", "small"):
+        model = HiSTN.from_config(name)
+        assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 1181, name
+    assert HiSTN.from_config("paper").get_config()["drop_prob"] == 0.5
+    assert HiSTN.from_config("paper-si").get_config()["drop_prob"] == 0.2
+    assert HiSTN.from_config("paper").bn1.momentum == pytest.approx(0.01)  # Keras momentum 0.99
+    assert HiSTN.from_config("paper").bn1.eps == pytest.approx(1e-3)
+    assert "Kuang, D., Song, X. & Michoski, C." in histn_module.__doc__
+    assert "arXiv:2408.15255" in histn_module.__doc__
+    with pytest.raises(ValueError, match="unknown HiSTN configuration 'big'"):
+        HiSTN.from_config("big")
+
+
+def test_keras_max_norm_semantics():
+    model = HiSTN(random_state=0)
+    with torch.no_grad():
+        model.merge.fill_(3.0)
+        model.depthwise.fill_(3.0)
+        model.node_pw[0].fill_(-2.0)
+    model.train()
+    model(torch.randn(2, 14, 128))
+    # merge and node pointwise kernels: each element clipped to [-1, 1] (Keras max_norm(1.) on a
+    # kernel whose axis 0 has length 1); the 5-tap per-channel filters: L2 norm 1
+    assert torch.all(model.merge == 1.0) and torch.all(model.node_pw[0] == -1.0)
+    np.testing.assert_allclose(model.depthwise.detach().norm(dim=1).numpy(), 1.0, rtol=1e-5)
+
+
+def test_official_fold_starts():
+    from neurosim.decoding import histn_fold_starts
+
+    for fold in range(10):
+        s = histn_fold_starts(7680, fold)
+        test = np.arange(768 * fold, 768 * (fold + 1))
+        val = np.arange(768 * ((fold - 1) % 10), 768 * ((fold - 1) % 10 + 1))
+        np.testing.assert_array_equal(s["test"], test[:768 - 128])  # randint(a, b - 128)
+        np.testing.assert_array_equal(s["val"], val[:768 - 128])
+        crops = s["train"][:, None] + np.arange(128)  # every sample of every training crop
+        assert not np.isin(crops, np.concatenate([test, val])).any(), fold
+        assert crops.max() < 7680
+    assert len(histn_fold_starts(7680, 3)["train"]) == 5888
+    # 5888 starts x 18 films // 256 = 414 batches per epoch, as the paper's steps_per_epoch
+    assert 5888 * 18 // 256 == 414
+    with pytest.raises(ValueError, match="fold"):
+        histn_fold_starts(7680, 10)
+
+
+def test_crops_are_class_balanced_and_inside_their_block():
+    from neurosim.decoding import class_balanced_crops, crop_batches
+
+    eeg = np.arange(3000, dtype=float)[None, None].repeat(6, 0).repeat(2, 1)  # time stamps
+    labels = np.array([0, 0, 0, 0, 3, 1])  # imbalanced: 4, 1, 1 films
+    starts = np.arange(1000, 1500)
+    X, y = class_balanced_crops(eeg, labels, starts, 3000, random_state=0)
+    freq = np.bincount(y, minlength=4) / len(y)
+    np.testing.assert_allclose(freq[[0, 1, 3]], 1 / 3, atol=0.03)  # classes, not films, uniform
+    assert freq[2] == 0
+    assert X.shape == (3000, 2, 128) and X[:, 0, 0].min() >= 1000 and X[:, 0, 0].max() < 1500
+    np.testing.assert_array_equal(np.diff(X[:, 0], axis=1), 1.0)  # contiguous 1-s crops
+    train = crop_batches(eeg, labels, starts, batch_size=300, steps_per_epoch=4, device="cpu")
+    batches = list(train(1, torch.Generator().manual_seed(0)))
+    assert len(batches) == 4 == train.steps_per_epoch
+    y = torch.cat([b[1] for b in batches]).numpy()
+    np.testing.assert_allclose(np.bincount(y, minlength=4)[[0, 1, 3]] / len(y), 1 / 3, atol=0.04)
+    again = list(train(1, torch.Generator().manual_seed(0)))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))  # seeded by the Trainer
+    # the official steps per epoch: starts x films // batch
+    assert crop_batches(eeg, labels, starts, batch_size=256).steps_per_epoch == 500 * 6 // 256
+
+
+def test_topk_over_the_classes_present():
+    from neurosim.decoding.metrics import classification_scores
+
+    proba = np.array([[0.1, 0.5, 0.3, 0.1, 0.0],   # true 2: 2nd of all, 1st among {0, 2}
+                      [0.4, 0.1, 0.05, 0.45, 0.0]])  # true 0: 2nd of all, 1st among {0, 2}
+    y = np.array([2, 0])
+    assert classification_scores(proba, y)["top1"] == 0.0
+    present = classification_scores(proba, y, topk_classes="present")
+    assert present["top1"] == 1.0 and present["top2"] == 1.0
+    assert present["weighted_f1"] == classification_scores(proba, y)["weighted_f1"]  # over all 5
+
+
+def test_si_fine_tuning_freezes_the_temporal_convolution_only_and_weights_classes():
+    from neurosim.decoding import fit_histn
+    from neurosim.decoding._histn_protocol import _freeze_temporal, _histn_step, _step_schedule
+
+    model = HiSTN(label_sigma=None, random_state=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 14, 128)).astype(np.float32), rng.integers(0, 3, 64)
+    fit_histn(X, y, model=_freeze_temporal(model), epochs=1, batch_size=32, lr=1e-2,
+              scheduler=None, weight_decay=0.0, grad_clip=None, device="cpu")
+    after = model.state_dict()
+    assert torch.equal(after["temporal"], before["temporal"])
+    assert not torch.equal(after["merge"], before["merge"])  # the official freeze is narrower
+    # class weights multiply each sample's loss by the weight of its label (Keras class_weight)
+    model.train()
+    torch.manual_seed(0)
+    xb, yb = torch.as_tensor(X[:8]), torch.as_tensor(y[:8])
+    w = np.array([1.0, 2.0, 4.0])
+    torch.manual_seed(1)
+    weighted = _histn_step(w)(model, (xb, yb))
+    torch.manual_seed(1)
+    per = torch.nn.functional.cross_entropy(model(xb), yb, reduction="none")
+    assert float(weighted) == pytest.approx(float((per * torch.as_tensor(w)[yb]).mean()), rel=1e-5)
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = _step_schedule(30, 0.5)(opt, 100)
+    lrs = []
+    for _ in range(32):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[29] == 1e-3 and lrs[30] == 5e-4  # 1e-3, then 5e-4 from epoch 30
+
+
+def test_subject_dependent_protocol_runs_on_small_settings():
+    from neurosim.datasets import make_eeg_emotion
+    from neurosim.decoding import histn_subject_dependent
+
+    ds = make_eeg_emotion(n_subjects=1, n_trials=6, duration=12.0, random_state=0)
+    eeg = preprocess_dreamer(ds, duration=12.0).values
+    y = ds["valence"].values - 1
+    out = histn_subject_dependent(eeg, y, 128.0, config="small", folds=[5], epochs=2,
+                                  steps_per_epoch=3, n_val=50, n_test=100, device="cpu")
+    assert set(out) == {"histn_smoothed", "histn_onehot", "logreg", "chance"}
+    for d, runs in out.items():
+        assert len(runs) == 1 and 0 <= runs[0]["top1"] <= 1, d
+    with pytest.raises(ValueError, match="unknown SD settings"):
+        histn_subject_dependent(eeg, y, 128.0, config="small", epoch=3)
+
+
+def _epochs_in_volts(ch_names, n=120, seed=0):
+    """Two classes of 1-s epochs at 128 Hz, 10 Hz vs 20 Hz on the frontal channels, ~1 uV: what
+    an mne.EpochsArray of EEG holds (volts)."""
+    import mne
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(128) / 128
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, len(ch_names), 128))
+    frontal = [i for i, c in enumerate(ch_names) if c.startswith(("AF", "F"))]
+    for i, label in enumerate(y):
+        x[i, frontal] += 1.5 * np.sin(2 * np.pi * (10 if label == 0 else 20) * t
+                                      + rng.uniform(0, 2 * np.pi))
+    info = mne.create_info(list(ch_names), 128.0, "eeg")
+    return mne.EpochsArray(x * 1e-6, info, verbose="error"), y
+
+
+def test_mne_epochs_in_volts_with_channels_in_another_order_train():
+    from neurosim.decoding import DREAMER_CHANNELS
+
+    names = sorted(DREAMER_CHANNELS)  # alphabetical: not DREAMER's region order
+    epochs, y = _epochs_in_volts(names)
+    model = HiSTN(n_outputs=2, random_state=0)
+    x = model.prepare_epochs(epochs)
+    # channels in the model's order, by name; volts (MNE's unit) to microvolts
+    raw = epochs.get_data()[:, [names.index(c) for c in DREAMER_CHANNELS]]
+    np.testing.assert_allclose(x, raw * 1e6, rtol=1e-5)
+    trainer = Trainer(max_epochs=6, batch_size=20, lr=1e-2, device="cpu", random_state=0)
+    trainer.fit(model, (epochs[:80], y[:80]))  # mne.Epochs in volts through the Trainer
+    pred = trainer.predict(model, epochs[80:]).values.argmax(1)
+    acc = float(np.mean(pred == y[80:]))
+    assert acc > 0.8, acc  # chance 0.5; before prepare_epochs volts trained to chance
+    with pytest.raises(ValueError, match=r"\['AF3'\] are not in the data.*pick_montage"):
+        model.prepare_epochs(epochs.copy().drop_channels(["AF3"]))
+    with pytest.raises(ValueError, match="256 Hz.*resample"):
+        model.prepare_epochs(epochs.copy().resample(256, verbose="error"))
+
+
+def test_experiment_presets_and_errors():
+    from neurosim.cli import _config_json
+    from neurosim.experiments import get_experiment
+
+    assert _config_json("paper") == {"preset": "paper"}  # neurosim run ... --config paper
+    run = get_experiment("decode-histn").run
+    with pytest.raises(ValueError, match="preset 'paper' is the paper's training on DREAMER"):
+        run(quick=True, config={"preset": "paper"})
+    with pytest.raises(ValueError, match="preset must be one of"):
+        run(quick=True, config={"preset": "huge"})
+    with pytest.raises(ValueError, match="has no settings"):
+        run(quick=True, config={"epoch": 3})

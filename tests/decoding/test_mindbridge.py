@@ -583,7 +583,7 @@ def test_named_configurations_and_memory_estimate_against_gpu_measure():
     small = MindBridge.from_config("small", subjects=["a", "b"], n_voxels=300,
                                    heads={"image": (8,)})
     assert (small.pool_size, small.hidden_dim, small.temperature) == (256, 128, 0.05)
-    with pytest.raises(ValueError, match=r"unknown configuration 'huge'.*\['paper', 'small'\]"):
+    with pytest.raises(ValueError, match=r"configuration 'huge'.*\['paper', 'small'\]"):
         MindBridge.from_config("huge", subjects=["a"], n_voxels=10)
     # measured on an H200 (docs/gpu.rst, commit e04a779): 13.03 GiB peak for the paper's
     # 4-subject model with 50 samples per step; the peak is in AdamW's foreach step
