@@ -172,7 +172,8 @@ def _fmri_extra(quick, devices):
     est = mindbridge_memory_estimate(4, batch_size=50)
     row = {"case": "mindbridge-nsd-paper-memory", "n_parameters": int(est["n_parameters"]),
            "estimated_total_gib": round(est["total_gib"], 2),
-           "note": "analytic estimate from parameter and activation counts"}
+           "note": "analytic estimate: AdamW state + the larger of the activations and the "
+                   "foreach step's temporary"}
     if "cuda" in devices:
         model, (x, y), step = _mindbridge_case("paper")(quick)
         torch.cuda.reset_peak_memory_stats()
@@ -203,6 +204,95 @@ def _fmri_extra(quick, devices):
                               "n_context": n_ctx, "n_voxels": n_vox, "ours_s": round(ours, 4),
                               "ridge_cv_s": round(ridge, 4), "ratio": round(ours / ridge, 3),
                               "torch_threads": torch.get_num_threads()}), flush=True)
+
+
+def _fmri_linear_extra(quick, devices):
+    """The fMRI linear baselines against their peers, one JSON line per case.
+
+    - ``braincorl-ridge``: :class:`BraInCoRLRidgeCV` (the paper's baseline) and
+      :class:`TorchRidgeCV` against scikit-learn's ``RidgeCV(alpha_per_target=True)`` on the
+      paper's regime (100 images, 512-dim embeddings, 2,000 voxels): time and test EV;
+    - ``haxby-ridge-classifier``: :class:`TorchRidgeClassifierCV` against scikit-learn's
+      ``RidgeClassifierCV``, both choosing the penalty by leave-one-run-out within the training
+      runs, in a leave-one-run-out evaluation on a Haxby-sized block design: time and accuracy;
+    - ``clean-runs``: :func:`clean_runs` against :func:`nilearn.signal.clean` (run-wise detrending
+      and z-scoring) on 12 runs x 121 volumes: time and largest difference.
+    """
+    import sklearn
+    from neurosim.datasets import make_fmri_blocks
+    from neurosim.decoding import BraInCoRLRidgeCV, TorchRidgeClassifierCV, TorchRidgeCV
+    from neurosim.decoding.metrics import explained_variance
+    from neurosim.decoding.preprocessing import clean_runs
+    from nilearn.signal import clean
+    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    def best_of(fn, repeat=3):
+        out, times = None, []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t0)
+        return out, min(times)
+
+    rng = np.random.default_rng(0)
+    n_vox = 500 if quick else 2000
+    emb = rng.normal(size=(1100, 512)) / np.sqrt(512)
+    w = rng.normal(size=(512, n_vox)) * (1.0 / np.sqrt(np.arange(1, 513)))[:, None]
+    resp = emb @ w + 0.5 * rng.normal(size=(1100, n_vox))
+    x, y, xt, yt = emb[:100], resp[:100], emb[100:], resp[100:]
+    alphas = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3, 1e4, 1e5)
+    for dev in devices:
+        for name, make in (("BraInCoRLRidgeCV", lambda d=dev: BraInCoRLRidgeCV(device=d)),
+                           ("TorchRidgeCV", lambda d=dev: TorchRidgeCV(alphas, cv=5, device=d))):
+            model, t = best_of(lambda m=make: m().fit(x, y))
+            ev = float(np.mean(explained_variance(yt, model.predict(xt))))
+            print(json.dumps({"case": "braincorl-ridge", "estimator": name, "device": dev,
+                              "n_context": 100, "embedding_dim": 512, "n_voxels": n_vox,
+                              "fit_s": round(t, 4), "test_ev": round(ev, 4)}), flush=True)
+    ref, t = best_of(lambda: RidgeCV(alphas=alphas, alpha_per_target=True).fit(x, y))
+    ev = float(np.mean(explained_variance(yt, ref.predict(xt))))
+    print(json.dumps({"case": "braincorl-ridge", "estimator": "sklearn RidgeCV (LOO)",
+                      "device": "cpu", "n_context": 100, "embedding_dim": 512, "n_voxels": n_vox,
+                      "fit_s": round(t, 4), "test_ev": round(ev, 4)}), flush=True)
+
+    ds = make_fmri_blocks(n_voxels=530, random_state=0)
+    X = clean_runs(ds.bold.values, ds.run.values)
+    task = ds.label.values != "rest"
+    X, labels, runs = X[task], ds.label.values[task], ds.run.values[task]
+    grid = np.logspace(-2, 5, 15)
+
+    def loro(fit_predict):
+        accs = []
+        for tr, te in LeaveOneGroupOut().split(X, labels, runs):
+            accs.append(np.mean(fit_predict(tr, te) == labels[te]))
+        return float(np.mean(accs))
+
+    for dev in devices:
+        acc, t = best_of(lambda d=dev: loro(lambda tr, te: TorchRidgeClassifierCV(
+            grid, cv=LeaveOneGroupOut(), device=d).fit(X[tr], labels[tr], groups=runs[tr])
+            .predict(X[te])), repeat=1 if quick else 3)
+        print(json.dumps({"case": "haxby-ridge-classifier", "estimator": "TorchRidgeClassifierCV",
+                          "device": dev, "n_samples": int(len(labels)), "n_voxels": 530,
+                          "loro_s": round(t, 3), "accuracy": round(acc, 4)}), flush=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        acc, t = best_of(lambda: loro(lambda tr, te: RidgeClassifierCV(
+            grid, cv=LeaveOneGroupOut()).fit(X[tr], labels[tr], groups=runs[tr]).predict(X[te])),
+            repeat=1 if quick else 3)
+    print(json.dumps({"case": "haxby-ridge-classifier", "estimator": "sklearn RidgeClassifierCV",
+                      "device": "cpu", "n_samples": int(len(labels)), "n_voxels": 530,
+                      "loro_s": round(t, 3), "accuracy": round(acc, 4)}), flush=True)
+
+    run_of = np.repeat(np.arange(12), 121)
+    for n_vox in ([530] if quick else [530, 40000]):
+        bold = rng.normal(size=(1452, n_vox)) + np.linspace(0, 3, 1452)[:, None]
+        ours, t_ours = best_of(lambda b=bold: clean_runs(b, run_of))
+        theirs, t_nilearn = best_of(lambda b=bold: clean(b, runs=run_of, detrend=True,
+                                                         standardize="zscore_sample"))
+        print(json.dumps({"case": "clean-runs", "n_volumes": 1452, "n_voxels": n_vox,
+                          "ours_s": round(t_ours, 4), "nilearn_s": round(t_nilearn, 4),
+                          "ratio": round(t_ours / t_nilearn, 3),
+                          "max_abs_diff": float(np.abs(ours - theirs).max())}), flush=True)
 
 
 # ============================================================================================
@@ -400,6 +490,7 @@ def main(argv=None):
                 continue
             print(json.dumps(bench_case(case, dev, args.quick, args.repeat)), flush=True)
     _fmri_extra(args.quick, devices)  # MindBridge/BraInCoRL extras (decoders-2 section)
+    _fmri_linear_extra(args.quick, devices)  # ridge baselines and run-wise cleaning vs peers
     _things_reader_memory(args.quick)  # THINGS readers' peak memory (eeg section)
 
 

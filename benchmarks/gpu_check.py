@@ -18,7 +18,8 @@ It prints one JSON line per check (and appends it to ``--out``):
 - ``determinism`` per BrainFLORA model: the same forward + backward twice; which parameters'
   gradients differ (the one nearest the output names the non-deterministic backward), again with
   cuDNN's deterministic algorithms and with the math attention kernel;
-- ``memory-estimate``: MindBridge's measured peak against :func:`mindbridge_memory_estimate`;
+- ``memory-estimate``: MindBridge's measured peak against :func:`mindbridge_memory_estimate`,
+  for the bridge (4 subjects x 50) and for reset-tuning (5th subject, 50 source + 50 target);
 - ``accumulation``: the Trainer with ``accumulate_grad_batches=4`` against one batch 4 times
   larger (float32): samples/s of each and ``max_abs_diff`` of the weights after 2 epochs;
 - ``ddp-world1``: the Trainer in a process group of one (nccl; what ``torchrun
@@ -148,24 +149,56 @@ def _histn_paper_crops(device, small):
     return model, make_batch, None
 
 
-def _mindbridge(device, small):
-    import torch
+def _mindbridge_model(small):
     from neurosim.decoding import MindBridge
 
+    names = list(_NSD_VOXELS)
     if small:
-        n_vox = dict(zip(_NSD_VOXELS, [1500, 1300, 1200, 1100]))
+        n_vox = {s: 1500 - 100 * i for i, s in enumerate(names)}
         cfg = {"pool_size": 512, "hidden_dim": 256, "adapter_rank": 32, "n_blocks": 2,
                "heads": {"image": (16, 64), "text": (8, 64)}}
-    else:
-        n_vox, cfg = _NSD_VOXELS, {}  # paper: 8192 / 2048 / 128 / 4 blocks, 257x768 + 77x768
-    model = MindBridge(list(n_vox), n_vox, random_state=0, **cfg)
+        return MindBridge(names, n_vox, random_state=0, **cfg)
+    # the paper: 8192 / 2048 / 128 / 4 blocks, 257x768 + 77x768 heads, MSE on unit vectors
+    n_vox = {s: _NSD_VOXELS.get(s, 15226) for s in names}
+    return MindBridge.from_config("paper", subjects=names, n_voxels=n_vox, random_state=0)
+
+
+def _mindbridge_batch_fn(model, device, subjects):
+    import torch
 
     def make_batch(n, gen):
-        batch = {"voxels": torch.randn(n, model.pool_size, generator=gen),
-                 "subject": torch.randint(0, len(n_vox), (n,), generator=gen)}
+        # n samples split evenly over the subjects (the paper: 50 per subject per step)
+        per = max(1, n // len(subjects))
+        index = torch.tensor([model.subjects.index(s) for s in subjects])
+        batch = {"voxels": torch.randn(per * len(subjects), model.pool_size, generator=gen),
+                 "subject": index.repeat_interleave(per)}
         for name, shp in model.heads.items():
-            batch[name] = torch.randn(n, *shp, generator=gen)
+            batch[name] = torch.randn(per * len(subjects), *shp, generator=gen)
         return {k: v.to(device) for k, v in batch.items()}
+
+    return make_batch
+
+
+def _mindbridge(device, small):
+    model = _mindbridge_model(small)
+    make_batch = _mindbridge_batch_fn(model, device, model.subjects)
+
+    def step(model, batch):
+        return model.training_step(batch)[0]
+
+    return model, make_batch, step
+
+
+def _mindbridge_adapt(device, small):
+    """Reset-tuning a 5th subject: only its embedder and builder train; batches of one source
+    subject and the target (adapt_bridge.sh: 50 + 50)."""
+    from neurosim.decoding import reset_tune
+
+    source = _mindbridge_model(small)
+    target = "subj03"
+    model = reset_tune(source, target, 1500 if small else 15226)
+    del source
+    make_batch = _mindbridge_batch_fn(model, device, [model.subjects[0], target])
 
     def step(model, batch):
         return model.training_step(batch)[0]
@@ -196,6 +229,31 @@ def _braincorl(device, small):
     return model, make_batch, step
 
 
+def _braincorl_train(device, small):
+    """The official meta-training step: batch 64 voxels, the largest context (500) + 100 queries,
+    dropout 0.5 (train.sh)."""
+    import torch
+    import torch.nn.functional as F
+    from neurosim.decoding import BraInCoRL
+
+    model = (BraInCoRL.from_config("small", embedding_dim=16, dropout=0.5, random_state=0)
+             if small else BraInCoRL.from_config("paper", random_state=0))
+    dim = model.embedding_dim
+    n_ctx, n_query = (40, 10) if small else (500, 100)
+
+    def make_batch(n, gen):
+        ctx = torch.randn(n, n_ctx, dim + 1, generator=gen)
+        query = torch.randn(n, n_query, dim + 1, generator=gen)
+        return ctx.to(device), query.to(device)
+
+    def step(model, batch):
+        ctx, query = batch
+        pred, _ = model(ctx[..., :-1], ctx[..., -1], query[..., :-1])
+        return F.mse_loss(pred, query[..., -1])
+
+    return model, make_batch, step
+
+
 MODELS = [
     # name, builder, paper batch size, resume check at the small size (the paper-sized
     # MindBridge writes ~7 GB per checkpoint: the resume code path is the same at any size)
@@ -205,8 +263,11 @@ MODELS = [
     ("brainflora-meg-paper", _brainflora_paper("meg"), 100, True),
     ("brainflora-fmri-paper", _brainflora_paper("fmri"), 100, True),
     ("brainflora-unified-paper", _brainflora_unified, 250, True),
-    ("mindbridge-nsd-paper", _mindbridge, 50, True),
+    # MindBridge: batch 50 per subject (200 per step with 4 subjects), as train_bridge.sh
+    ("mindbridge-nsd-paper", _mindbridge, 200, True),
+    ("mindbridge-nsd-adapt", _mindbridge_adapt, 100, True),
     ("braincorl-clip-paper", _braincorl, 8, False),
+    ("braincorl-clip-train", _braincorl_train, 64, False),
 ]
 
 
@@ -544,35 +605,51 @@ def check_determinism(name, build, batch_size, device, small):
 
 
 def check_memory_estimate(device, small):
-    """MindBridge: measured peak training memory against the analytic estimate."""
+    """MindBridge: measured peak training memory against the analytic estimate.
+
+    The bridge (4 subjects, 50 per subject) and reset-tuning (a 5th subject, 50 source + 50
+    target), float32 and bf16 autocast, PyTorch's default (foreach) AdamW on all trainable
+    parameters, as the Trainer runs it.
+    """
     import torch
     from neurosim.decoding import mindbridge_memory_estimate
 
     if small:
         return [{"check": "memory-estimate", "skipped": "paper size only (GPU)"}]
     rows = []
-    for precision in ("32", "bf16"):
-        est = mindbridge_memory_estimate(4, batch_size=50)
-        model, make_batch, step = _mindbridge(device, small)
-        model.to(device).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        batch = make_batch(50, torch.Generator().manual_seed(0))
-        amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-        _reset_peak(device)
-        for _ in range(2):
-            with amp:
-                loss = step(model, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        _sync(device)
-        rows.append({"check": "memory-estimate", "model": "mindbridge-nsd-paper",
-                     "precision": precision, "batch_size": 50,
-                     "n_parameters": int(est["n_parameters"]),
-                     "estimated_total_gib": round(float(est["total_gib"]), 3),
-                     "measured_peak_gib": _peak_gib(device)})
-        del model, opt, batch
-        _reset_peak(device)
+    cases = [("mindbridge-nsd-paper", _mindbridge, 200,
+              {"n_subjects": 4, "batch_size": 50}),
+             ("mindbridge-nsd-adapt", _mindbridge_adapt, 100,
+              {"n_subjects": 5, "batch_size": 50, "trainable_subjects": 1,
+               "subjects_per_step": 2})]
+    for name, build, n, est_kw in cases:
+        for precision in ("32", "bf16"):
+            est = mindbridge_memory_estimate(**est_kw,
+                                             activation_bytes=2 if precision == "bf16" else 4)
+            model, make_batch, step = build(device, small)
+            model.to(device).train()
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+            batch = make_batch(n, torch.Generator().manual_seed(0))
+            amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+            _reset_peak(device)
+            for _ in range(2):
+                with amp:
+                    loss = step(model, batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            _sync(device)
+            peak = _peak_gib(device)
+            rows.append({"check": "memory-estimate", "model": name, "precision": precision,
+                         "batch_size": n, "n_parameters": int(est["n_parameters"]),
+                         "n_trainable": int(est["n_trainable"]),
+                         "estimated_total_gib": round(float(est["total_gib"]), 3),
+                         "estimated_optimizer_step_gib": round(float(est["optimizer_step_gib"]), 3),
+                         "estimated_activations_gib": round(float(est["activations_gib"]), 3),
+                         "measured_peak_gib": peak,
+                         "error_pct": round(100 * (est["total_gib"] / peak - 1), 2)})
+            del model, opt, batch
+            _reset_peak(device)
     return rows
 
 

@@ -4,8 +4,9 @@ Installed as :mod:`neurosim.datasets`; never as a top-level ``datasets`` package
 Hugging Face's package of the same name.
 
 * ``load_*`` read the public data sets in their real on-disk formats with no network: NSD
-  (:func:`load_nsd`, and the derived MindEye2/BraInCoRL files), THINGS-EEG2, THINGS-MEG,
-  THINGS-fMRI, DREAMER, MNIST/Fashion-MNIST and precomputed stimulus embeddings.
+  (:func:`load_nsd`, and the derived MindEye1 webdataset, MindEye2 and BraInCoRL files), Haxby et
+  al. (2001) (:func:`load_haxby`), THINGS-EEG2, THINGS-MEG, THINGS-fMRI, DREAMER,
+  MNIST/Fashion-MNIST and precomputed stimulus embeddings.
 * ``find_*`` discover a data set's layout in a folder and read what is there, in the structure
   the decoders take: :func:`find_nsd` (NSD release + stimulus embeddings), :func:`find_nsd_braincorl`
   (BraInCoRL's NSD arrays), :func:`find_things` (THINGS-EEG2/MEG + image embeddings). Nothing
@@ -13,7 +14,8 @@ Hugging Face's package of the same name.
 * ``fetch_*`` download openly available files into the data home (:func:`get_data_home`) with
   pooch: checksums where known, atomic renames, resumable transfers, clear offline errors.
 * ``make_*`` generate simulated data sets (no download) in the structure of the real ones, with the
-  ground truth that produced them: :func:`make_fmri_visual` (NSD-like fMRI), :func:`make_eeg_things`
+  ground truth that produced them: :func:`make_fmri_visual` (NSD-like fMRI), :func:`make_fmri_blocks`
+  (a Haxby-like block design), :func:`make_eeg_things`
   and :func:`make_meg_things` (THINGS-EEG2/MEG-like), :func:`make_eeg_emotion` (DREAMER-like).
 * :func:`as_torch_dataset` wraps any of them, or an array/HDF5/netCDF file, as a lazily read
   :class:`torch.utils.data.Dataset`.
@@ -28,6 +30,8 @@ Importing this package is light: torch, MNE and nilearn are imported by the func
 from ._base import DataFormatError, get_data_home
 from ._dreamer import load_dreamer
 from ._embeddings import load_embeddings, save_embeddings
+from ._haxby import load_haxby
+from ._mindeye import load_mindeye_webdataset
 from ._mnist import fetch_mnist, load_mnist, read_idx
 from ._mnist_subset import load_mnist_subset
 from ._nsd import (
@@ -42,7 +46,7 @@ from ._nsd import (
 )
 from ._simulated_eeg import make_eeg_things, make_meg_things
 from ._simulated_emotion import make_eeg_emotion
-from ._simulated_fmri import make_fmri_visual
+from ._simulated_fmri import make_fmri_blocks, make_fmri_visual
 from ._specs import DREAMER_CHANNELS, THINGS_EEG2_63CH
 from ._things import (
     fetch_things_eeg2,
@@ -68,6 +72,8 @@ __all__ = [
     "get_data_home",
     "load_dreamer",
     "load_embeddings",
+    "load_haxby",
+    "load_mindeye_webdataset",
     "load_mnist",
     "load_mnist_subset",
     "load_nsd",
@@ -80,6 +86,7 @@ __all__ = [
     "load_things_meg",
     "make_eeg_emotion",
     "make_eeg_things",
+    "make_fmri_blocks",
     "make_fmri_visual",
     "make_meg_things",
     "read_idx",

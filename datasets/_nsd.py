@@ -124,8 +124,17 @@ def _read_mask(root, subject, roi):
     return mask, img.affine
 
 
+def _out_dtype(dtype):
+    """int16 for the integer release (x 300), float32 for float betas (kept as they are)."""
+    return np.int16 if np.issubdtype(dtype, np.integer) else np.float32
+
+
 def _read_session(path, mask):
-    """Betas of the masked voxels, (n_trials, n_voxels) int16, from a NIfTI or HDF5 session file."""
+    """Betas of the masked voxels, (n_trials, n_voxels), from a NIfTI or HDF5 session file.
+
+    int16 (the release: percent signal change x 300) when the file holds integers, float32 when
+    it holds floats (NaN kept).
+    """
     ijk = np.argwhere(mask)
     if path.name.endswith(".nii.gz") or path.suffix == ".nii":
         import nibabel as nib
@@ -134,12 +143,14 @@ def _read_session(path, mask):
         if img.shape[:3] != mask.shape:
             raise ValueError(f"{path.name}: grid {img.shape[:3]} differs from the ROI's {mask.shape}")
         n_t = img.shape[3]
-        out = np.empty((n_t, len(ijk)), dtype=np.int16)
+        out = None
         # NIfTI stores volume after volume: blocks of whole volumes are contiguous, so the gzip
         # stream is read once, front to back, with a few volumes in memory at a time
         idx = tuple(ijk.T)
         for t0 in range(0, n_t, 25):
-            block = np.asarray(img.dataobj[..., t0 : t0 + 25])
+            block = np.asarray(img.dataobj[..., t0 : t0 + 25])  # scaled to float if scl_slope set
+            if out is None:
+                out = np.empty((n_t, len(ijk)), dtype=_out_dtype(block.dtype))
             out[t0 : t0 + block.shape[3]] = block[idx].T
         return out
     import h5py
@@ -149,14 +160,14 @@ def _read_session(path, mask):
             raise ValueError(f"{path.name} has no dataset 'betas'; it has {sorted(f.keys())}")
         d = f["betas"]
         if d.ndim == 4 and d.shape[1:] == mask.shape[::-1]:  # MATLAB X x Y x Z x 750 seen reversed
-            out = np.empty((d.shape[0], len(ijk)), dtype=np.int16)
+            out = np.empty((d.shape[0], len(ijk)), dtype=_out_dtype(d.dtype))
             for k in np.unique(ijk[:, 2]):
                 sel = ijk[:, 2] == k
                 slab = d[:, int(k), :, :]  # (trial, Y, X)
                 out[:, sel] = slab[:, ijk[sel, 1], ijk[sel, 0]]
             return out
         if d.ndim == 4 and d.shape[:3] == mask.shape:  # (X, Y, Z, trial)
-            out = np.empty((d.shape[3], len(ijk)), dtype=np.int16)
+            out = np.empty((d.shape[3], len(ijk)), dtype=_out_dtype(d.dtype))
             for k in np.unique(ijk[:, 2]):
                 sel = ijk[:, 2] == k
                 slab = d[:, :, int(k), :]
@@ -179,13 +190,18 @@ def load_nsd(
     roi="nsdgeneral",
     average_repeats=False,
     embeddings=None,
+    zscore_sessions=False,
 ):
     """Load NSD single-trial betas of one subject within an ROI, with the experimental design.
 
     Reads the release's own layout under ``root``: ``nsddata/experiments/nsd/nsd_expdesign.mat``,
     ``nsddata/ppdata/subjXX/func1pt8mm/roi/<roi>.nii.gz`` and
-    ``nsddata_betas/ppdata/subjXX/func1pt8mm/<betas>/betas_sessionNN.{hdf5,nii.gz}``. Betas are
-    stored as int16 percent signal change x 300; they are returned as float32 percent signal change.
+    ``nsddata_betas/ppdata/subjXX/func1pt8mm/<betas>/betas_sessionNN.{hdf5,nii.gz}``. The release
+    stores betas as int16 percent signal change x 300; they are returned as float32 percent
+    signal change. Files holding floating-point betas (other releases and derivatives) are
+    returned as they are, not rescaled, and their NaN values are kept (counted in
+    ``attrs["n_nan"]`` and the voxel coordinate ``n_nan``, with a warning). An ROI that selects no
+    voxel gives a warning and betas with 0 columns.
 
     Parameters
     ----------
@@ -208,11 +224,18 @@ def load_nsd(
         Stimulus embeddings of all 73,000 images, (73000, n_features) in ``nsdId`` order (e.g. from
         :func:`load_embeddings`), added as ``embedding`` (stimulus, feature) float32 - the decoders'
         targets, as in :func:`make_fmri_visual`.
+    zscore_sessions : bool
+        Z-score every voxel within each session (mean 0, standard deviation 1 over the session's
+        750 trials, population standard deviation as scikit-learn's StandardScaler), before any
+        averaging: the session-wise normalisation of the MindEye1/MindBridge data
+        (``webdataset_avg_split``), which removes session-to-session drifts. NaN values are
+        ignored in the statistics.
 
     Returns
     -------
     data : xarray.Dataset
-        ``betas`` (trial, voxel) float32 in percent signal change; trial coordinates ``stimulus``
+        ``betas`` (trial, voxel) float32 in percent signal change (or z-scores with
+        ``zscore_sessions``); trial coordinates ``stimulus``
         (0-based 73k ``nsdId``), ``subject_image`` (0-based index into the subject's 10,000),
         ``session`` (1-based), ``trial_in_session`` and ``repeat`` (0-based presentation count of
         the image over the whole experiment); on the ``stimulus`` dimension (all 73,000 images,
@@ -236,6 +259,12 @@ def load_nsd(
     root = Path(root).expanduser()
     design = load_nsd_expdesign(root)
     mask, affine = _read_mask(root, subject, roi)
+    if not mask.any():
+        import warnings
+
+        warnings.warn(f"the ROI {roi!r} of subj{subject:02d} selects no voxel (no value >= 1 in "
+                      f"{_roi_path(subject).replace('nsdgeneral', roi)}): the betas have 0 "
+                      "columns", UserWarning, stacklevel=2)
 
     def session_file(n):
         fmts = ["hdf5", "nifti"] if fmt == "auto" else [fmt]
@@ -285,17 +314,34 @@ def load_nsd(
     for t, im in enumerate(order):
         repeat_all[t] = seen.get(im, 0)
         seen[im] = repeat_all[t] + 1
-    betas_f = np.concatenate(blocks).astype(np.float32) / BETA_SCALE
+    # only the integer release is scaled (x 300); float betas are kept as they are, NaN included
+    betas_f = np.concatenate([b.astype(np.float32) / BETA_SCALE if b.dtype == np.int16
+                              else b.astype(np.float32) for b in blocks])
+    nan_per_voxel = np.isnan(betas_f).sum(axis=0)
+    n_nan = int(nan_per_voxel.sum())
+    if n_nan:
+        import warnings
+
+        warnings.warn(f"subj{subject:02d}: {n_nan} NaN betas in {int((nan_per_voxel > 0).sum())} of "
+                      f"{betas_f.shape[1]} voxels; kept as NaN (see the 'n_nan' voxel coordinate)",
+                      UserWarning, stacklevel=2)
+    sessions_of_trials = trial_idx // TRIALS_PER_SESSION + 1
+    units = "percent signal change"
+    if zscore_sessions:
+        from neurosim.decoding.preprocessing import clean_runs
+
+        betas_f = clean_runs(betas_f, sessions_of_trials, detrend=False, ddof=0)
+        units = "z-score within session"
     shared = np.zeros(N_IMAGES, dtype=bool)
     shared[design["sharedix"]] = True
     ijk = np.argwhere(mask)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     ds = xr.Dataset(
-        {"betas": (("trial", "voxel"), betas_f, {"units": "%"})},
+        {"betas": (("trial", "voxel"), betas_f, {"units": "%" if not zscore_sessions else "1"})},
         coords={
             "stimulus": ("trial", nsd_id),
             "subject_image": ("trial", subj_img),
-            "session": ("trial", trial_idx // TRIALS_PER_SESSION + 1),
+            "session": ("trial", sessions_of_trials),
             "trial_in_session": ("trial", trial_idx % TRIALS_PER_SESSION),
             "repeat": ("trial", repeat_all[trial_idx]),
             "shared": ("stimulus", shared),
@@ -306,6 +352,7 @@ def load_nsd(
             "x": ("voxel", xyz[:, 0], {"units": "mm"}),
             "y": ("voxel", xyz[:, 1], {"units": "mm"}),
             "z": ("voxel", xyz[:, 2], {"units": "mm"}),
+            "n_nan": ("voxel", nan_per_voxel.astype(np.int64)),
         },
         attrs={
             "subject": f"subj{subject:02d}",
@@ -313,7 +360,9 @@ def load_nsd(
             "roi": roi,
             "affine": affine.ravel(),
             "grid_shape": np.array(mask.shape),
-            "units": "percent signal change",
+            "units": units,
+            "n_nan": n_nan,
+            "zscore_sessions": int(bool(zscore_sessions)),
             "citation": "Allen et al. (2022), Nat. Neurosci. 25:116-126",
         },
     )
@@ -323,12 +372,14 @@ def load_nsd(
         np.add.at(sums, inverse, betas_f)
         first = np.unique(nsd_id, return_index=True)[1]
         ds = xr.Dataset(
-            {"betas": (("trial", "voxel"), (sums / counts[:, None]).astype(np.float32), {"units": "%"})},
+            {"betas": (("trial", "voxel"), (sums / counts[:, None]).astype(np.float32),
+                       ds["betas"].attrs)},
             coords={
                 "stimulus": ("trial", ids),
                 "subject_image": ("trial", subj_img[first]),
                 "n_averaged": ("trial", counts),
-                **{c: ds[c] for c in ("shared", "stimulus_id", "i", "j", "k", "x", "y", "z")},
+                **{c: ds[c] for c in ("shared", "stimulus_id", "i", "j", "k", "x", "y", "z",
+                                      "n_nan")},
             },
             attrs=ds.attrs,
         )
@@ -561,12 +612,14 @@ def load_nsd_braincorl(folder, subject, split="train"):
     return out
 
 
-def find_nsd(folder=None, *, max_sessions=None, on_missing="none"):
+def find_nsd(folder=None, *, max_sessions=None, on_missing="none", zscore_sessions=False):
     """NSD on disk, with stimulus embeddings, in the structure of ``make_fmri_visual``.
 
     Looks in ``folder`` (default ``<data home>/nsd``, see :func:`get_data_home`) for the NSD
     release layout read by :func:`load_nsd` (``nsd_expdesign.mat``, each subject's ``nsdgeneral``
-    ROI and beta sessions) and for the embeddings of the 73,000 images in
+    ROI and beta sessions) - or, when it holds ``webdataset_avg_split/`` and no release, for the
+    MindEye1/MindBridge webdataset (:func:`load_mindeye_webdataset`, train and test splits,
+    already z-scored per session) - and for the embeddings of the 73,000 images in
     ``nsd_embeddings.{npz,npy,h5,hdf5,pt}`` (any format of :func:`load_embeddings`, rows in
     ``nsdId`` order; compute them with the image model whose space you decode into, e.g. CLIP).
 
@@ -579,6 +632,8 @@ def find_nsd(folder=None, *, max_sessions=None, on_missing="none"):
     on_missing : {"none", "raise"}
         What to do when the design file, the embeddings or two subjects with beta files are not
         there: return None, or raise :class:`FileNotFoundError` saying what is missing.
+    zscore_sessions : bool
+        Z-score the betas within each session (:func:`load_nsd`), as the MindBridge data are.
 
     Returns
     -------
@@ -597,6 +652,24 @@ def find_nsd(folder=None, *, max_sessions=None, on_missing="none"):
         raise ValueError(f"on_missing must be 'none' or 'raise', got {on_missing!r}")
     root = Path(folder).expanduser() if folder is not None else get_data_home() / "nsd"
     missing = []
+    wds = root / "webdataset_avg_split"
+    if wds.is_dir() and not (root / EXPDESIGN).is_file():  # the MindEye1/MindBridge layout
+        from ._mindeye import load_mindeye_webdataset, mindeye_webdataset_subjects
+
+        emb_path = next((root / f for f in EMBEDDING_FILES if (root / f).is_file()), None)
+        found = [n for n, sp in mindeye_webdataset_subjects(wds).items()
+                 if "train" in sp and "test" in sp]
+        if emb_path is not None and len(found) >= 2:
+            embeddings = load_embeddings(emb_path)
+            return {f"subj{n:02d}": load_mindeye_webdataset(wds, n, splits=("train", "test"),
+                                                            embeddings=embeddings)
+                    for n in found}
+        if on_missing == "raise":
+            raise FileNotFoundError(
+                f"incomplete MindEye webdataset under {root}: need nsd_embeddings.<npz|npy|h5|hdf5|"
+                f"pt> next to webdataset_avg_split/ (found: {emb_path}) and train and test shards "
+                f"of at least two subjects (found subjects {found})")
+        return None
     if not (root / EXPDESIGN).is_file():
         missing.append(EXPDESIGN)
     emb_path = next((root / f for f in EMBEDDING_FILES if (root / f).is_file()), None)
@@ -620,7 +693,8 @@ def find_nsd(folder=None, *, max_sessions=None, on_missing="none"):
                                     + "; ".join(missing) + ". " + _TERMS)
         return None
     embeddings = load_embeddings(emb_path)
-    return {f"subj{n:02d}": load_nsd(root, n, sessions=s, embeddings=embeddings)
+    return {f"subj{n:02d}": load_nsd(root, n, sessions=s, embeddings=embeddings,
+                                     zscore_sessions=zscore_sessions)
             for n, s in sessions.items()}
 
 
@@ -645,8 +719,10 @@ def find_nsd_braincorl(folder=None, *, on_missing="none"):
     found : tuple | None
         ``(train, heldout, folder)``: ``train`` maps ``"subjN"`` to ``(embeddings, betas)``,
         ``heldout`` is a dict of arrays ``context_embeddings``, ``context_responses``,
-        ``test_embeddings``, ``test_responses`` (and ``weights``, ``bias`` when present) with its
-        ``subject`` id (the input of :func:`neurosim.decoding.scaling_curve`).
+        ``test_embeddings``, ``test_responses`` (and ``weights``, ``bias`` when present, and
+        ``context_order`` from ``test_time_icl_idx.json["large_shuffled"]``, the official test's
+        order of context images) with its ``subject`` id (the input of
+        :func:`neurosim.decoding.scaling_curve`).
 
     Examples
     --------
@@ -688,4 +764,16 @@ def find_nsd_braincorl(folder=None, *, on_missing="none"):
     if "gt" in ctx:
         gt = np.asarray(ctx["gt"].values, dtype=np.float64)
         heldout["weights"], heldout["bias"] = gt[:, :-1], gt[:, -1]
+    order_file = folder / "test_time_icl_idx.json"
+    if order_file.is_file():  # the official test's context order ("large_shuffled")
+        import json
+
+        order = json.loads(order_file.read_text()).get("large_shuffled")
+        if order is not None:
+            order = np.asarray(order, dtype=np.int64).ravel()
+            if order.size and (order.min() < 0 or order.max() >= len(heldout["context_responses"])):
+                raise ValueError(f"{order_file.name}: 'large_shuffled' must index the "
+                                 f"{len(heldout['context_responses'])} context images of "
+                                 f"subj{n:02d}")
+            heldout["context_order"] = order
     return train, heldout, folder

@@ -8,7 +8,7 @@ import numpy as np
 from neurosim._docs import fill_doc
 from neurosim._utils import check_positive, check_random_state, check_size
 
-__all__ = ["make_fmri_visual"]
+__all__ = ["make_fmri_blocks", "make_fmri_visual"]
 
 # spatial length scale (mm) of the smooth tuning fields shared by neighbouring voxels
 _TUNING_LENGTH_MM = 12.0
@@ -269,3 +269,104 @@ def make_fmri_visual(
         )
         out[name] = ds
     return out
+
+
+HAXBY_CATEGORIES = ("bottle", "cat", "chair", "face", "house", "scissors", "scrambledpix", "shoe")
+
+
+def make_fmri_blocks(n_runs=12, n_voxels=300, *, n_categories=8, block_volumes=9, rest_volumes=6,
+                     tr=2.5, signal=0.5, drift=2.0, random_state=0):
+    r"""Simulate a block-design fMRI session like Haxby et al. (2001), in :func:`load_haxby`'s form.
+
+    Each run starts with ``rest_volumes`` of rest, then shows every category once, in a random
+    order, in blocks of ``block_volumes`` volumes separated by rest (Haxby's design: 12 runs of
+    121 volumes, 8 categories in 24-s blocks). Voxel :math:`v` has a response pattern
+    :math:`p_{c v} \sim \mathcal N(0, 1)` per category; its signal is
+
+    .. math::
+
+        s_{t v} = 100 + \text{signal}\sum_c (h * b_c)(t)\, p_{c v} + d_{r v}(t) + \varepsilon_{t v},
+
+    with :math:`b_c` the category's boxcar, :math:`h` the Glover haemodynamic response
+    (:func:`nilearn.glm.first_level.glover_hrf`), :math:`d_{r v}` a linear drift of random slope
+    per run (amplitude ``drift`` over a run) and AR(1) noise (:math:`\rho = 0.3`, unit variance).
+    The labels are the blocks' categories, unshifted, as in Haxby's files.
+
+    Parameters
+    ----------
+    n_runs : int
+        Runs (12 in Haxby et al.).
+    n_voxels : int
+        Voxels.
+    n_categories : int
+        Categories (at most 8; named as Haxby's).
+    block_volumes, rest_volumes : int
+        Volumes of a block and of the rest between blocks.
+    tr : float
+        Repetition time (s).
+    signal : float
+        Amplitude of the category responses against unit noise.
+    drift : float
+        Amplitude of the linear drift over a run.
+    random_state : int | numpy.random.Generator | None
+        Seed.
+
+    Returns
+    -------
+    data : xarray.Dataset
+        ``bold`` (volume, voxel) float32 with volume coordinates ``label``, ``run`` and ``time``,
+        ``patterns`` (category, voxel) the ground truth, attrs ``tr``.
+
+    Examples
+    --------
+    >>> from neurosim.datasets import make_fmri_blocks
+    >>> ds = make_fmri_blocks(n_runs=2, n_voxels=10)
+    >>> ds.bold.shape, int((ds.label == "face").sum())
+    ((252, 10), 18)
+    """
+    import xarray as xr
+    from nilearn.glm.first_level import glover_hrf
+
+    n_runs = check_size("n_runs", n_runs, minimum=2)
+    n_voxels = check_size("n_voxels", n_voxels)
+    n_categories = check_size("n_categories", n_categories, minimum=2)
+    if n_categories > len(HAXBY_CATEGORIES):
+        raise ValueError(f"n_categories must be at most {len(HAXBY_CATEGORIES)}, got {n_categories}")
+    block_volumes = check_size("block_volumes", block_volumes)
+    rest_volumes = check_size("rest_volumes", rest_volumes)
+    tr = check_positive("tr", tr)
+    signal = check_positive("signal", signal, allow_zero=True)
+    drift = check_positive("drift", drift, allow_zero=True)
+    rng = check_random_state(random_state)
+    names = np.array(HAXBY_CATEGORIES[:n_categories])
+    patterns = rng.normal(size=(n_categories, n_voxels))
+    hrf = glover_hrf(tr, oversampling=1, time_length=32.0)
+    hrf = hrf / hrf.sum()
+    per_run = rest_volumes + n_categories * (block_volumes + rest_volumes)
+    bold, labels, runs, times = [], [], [], []
+    for r in range(n_runs):
+        lab = np.full(per_run, "rest", dtype=object)
+        boxcar = np.zeros((per_run, n_categories))
+        for i, c in enumerate(rng.permutation(n_categories)):
+            start = rest_volumes + i * (block_volumes + rest_volumes)
+            lab[start:start + block_volumes] = names[c]
+            boxcar[start:start + block_volumes, c] = 1.0
+        resp = np.stack([np.convolve(boxcar[:, c], hrf)[:per_run] for c in range(n_categories)], 1)
+        noise = np.empty((per_run, n_voxels))
+        noise[0] = rng.normal(size=n_voxels)
+        innovations = rng.normal(scale=np.sqrt(1 - 0.3**2), size=(per_run, n_voxels))
+        for t in range(1, per_run):
+            noise[t] = 0.3 * noise[t - 1] + innovations[t]
+        trend = np.linspace(-0.5, 0.5, per_run)[:, None] * drift * rng.normal(size=n_voxels)
+        bold.append(100.0 + signal * resp @ patterns + trend + noise)
+        labels.append(lab.astype(str))
+        runs.append(np.full(per_run, r))
+        times.append(np.arange(per_run) * tr)
+    return xr.Dataset(
+        {"bold": (("volume", "voxel"), np.concatenate(bold).astype(np.float32)),
+         "patterns": (("category", "voxel"), patterns)},
+        coords={"label": ("volume", np.concatenate(labels)), "run": ("volume", np.concatenate(runs)),
+                "time": ("volume", np.concatenate(times), {"units": "s"}), "category": names},
+        attrs={"tr": float(tr), "layout": "simulated", "signal": float(signal),
+               "drift": float(drift), "mask": "all voxels"},
+    )

@@ -195,6 +195,19 @@ class DecoderMixin:
                             f"name, got {type(config).__name__}")
         return cls(**{**config, **overrides})
 
+
+    @classmethod
+    def named_configs(cls):
+        """The named configurations :meth:`from_config` accepts, name -> constructor arguments.
+
+        Returns
+        -------
+        configs : dict of str to dict
+        """
+        import copy
+
+        return copy.deepcopy(dict(cls._configs))
+
     # ------------------------------------------------------------------ save / load
     def _checkpoint_state(self):
         """Extra state saved next to the weights (builtins only); see :meth:`_restore_state`."""

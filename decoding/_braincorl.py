@@ -95,11 +95,12 @@ class BraInCoRL(DecoderMixin, nn.Module):
     dropout : float
         Dropout everywhere (0 in the presets, 0.5 in the paper's training script).
     standardize : bool
-        Standardise each voxel's context responses (mean 0, std 1 over its context) before
-        tokenising, and map the written encoder back to response units
-        (:math:`w \\leftarrow \\sigma w`, :math:`b \\leftarrow \\sigma b + \\mu`). This makes
-        the model equivariant to the responses' offset and scale (voxels and data sets differ
-        in both); the reference code feeds raw betas (``standardize=False``).
+        False (the official model): the context responses are tokenised as they are. True (a
+        neurosim option): each voxel's context responses are standardised (mean 0, std 1 over
+        its context) before tokenising and the written encoder is mapped back to response units
+        (:math:`w \\leftarrow \\sigma w`, :math:`b \\leftarrow \\sigma b + \\mu`), which makes
+        the model equivariant to the responses' offset and scale (voxels and data sets differ in
+        both). Official checkpoints need ``standardize=False``.
     %(random_state_torch)s
 
     Notes
@@ -121,9 +122,17 @@ class BraInCoRL(DecoderMixin, nn.Module):
     """
 
     _derive_int_seed = True  # the torch seed of an int random_state, as before the mixin
+    _configs = {
+        # the official CLIP model as trained (train.sh: dropout 0.5) and as released
+        "paper": {"embedding_dim": 512, "d_model": 560, "n_layers": 20, "n_heads": 10,
+                  "ffn_dim": 2048, "n_registers": 4, "dropout": 0.5, "standardize": False},
+        # a CPU-sized model of the same architecture (give embedding_dim)
+        "small": {"d_model": 64, "n_layers": 4, "n_heads": 4, "ffn_dim": 128, "n_registers": 4,
+                  "dropout": 0.0, "standardize": False},
+    }
 
     def __init__(self, embedding_dim=512, *, d_model=560, n_layers=20, n_heads=10, ffn_dim=2048,
-                 n_registers=4, hidden_dim=None, dropout=0.0, standardize=True, random_state=0):
+                 n_registers=4, hidden_dim=None, dropout=0.0, standardize=False, random_state=0):
         super().__init__()
         from neurosim._utils import check_positive, check_size
 
@@ -150,6 +159,91 @@ class BraInCoRL(DecoderMixin, nn.Module):
             self.blocks = nn.ModuleList(_SwiGLUBlock(d, self.n_heads, self.ffn_dim, self.dropout)
                                         for _ in range(self.n_layers))
             self.readout = _ResidualBlock(d, e + 1, self.hidden_dim, self.dropout)
+
+    @classmethod
+    def from_official_state_dict(cls, state_dict, **kwargs):
+        """Build a BraInCoRL holding the weights of the official ``HyperweightsPredictorModel``.
+
+        Maps the keys of ``leomqyu/BraInCoRL`` (``scripts/model.py``):
+        ``early_layers.0.*`` -> ``tokenizer.*``, ``cls_token`` -> ``registers``,
+        ``transformer.<i>.layer_norm_1/attn/layer_norm_2/ffn.linear1/ffn.linear2`` ->
+        ``blocks.<i>.norm1/attn/norm2/ffn_in/ffn_out``, ``weight_pred.0.*`` -> ``readout.*``. The
+        sizes are read from the weights; ``standardize=False`` (the official model feeds raw
+        responses).
+
+        Parameters
+        ----------
+        state_dict : dict of str to torch.Tensor
+            The official weights, or a Lightning checkpoint ``{"state_dict": ...}`` (as the
+            official ``test_det.py`` loads it; a ``model.`` or ``module.`` prefix is removed).
+        **kwargs
+            Other constructor arguments (``dropout``, ``random_state``; ``n_heads`` if not 10).
+
+        Returns
+        -------
+        model : BraInCoRL
+
+        Raises
+        ------
+        ValueError
+            If keys or shapes do not fit the official layout (the message names them), or the
+            official model has more than one early or read-out block (``num_early_lyr > 1``).
+        """
+        import re
+        from collections.abc import Mapping
+
+        from ._base import load_checkpoint_state
+
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        sd = state_dict.get("state_dict", state_dict)
+        sd = {re.sub(r"^(model|module)\.", "", k): v for k, v in sd.items()}
+        for key in ("cls_token", "early_layers.0.block.3.weight"):
+            if key not in sd:
+                raise ValueError(f"not an official BraInCoRL state dict: {key!r} is missing "
+                                 f"(keys: {sorted(sd)[:8]} ...)")
+        deeper = sorted(k for k in sd if re.match(r"(early_layers|weight_pred)\.[1-9]", k))
+        if deeper:
+            raise ValueError(f"official models with more than one early/read-out residual block "
+                             f"are not supported: {deeper[:4]}")
+        tok_in = sd["early_layers.0.block.3.weight"]
+        n_layers = len({k.split(".")[1] for k in sd if k.startswith("transformer.")})
+        ffn = sd.get("transformer.0.ffn.linear2.weight")
+        config = {"embedding_dim": int(tok_in.shape[1]) - 1, "d_model": int(sd["cls_token"].shape[2]),
+                  "n_layers": n_layers, "n_registers": int(sd["cls_token"].shape[1]),
+                  "hidden_dim": int(tok_in.shape[0]), "standardize": False}
+        if ffn is not None:
+            config["ffn_dim"] = int(ffn.shape[1])
+        config.update(kwargs)
+        model = cls(**config)
+        names = {"layer_norm_1": "norm1", "layer_norm_2": "norm2", "ffn.linear1": "ffn_in",
+                 "ffn.linear2": "ffn_out", "attn": "attn", "attn_dropout": "drop"}
+
+        def ours(key):
+            if key == "cls_token":
+                return "registers"
+            if key.startswith("early_layers.0."):
+                return "tokenizer." + key[len("early_layers.0."):]
+            if key.startswith("weight_pred.0."):
+                return "readout." + key[len("weight_pred.0."):]
+            m = re.fullmatch(r"transformer\.(\d+)\.(layer_norm_1|layer_norm_2|ffn\.linear1|"
+                             r"ffn\.linear2|attn)\.(.+)", key)
+            if m:
+                return f"blocks.{m.group(1)}.{names[m.group(2)]}.{m.group(3)}"
+            return None
+
+        own = model.state_dict()
+        mapped, unmapped = {}, []
+        for key, value in sd.items():
+            new = ours(key)
+            if new is None or new not in own:
+                unmapped.append(key)
+            else:
+                mapped[new] = torch.as_tensor(value)
+        if unmapped:
+            raise ValueError(f"official BraInCoRL keys that fit no weight of the model: "
+                             f"{sorted(unmapped)[:8]}" + (" ..." if len(unmapped) > 8 else ""))
+        return load_checkpoint_state(model, mapped, "the official state dict")
 
     @classmethod
     def from_preset(cls, name, **kwargs):

@@ -29,11 +29,24 @@ from torch.nn import functional as F
 from neurosim._docs import fill_doc
 
 from ._base import DecoderMixin
-from .losses import soft_clip_loss
+from .losses import normalized_mse_loss, soft_clip_loss
 
 __all__ = ["MindBridge", "mindbridge_memory_estimate", "reset_tune"]
 
 _POOL_TYPES = ("max", "avg")
+#: voxels of NSD's ``nsdgeneral`` ROI per subject (1.8 mm), as in MindEye and MindBridge
+NSD_NSDGENERAL_VOXELS = {1: 15724, 2: 14278, 3: 15226, 4: 13153, 5: 13039, 6: 17907, 7: 12682,
+                         8: 14386}
+
+
+def _unwrap_state_dict(state_dict, key):
+    """The state dict inside a checkpoint dict (``state_dict[key]``), without ``module.``."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a dict of str to tensor, got {type(state_dict).__name__}")
+    if key in state_dict and isinstance(state_dict[key], Mapping):
+        state_dict = state_dict[key]
+    return {(k[len("module."):] if k.startswith("module.") else k): v
+            for k, v in state_dict.items()}
 
 
 class _Adapter(nn.Module):
@@ -144,9 +157,11 @@ class MindBridge(DecoderMixin, nn.Module):
     temperature : float
         SoftCLIP temperature (0.005).
     mse_mult, rec_mult, cyc_mult : float
-        Weights of the MSE on embeddings (1e4 in the paper, for targets normalised by the CLS-token
-        norm), of the pooled-fMRI reconstruction loss and of the cycle loss (1 and 1 in the
-        paper's bridge and adapt runs).
+        Weights of the MSE between the L2-normalised, flattened prediction and target of each
+        head (1e4 in the paper; as in the official trainer the MSE acts on unit vectors, so with
+        the 257 x 768 head it is about ``1e4 * 2 (1 - cos) / 197376``, a small regulariser next
+        to SoftCLIP), of the pooled-fMRI reconstruction loss and of the cycle loss (1 and 1 in
+        the paper's bridge and adapt runs).
     %(random_state_torch)s
 
     Attributes
@@ -158,6 +173,11 @@ class MindBridge(DecoderMixin, nn.Module):
 
     Notes
     -----
+    Named configurations (:meth:`from_config`): ``MindBridge.from_config("paper", subjects=...,
+    n_voxels=...)`` is the published model (the defaults above); ``"small"`` is a CPU-sized one
+    (pooled 256, width 128, rank 8, 2 blocks, one vector head, temperature 0.05, ``mse_mult``
+    100). Weights of the official code load with :meth:`from_official_state_dict`.
+
     Input contract: raw voxel vectors are ``float`` tensors of shape ``(batch, n_voxels[s])``
     for one subject ``s`` (:meth:`forward`, :meth:`predict`); training batches
     (:meth:`training_step`) carry *pooled* vectors ``(batch, pool_size)`` of several subjects with
@@ -176,6 +196,19 @@ class MindBridge(DecoderMixin, nn.Module):
     """
 
     _derive_int_seed = True  # the torch seed of an int random_state, as before the mixin
+    _configs = {
+        # the official scripts (train_bridge.sh, adapt_bridge.sh): the constructor's defaults
+        "paper": {"pool_size": 8192, "pool_type": "max", "hidden_dim": 2048, "adapter_rank": 128,
+                  "n_blocks": 4, "heads": {"image": (257, 768), "text": (77, 768)},
+                  "embedder_dropout": 0.5, "translator_dropout": 0.15, "temperature": 0.005,
+                  "mse_mult": 1e4, "rec_mult": 1.0, "cyc_mult": 1.0},
+        # a CPU-sized model for vector targets (pass heads={"image": (dim,)}), as the simulated
+        # experiment runs it: a softer temperature and a smaller MSE weight suit one short vector
+        "small": {"pool_size": 256, "pool_type": "max", "hidden_dim": 128, "adapter_rank": 8,
+                  "n_blocks": 2, "heads": {"image": (64,)}, "embedder_dropout": 0.5,
+                  "translator_dropout": 0.15, "temperature": 0.05, "mse_mult": 100.0,
+                  "rec_mult": 1.0, "cyc_mult": 1.0},
+    }
 
     def __init__(self, subjects, n_voxels, *, pool_size=8192, pool_type="max", hidden_dim=2048,
                  adapter_rank=128, n_blocks=4, heads=None, embedder_dropout=0.5,
@@ -235,6 +268,145 @@ class MindBridge(DecoderMixin, nn.Module):
 
     def _restore_state(self, state):
         self.adapt_target = state.get("adapt_target")
+
+    def no_weight_decay(self):
+        """Names of the parameters that AdamW does not decay: biases and LayerNorm weights.
+
+        The official trainer puts parameters whose name contains ``bias``, ``Norm`` or
+        ``temperature`` in a group with ``weight_decay=0``; :class:`~neurosim.decoding.Trainer`
+        reads this method and does the same. (In the official model the LayerNorms sit unnamed in
+        ``nn.Sequential`` containers, so the ``Norm`` pattern matches none of them and their
+        weights are in fact decayed there; here they are exempt, as the rule intends. There is no
+        learnable temperature.)
+
+        Returns
+        -------
+        names : set of str
+            Parameter names, as in :meth:`~torch.nn.Module.named_parameters`.
+        """
+        names = set()
+        for module_name, module in self.named_modules():
+            for name, _ in module.named_parameters(recurse=False):
+                if name == "bias" or isinstance(module, nn.LayerNorm):
+                    names.add(f"{module_name}.{name}" if module_name else name)
+        return names
+
+    @classmethod
+    def from_official_state_dict(cls, state_dict, n_voxels=None, *, subjects=None, heads=None,
+                                 **kwargs):
+        """Build a MindBridge holding the weights of the official code (``littlepure2333/MindBridge``).
+
+        Reads the state dict of the official ``MindBridge`` or ``MindSingle`` class (the
+        ``model_state_dict`` of its ``last.pth``/``best.pth`` checkpoints, or the checkpoint
+        itself) and maps its keys: ``embedder.<k>.0.down_proj`` -> ``embedder.<subject>.0.down``,
+        ``up_proj`` -> ``up``, ``builder.<k>.3.*_proj`` likewise, ``translator.mlp.<i>`` ->
+        ``translator.blocks.<i>``, ``head_image``/``head_text`` -> ``head.image``/``head.text``.
+        The sizes (pooled length, width, adapter rank, blocks, heads) are read from the weights.
+        A single-subject ``MindSingle`` has no builders: the model keeps freshly initialised ones
+        and ``rec_mult = cyc_mult = 0`` unless given.
+
+        Parameters
+        ----------
+        state_dict : dict of str to torch.Tensor
+            The official weights (a ``{"model_state_dict": ...}`` checkpoint is unwrapped; a
+            ``module.`` prefix is removed).
+        n_voxels : dict of str to int | sequence of int | None
+            Each subject's voxel count before pooling (not stored in the checkpoint). None: the
+            ``nsdgeneral`` counts of NSD subjects 1-8 (15,724, 14,278, 15,226, 13,153, 13,039,
+            17,907, 12,682, 14,386), for official subject ids 1-8.
+        subjects : sequence of str | None
+            Names for the official subject ids (in their numeric order); None: ``"subj01"``, ...
+        heads : dict of str to tuple of int | None
+            Head shapes; None: ``image`` of ``(257, out / 257)`` and ``text`` of
+            ``(77, out / 77)`` (the official CLIP hidden-state heads), or vectors.
+        **kwargs
+            Other constructor arguments (dropouts, loss weights, ``random_state``).
+
+        Returns
+        -------
+        model : MindBridge
+
+        Raises
+        ------
+        ValueError
+            If the keys or shapes do not fit the official layout (the message names them).
+        """
+        import re
+
+        sd = _unwrap_state_dict(state_dict, "model_state_dict")
+        ids = sorted({k.split(".")[1] for k in sd if k.startswith("embedder.")},
+                     key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+        if not ids:
+            raise ValueError("the state dict has no 'embedder.<subject>.*' keys: not an official "
+                             f"MindBridge/MindSingle state dict (keys: {sorted(sd)[:8]} ...)")
+        if subjects is None:
+            names = [f"subj{int(k):02d}" if k.isdigit() else k for k in ids]
+        else:
+            names = list(subjects)
+            if len(names) != len(ids):
+                raise ValueError(f"subjects names {len(names)} subjects, the state dict holds "
+                                 f"{len(ids)} (official ids {ids})")
+        rename = dict(zip(ids, names))
+        if n_voxels is None:
+            unknown = [k for k in ids if not (k.isdigit() and int(k) in NSD_NSDGENERAL_VOXELS)]
+            if unknown:
+                raise ValueError(f"n_voxels is needed for official subject ids {unknown} (the "
+                                 "default knows NSD subjects 1-8)")
+            n_voxels = {rename[k]: NSD_NSDGENERAL_VOXELS[int(k)] for k in ids}
+        first = ids[0]
+        try:
+            down = sd[f"embedder.{first}.0.down_proj.weight"]
+            linear = sd[f"embedder.{first}.1.weight"]
+        except KeyError as err:
+            raise ValueError(f"the official state dict lacks {err.args[0]!r}") from None
+        n_blocks = len({k.split(".")[2] for k in sd if k.startswith("translator.mlp.")})
+        if heads is None:
+            heads = {}
+            for name, tokens in (("image", 257), ("text", 77)):
+                w = sd.get(f"head_{name}.weight")
+                if w is not None:
+                    out = int(w.shape[0])
+                    heads[name] = (tokens, out // tokens) if out % tokens == 0 else (out,)
+        has_builder = any(k.startswith("builder.") for k in sd)
+        if not has_builder:
+            kwargs = {"rec_mult": 0.0, "cyc_mult": 0.0, **kwargs}
+        model = cls(names, n_voxels, pool_size=int(down.shape[1]), adapter_rank=int(down.shape[0]),
+                    hidden_dim=int(linear.shape[0]), n_blocks=n_blocks, heads=heads, **kwargs)
+
+        def ours(key):
+            parts = key.split(".")
+            if parts[0] in ("embedder", "builder") and len(parts) > 2:
+                if parts[1] not in rename:
+                    return None
+                parts[1] = rename[parts[1]]
+                key = ".".join(parts)
+                key = re.sub(r"\.(\d+)\.down_proj\.", r".\1.down.", key)
+                return re.sub(r"\.(\d+)\.up_proj\.", r".\1.up.", key)
+            if key.startswith("translator.mlp."):
+                return "translator.blocks." + key[len("translator.mlp."):]
+            m = re.fullmatch(r"head_(\w+)\.(weight|bias)", key)
+            if m:
+                return f"head.{m.group(1)}.{m.group(2)}"
+            return None
+
+        own = model.state_dict()
+        mapped, unmapped = {}, []
+        for key, value in sd.items():
+            new = ours(key)
+            if new is None or new not in own:
+                unmapped.append(key)
+            else:
+                mapped[new] = value
+        if not has_builder:  # MindSingle: keep the fresh builders
+            mapped.update({k: v for k, v in own.items() if k.startswith("builder.")})
+        if unmapped:
+            raise ValueError(f"official MindBridge keys that fit no weight of the model: "
+                             f"{sorted(unmapped)[:8]}" + (" ..." if len(unmapped) > 8 else ""))
+        from ._base import load_checkpoint_state
+
+        load_checkpoint_state(model, {k: torch.as_tensor(v) for k, v in mapped.items()},
+                              "the official state dict")
+        return model
 
     # ------------------------------------------------------------------------------------------
     # forward
@@ -321,7 +493,8 @@ class MindBridge(DecoderMixin, nn.Module):
         -------
         loss : torch.Tensor
         logs : dict of str to float
-            The loss terms: ``clip_<head>``, ``mse_<head>``, ``rec``, ``cyc``.
+            The loss terms: ``clip_<head>``, ``mse_<head>`` (unweighted, on the L2-normalised
+            vectors: :func:`~neurosim.decoding.losses.normalized_mse_loss`), ``rec``, ``cyc``.
         """
         out, rec, cyc = self._forward_batch(batch["voxels"], batch["subject"])
         loss = 0.0
@@ -329,7 +502,7 @@ class MindBridge(DecoderMixin, nn.Module):
         for name in self.heads:
             target = batch[name].to(out[name].dtype)
             clip = soft_clip_loss(out[name], target, self.temperature)
-            mse = F.mse_loss(out[name], target)
+            mse = normalized_mse_loss(out[name], target)  # on unit vectors, as the official trainer
             loss = loss + clip + self.mse_mult * mse
             logs[f"clip_{name}"], logs[f"mse_{name}"] = float(clip.detach()), float(mse.detach())
         if self.rec_mult > 0:
@@ -531,18 +704,28 @@ def reset_tune(model, subject, n_voxels, *, random_state=0):
 # ----------------------------------------------------------------------------------------------
 def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048, adapter_rank=128,
                                n_blocks=4, heads=None, batch_size=50, trainable_subjects=None,
-                               activation_bytes=4):
-    """Analytic estimate of MindBridge's training memory on one GPU (an estimate, not a measure).
+                               subjects_per_step=None, activation_bytes=4, optimizer="foreach"):
+    """Analytic estimate of MindBridge's peak training memory on one GPU (AdamW, float32 weights).
 
-    Counts the parameters exactly (same layers as :class:`MindBridge`) and charges 4 bytes per
-    parameter for the float32 weights, plus, for trainable parameters, 4 for the gradient and 8
-    for AdamW's two moments. Activations kept for the backward pass are approximated by the
-    largest tensors of one step: per sample, the pooled input, adapter bottleneck, embedder
-    (4 x ``hidden_dim``: linear, norm, GELU, dropout), translator (4 x ``hidden_dim`` per block),
-    the head outputs and their normalised copies (3 x the head size, for the SoftCLIP and MSE
-    terms) and the builder (4 x ``pool_size``), for ``n_subjects x batch_size`` samples, plus a
-    cycle pass (embedder and builder) over one subject's batch. CUDA context, allocator
-    fragmentation and the ``batch x batch`` similarity matrices are not counted (add ~1-2 GB).
+    Counts the parameters exactly (same layers as :class:`MindBridge`) and charges, per
+    parameter, 4 bytes for the float32 weights and, for trainable ones, 4 for the gradient and 8
+    for AdamW's two moments. On top of that state, the peak of a step is the larger of
+
+    - the **optimizer step's temporary**: PyTorch's default AdamW on CUDA (``foreach``)
+      computes ``sqrt(v)`` for all parameters at once, one more float32 copy of every trainable
+      parameter (4 bytes each; ``"fused"`` AdamW needs none, the ``"for-loop"`` one the largest
+      tensor only). This is what the first estimate missed: at the paper's size it is 2.6 GiB,
+      and the GPU peak (13.03 GiB measured on an H200, against 10.98 GiB estimated) is reached in
+      ``optimizer.step()``, not in the backward pass;
+    - the **activations** kept for the backward pass, approximated by the largest tensors of one
+      step: per sample the pooled input, adapter bottleneck, embedder (4 x ``hidden_dim``:
+      linear, norm, GELU, dropout), translator (4 x ``hidden_dim`` per block), the head outputs
+      and their normalised copies (3 x the head size, for the SoftCLIP and MSE terms) and the
+      builder (4 x ``pool_size``), for ``n_subjects x batch_size`` samples, plus a cycle pass
+      over one subject's batch; under bf16 autocast (``activation_bytes=2``) also the bf16 copies
+      of the weights that autocast caches during the forward pass (2 bytes per parameter).
+
+    The CUDA context (~0.5 GiB, outside PyTorch's allocator) is not counted.
 
     Parameters
     ----------
@@ -551,28 +734,40 @@ def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048,
     pool_size, hidden_dim, adapter_rank, n_blocks, heads
         As in :class:`MindBridge` (defaults: the paper's configuration).
     batch_size : int
-        Samples per subject per step (50 in the paper).
+        Samples per subject per step (50 in the paper: 200 per step with 4 subjects).
     trainable_subjects : int | None
         Subjects whose embedder and builder are trained; None: all, and the shared translator
         and heads too (bridge training). ``1`` with frozen shared parts is reset-tuning.
+    subjects_per_step : int | None
+        Subjects in each step's batch (None: ``n_subjects``; reset-tuning: 2, one source and the
+        new subject).
     activation_bytes : int
         4 for float32, 2 under bf16/fp16 autocast.
+    optimizer : {"foreach", "fused", "for-loop"}
+        The AdamW implementation (``"foreach"``: PyTorch's default on CUDA, used by
+        :class:`~neurosim.decoding.Trainer`).
 
     Returns
     -------
     estimate : dict of str to float
         ``n_parameters``, ``n_trainable``, and gibibytes: ``weights_gib``, ``gradients_gib``,
-        ``optimizer_gib``, ``activations_gib``, ``total_gib``.
+        ``optimizer_gib`` (the moments), ``optimizer_step_gib`` (the step's temporary),
+        ``activations_gib``, ``total_gib`` (the state plus the larger of the last two).
 
     Examples
     --------
     >>> est = mindbridge_memory_estimate(4)  # the paper's 4-subject bridge, batch 50 per subject
     >>> round(est["n_parameters"] / 1e6)
     694
-    >>> est["total_gib"] < 24
-    True
+    >>> round(est["total_gib"], 1)  # 13.0 GiB measured on an H200 (12.5 samples per subject)
+    12.9
     """
     heads = _check_heads({"image": (257, 768), "text": (77, 768)} if heads is None else heads)
+    if optimizer not in ("foreach", "fused", "for-loop"):
+        raise ValueError(f"optimizer must be 'foreach', 'fused' or 'for-loop', got {optimizer!r}")
+    if activation_bytes not in (2, 4):
+        raise ValueError(f"activation_bytes must be 4 (float32) or 2 (bf16/fp16 autocast), got "
+                         f"{activation_bytes!r}")
     p, h, r = pool_size, hidden_dim, adapter_rank
     adapter = 2 * p * r + r + p
     embedder = adapter + p * h + h + 2 * h
@@ -582,17 +777,24 @@ def mindbridge_memory_estimate(n_subjects=4, *, pool_size=8192, hidden_dim=2048,
     n_params = n_subjects * (embedder + builder) + shared
     if trainable_subjects is None:
         n_train = n_params
+        largest = h * max(math.prod(shape) for shape in heads.values())
     else:
         n_train = trainable_subjects * (embedder + builder)
-    n_samples = n_subjects * batch_size
+        largest = p * h
+    n_samples = (n_subjects if subjects_per_step is None else subjects_per_step) * batch_size
     per_sample = (p + r) + 4 * h + 4 * h * n_blocks + 3 * head_out + 4 * p
     cycle = batch_size * (2 * (p + r + 4 * h) + 4 * p)
     gib = 1024.0 ** 3
+    acts = activation_bytes * (n_samples * per_sample + cycle)
+    if activation_bytes == 2:
+        acts += 2 * n_params  # autocast's cached bf16 copies of the weights
+    step_tmp = {"foreach": 4 * n_train, "fused": 0, "for-loop": 4 * min(largest, n_train)}[optimizer]
     out = {
         "n_parameters": float(n_params), "n_trainable": float(n_train),
         "weights_gib": 4 * n_params / gib, "gradients_gib": 4 * n_train / gib,
-        "optimizer_gib": 8 * n_train / gib,
-        "activations_gib": activation_bytes * (n_samples * per_sample + cycle) / gib,
+        "optimizer_gib": 8 * n_train / gib, "optimizer_step_gib": step_tmp / gib,
+        "activations_gib": acts / gib,
     }
-    out["total_gib"] = sum(v for k, v in out.items() if k.endswith("_gib"))
+    out["total_gib"] = (out["weights_gib"] + out["gradients_gib"] + out["optimizer_gib"]
+                        + max(out["optimizer_step_gib"], out["activations_gib"]))
     return out

@@ -108,6 +108,26 @@ def _label_like(X, y):
     return y
 
 
+def _param_groups(model, params, weight_decay):
+    """AdamW parameter groups: ``model.no_weight_decay()`` names get ``weight_decay=0``.
+
+    A model that defines ``no_weight_decay()`` (a set of parameter names, as in timm) has those
+    parameters optimised without weight decay (MindBridge: biases and norms, as its official
+    trainer); otherwise every parameter is decayed.
+    """
+    exempt = getattr(model, "no_weight_decay", None)
+    if not callable(exempt) or not weight_decay:
+        return params
+    names = set(exempt())
+    trainable = {id(p) for p in params}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if id(p) in trainable:
+            (no_decay if name in names else decay).append(p)
+    groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def default_step(model, batch):
     """``model.training_step(batch)`` if defined, else cross-entropy of ``model(x)`` against ``y``."""
     import torch.nn.functional as F
@@ -217,7 +237,9 @@ class Trainer:
     lr : float
         Learning rate (the maximum learning rate for ``scheduler="onecycle"``).
     weight_decay : float
-        AdamW weight decay.
+        AdamW weight decay. Parameters named by the model's ``no_weight_decay()`` method, if it
+        has one (a set of names, as in timm; e.g. MindBridge's biases and norms), are not
+        decayed.
     scheduler : None | "onecycle" | "cosine" | callable
         Learning-rate schedule stepped after every optimiser step: constant (None), one-cycle
         (:class:`~torch.optim.lr_scheduler.OneCycleLR`) or cosine annealing to zero over all steps.
@@ -696,7 +718,8 @@ class Trainer:
                     raise ValueError("a scheduler with a callable train needs steps_per_epoch=...") \
                         from err
                 n_steps = math.ceil(n_micro / self.accumulate_grad_batches)
-            optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+            optimizer = torch.optim.AdamW(_param_groups(model, params, self.weight_decay),
+                                          lr=self.lr, weight_decay=self.weight_decay)
             total_steps = self.max_epochs * (n_steps or 1)
             scheduler = self._make_scheduler(optimizer, total_steps)
             scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None

@@ -1,7 +1,12 @@
 """Baselines every decoder is compared with: closed-form ridge (torch, GPU-capable), logistic regression.
 
 :class:`TorchRidgeCV` is ridge regression solved from one SVD per fold, with the penalty chosen per
-target by k-fold or leave-one-out cross-validation; it runs on the GPU when there is one.
+target by k-fold, grouped (e.g. leave-one-run-out) or leave-one-out cross-validation; it runs on the
+GPU when there is one. :class:`TorchRidgeClassifierCV` is the same model as a classifier
+(one-vs-all targets in {-1, 1}, as :class:`sklearn.linear_model.RidgeClassifierCV`), and
+:class:`BraInCoRLRidgeCV` is the ridge baseline exactly as BraInCoRL's official code runs it.
+:class:`CorrelationClassifier` is Haxby et al.'s (2001) nearest-class-mean classifier by
+correlation.
 :class:`LinearClassifier` is a standardised logistic regression (scikit-learn), and
 :func:`band_power_features` turns EEG epochs into the log band powers such classifiers use, and
 :func:`band_power_scores` fits and scores that baseline (HiSTN's comparison).
@@ -15,9 +20,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["LinearClassifier", "TorchRidgeCV", "band_power_features", "band_power_scores"]
+__all__ = ["BraInCoRLRidgeCV", "CorrelationClassifier", "LinearClassifier", "TorchRidgeCV",
+           "TorchRidgeClassifierCV", "band_power_features", "band_power_scores"]
 
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
+#: the penalties BraInCoRL's ``test_det.py`` searches
+BRAINCORL_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3, 1e4, 1e5)
 DEFAULT_BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
                  "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
 
@@ -61,9 +69,12 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
     ----------
     alphas : sequence of float
         Candidate penalties (positive).
-    cv : int | None | cross-validation splitter
+    cv : int | None | cross-validation splitter | iterable
         Number of contiguous folds (as :class:`sklearn.model_selection.KFold`), None for efficient
-        leave-one-out, or an object with a ``split(X)`` method.
+        leave-one-out, a scikit-learn splitter (e.g.
+        :class:`~sklearn.model_selection.LeaveOneGroupOut`, which uses the ``groups`` given to
+        :meth:`fit`), or an iterable of ``(train, test)`` index arrays - any ``cv`` that
+        :func:`sklearn.model_selection.check_cv` accepts.
     alpha_per_target : bool
         Choose the penalty per target column (True) or one for all.
     fit_intercept : bool
@@ -127,21 +138,43 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
                              f"got {self.alphas!r}")
         return torch, device, dtype, alphas
 
-    def _splits(self, n, X):
+    def _splits(self, n, X, y, groups):
         cv = self.cv
         if cv is None:
+            if groups is not None:
+                raise ValueError("groups need a grouped splitter: cv=None is leave-one-sample-out; "
+                                 "pass e.g. cv=LeaveOneGroupOut()")
             return None
         if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
             if cv < 2 or cv > n:
                 raise ValueError(f"cv must be between 2 and n_samples={n}, got {cv}")
-            from sklearn.model_selection import KFold
+        elif isinstance(cv, (str, bytes, float, bool)):
+            raise TypeError(f"cv must be an int, None, a splitter or an iterable of (train, test) "
+                            f"index pairs, got {cv!r}")
+        from sklearn.model_selection import check_cv
 
-            return list(KFold(int(cv)).split(X))
-        if hasattr(cv, "split"):
-            return list(cv.split(X))
-        raise TypeError(f"cv must be an int, None or a splitter with split(X), got {cv!r}")
+        try:
+            splitter = check_cv(cv)
+        except ValueError as err:
+            raise TypeError(f"cv must be an int, None, a splitter or an iterable of (train, test) "
+                            f"index pairs, got {cv!r} ({err})") from None
+        splits = []
+        for train, test in splitter.split(X, y, groups):
+            train, test = np.asarray(train), np.asarray(test)
+            if train.dtype == bool:
+                train = np.flatnonzero(train)
+            if test.dtype == bool:
+                test = np.flatnonzero(test)
+            if len(train) == 0 or len(test) == 0 or max(train.max(), test.max()) >= n \
+                    or min(train.min(), test.min()) < 0:
+                raise ValueError(f"a cross-validation split has empty or out-of-range indices "
+                                 f"for {n} samples")
+            splits.append((train, test))
+        if not splits:
+            raise ValueError(f"cv={cv!r} gave no split")
+        return splits
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Fit the ridge model, choosing the penalty by cross-validation.
 
         Parameters
@@ -150,6 +183,10 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
             Design matrix (numpy, torch or xarray).
         y : array-like, shape (n_samples,) or (n_samples, n_targets)
             Targets.
+        groups : array-like, shape (n_samples,) | None
+            Group of each sample (e.g. the fMRI run), passed to a grouped splitter ``cv`` such as
+            :class:`~sklearn.model_selection.LeaveOneGroupOut`, so that the penalty is chosen on
+            held-out runs.
 
         Returns
         -------
@@ -160,22 +197,32 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
         torch, device, dtype, alphas = self._setup()
         Xn, Yn = validate_data(self, _unwrap(X), _unwrap(y), multi_output=True, y_numeric=True,
                                dtype=np.float64)
+        return self._fit_arrays(torch, device, dtype, alphas, Xn, Yn, groups)
+
+    def _fit_arrays(self, torch, device, dtype, alphas, Xn, Yn, groups):
+        if groups is not None:
+            groups = np.asarray(_unwrap(groups))
+            if groups.shape != (Xn.shape[0],):
+                raise ValueError(f"groups must have one entry per sample ({Xn.shape[0]}), got "
+                                 f"shape {groups.shape}")
         self._y_1d = Yn.ndim == 1
         Yn = Yn[:, None] if self._y_1d else Yn
         n = Xn.shape[0]
         Xt = torch.tensor(Xn, dtype=dtype, device=device)
         Yt = torch.tensor(Yn, dtype=dtype, device=device)
         a = torch.as_tensor(alphas, dtype=dtype, device=device)
-        splits = self._splits(n, Xn)
+        splits = self._splits(n, Xn, Yn, groups)
         if splits is None:
             err = self._loo_mse(torch, Xt, Yt, a)
         else:
             err = torch.zeros(len(alphas), Yt.shape[1], dtype=dtype, device=device)
+            n_tested = 0
             for train, test in splits:
                 tr = torch.as_tensor(train, device=device)
                 te = torch.as_tensor(test, device=device)
                 err += self._fold_sse(torch, Xt[tr], Yt[tr], Xt[te], Yt[te], a)
-            err /= n
+                n_tested += len(test)
+            err /= n_tested
         if self.alpha_per_target:
             best = torch.argmin(err, dim=0)
         else:
@@ -264,6 +311,368 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
         from sklearn.metrics import r2_score
 
         return float(r2_score(_unwrap(y), np.asarray(self.predict(_unwrap(X)))))
+
+
+class TorchRidgeClassifierCV(ClassifierMixin, TorchRidgeCV):
+    """Ridge regression as a classifier, the penalty chosen by (grouped) cross-validation, in torch.
+
+    As :class:`sklearn.linear_model.RidgeClassifierCV`: the labels are encoded one-vs-all as
+    targets in {-1, 1} (one column per class; a single column for two classes), one ridge model
+    is fitted to all columns with a penalty shared by the classes (chosen by the mean
+    cross-validated squared error over them, ``alpha_per_target=False``), and the predicted
+    class is the column with the largest score. The fitting is :class:`TorchRidgeCV`'s (one SVD
+    per fold, GPU when available), so the penalty can be chosen on held-out runs:
+    ``TorchRidgeClassifierCV(cv=LeaveOneGroupOut()).fit(X, y, groups=runs)``.
+
+    Parameters
+    ----------
+    alphas, cv, fit_intercept, device, dtype
+        As in :class:`TorchRidgeCV`.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+    coef_ : numpy.ndarray, shape (n_classes, n_features) ((1, n_features) for two classes)
+    intercept_ : numpy.ndarray
+    alpha_ : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import LeaveOneGroupOut
+    >>> from neurosim.decoding import TorchRidgeClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile([0, 1, 2], 20)
+    >>> X = np.eye(3)[y] + 0.5 * rng.normal(size=(60, 3))
+    >>> runs = np.repeat(np.arange(4), 15)
+    >>> clf = TorchRidgeClassifierCV(cv=LeaveOneGroupOut(), device="cpu").fit(X, y, groups=runs)
+    >>> bool(clf.score(X, y) > 0.8)
+    True
+    """
+
+    def __init__(self, alphas=DEFAULT_ALPHAS, cv=5, fit_intercept=True, device=None, dtype=None):
+        super().__init__(alphas=alphas, cv=cv, alpha_per_target=False,
+                         fit_intercept=fit_intercept, device=device, dtype=dtype)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = False
+        return tags
+
+    def fit(self, X, y, groups=None):
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,)
+            Class labels (any type).
+        groups : array-like, shape (n_samples,) | None
+            Group of each sample for a grouped ``cv`` (e.g. runs).
+
+        Returns
+        -------
+        self : TorchRidgeClassifierCV
+        """
+        from sklearn.preprocessing import LabelBinarizer
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        torch, device, dtype, alphas = self._setup()
+        Xn, yn = validate_data(self, _unwrap(X), _unwrap(y), dtype=np.float64)
+        check_classification_targets(yn)
+        binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
+        Yn = binarizer.fit_transform(yn).astype(np.float64)
+        self.classes_ = binarizer.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
+        self._fit_arrays(torch, device, dtype, alphas, Xn, Yn, groups)
+        self.alpha_ = float(np.atleast_1d(self.alpha_)[0])  # one penalty for all classes
+        return self
+
+    def decision_function(self, X):
+        """Class scores, shape (n_samples, n_classes) or (n_samples,) for two classes.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self, "coef_")
+        Xn = validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
+        scores = Xn @ np.atleast_2d(self.coef_).T + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return _wrap_like(X, self.classes_[idx])
+
+    def score(self, X, y):
+        """Accuracy of the predictions.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        accuracy : float
+        """
+        return float(np.mean(np.asarray(self.predict(_unwrap(X))) == np.asarray(_unwrap(y))))
+
+
+class BraInCoRLRidgeCV(RegressorMixin, BaseEstimator):
+    r"""Voxelwise ridge regression as BraInCoRL's official baseline runs it (``ridge_fast_brainwise``).
+
+    It differs from :class:`TorchRidgeCV` in four ways, all taken from the official code
+    (``scripts/utils.py`` and ``scripts/test_det.py`` of ``leomqyu/BraInCoRL``):
+
+    - the bias is a column of ones appended to the embeddings and **penalised** like the weights
+      (no centring): :math:`\hat w_\lambda = (\tilde X^\top \tilde X + \lambda I)^{-1}
+      \tilde X^\top y` with :math:`\tilde X = [X, 1]`;
+    - the penalty grid is ``(1e-3, 1e-2, ..., 1e5)`` (9 values);
+    - the penalty is chosen per target by the mean **explained variance** over ``n_folds``
+      sequential folds (fold ``f`` tests rows ``f m .. (f + 1) m - 1`` with ``m = n // n_folds``;
+      the last ``n % n_folds`` rows are never tested);
+    - the final weights are the **average of the folds' solutions** at the chosen penalty (no
+      refit on all rows).
+
+    A fold whose test responses are constant has an undefined explained variance; it is left out
+    of the mean (the official code then picks whatever ``argmax`` returns for NaN); a target with
+    no defined fold gets the first penalty.
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        Candidate penalties (positive).
+    n_folds : int
+        Number of sequential folds (5).
+    device : None | str
+        None: CUDA if available, else CPU.
+    dtype : None | "float32" | "float64"
+        None: float64 on the CPU, float32 on CUDA.
+
+    Attributes
+    ----------
+    coef_ : numpy.ndarray, shape (n_targets, n_features) or (n_features,)
+    intercept_ : numpy.ndarray, shape (n_targets,) or float
+    alpha_ : numpy.ndarray, shape (n_targets,) or float
+    cv_explained_variance_ : numpy.ndarray, shape (n_alphas, n_targets)
+        Mean explained variance over the folds of every penalty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import BraInCoRLRidgeCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 5))
+    >>> Y = X @ rng.normal(size=(5, 3)) + 1.0 + 0.1 * rng.normal(size=(100, 3))
+    >>> ridge = BraInCoRLRidgeCV(device="cpu").fit(X, Y)
+    >>> ridge.coef_.shape, bool(ridge.score(X, Y) > 0.99)
+    ((3, 5), True)
+    """
+
+    def __init__(self, alphas=BRAINCORL_ALPHAS, n_folds=5, device=None, dtype=None):
+        self.alphas = alphas
+        self.n_folds = n_folds
+        self.device = device
+        self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y):
+        """Fit the ridge model as the official baseline does.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Embeddings (numpy, torch or xarray).
+        y : array-like, shape (n_samples,) or (n_samples, n_targets)
+            Responses.
+
+        Returns
+        -------
+        self : BraInCoRLRidgeCV
+        """
+        from sklearn.utils.validation import validate_data
+
+        from neurosim._utils import check_size
+
+        torch, device, dtype, alphas = TorchRidgeCV._setup(self)
+        n_folds = check_size("n_folds", self.n_folds, minimum=2)
+        Xn, Yn = validate_data(self, _unwrap(X), _unwrap(y), multi_output=True, y_numeric=True,
+                               dtype=np.float64)
+        y_1d = Yn.ndim == 1
+        Yn = Yn[:, None] if y_1d else Yn
+        n = Xn.shape[0]
+        if n < n_folds:
+            raise ValueError(f"BraInCoRLRidgeCV needs at least n_folds={n_folds} samples, got "
+                             f"n_samples={n}")
+        X1 = torch.tensor(np.column_stack([Xn, np.ones(n)]), dtype=dtype, device=device)
+        Yt = torch.tensor(Yn, dtype=dtype, device=device)
+        a = torch.as_tensor(alphas, dtype=dtype, device=device)
+        size = n // n_folds
+        ev = torch.empty(n_folds, len(alphas), Yt.shape[1], dtype=dtype, device=device)
+        sol = torch.empty(n_folds, len(alphas), X1.shape[1], Yt.shape[1], dtype=dtype,
+                          device=device)
+        rows = torch.arange(n, device=device)
+        for f in range(n_folds):
+            test = (rows >= f * size) & (rows < (f + 1) * size)
+            U, s, Vt = torch.linalg.svd(X1[~test], full_matrices=False)
+            UtY = U.T @ Yt[~test]
+            Xte, Yte = X1[test], Yt[test]
+            var_y = Yte.var(dim=0, unbiased=False)  # the ratio is that of unbiased variances
+            for i, alpha in enumerate(a):
+                w = Vt.T @ ((s / (s**2 + alpha))[:, None] * UtY)  # (p + 1, t)
+                sol[f, i] = w
+                ev[f, i] = 1.0 - (Yte - Xte @ w).var(dim=0, unbiased=False) / var_y
+        mean_ev = torch.nanmean(ev, dim=0)  # (alphas, targets)
+        best = torch.argmax(torch.nan_to_num(mean_ev, nan=-torch.inf), dim=0)
+        targets = torch.arange(Yt.shape[1], device=device)
+        # (folds, alphas, t, p + 1) -> each target's solutions at its penalty, fold-averaged
+        w = sol.permute(0, 1, 3, 2)[:, best, targets].mean(dim=0)  # (t, p + 1)
+        w = w.cpu().numpy()
+        self.cv_explained_variance_ = mean_ev.cpu().numpy()
+        alpha = a[best].cpu().numpy()
+        coef, intercept = w[:, :-1], w[:, -1]
+        if y_1d:
+            self.coef_, self.intercept_, self.alpha_ = coef[0], float(intercept[0]), float(alpha[0])
+        else:
+            self.coef_, self.intercept_, self.alpha_ = coef, intercept, alpha
+        return self
+
+    def predict(self, X):
+        """Predict the responses.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : numpy.ndarray | xarray.DataArray, shape (n_samples,) or (n_samples, n_targets)
+        """
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self, "coef_")
+        Xn = validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
+        return _wrap_like(X, Xn @ np.asarray(self.coef_).T + self.intercept_)
+
+    def score(self, X, y):
+        """Coefficient of determination R^2, averaged over targets.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        r2 : float
+        """
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(_unwrap(y), np.asarray(self.predict(_unwrap(X)))))
+
+
+class CorrelationClassifier(ClassifierMixin, BaseEstimator):
+    """Nearest class mean by Pearson correlation (Haxby et al. 2001), the classic fMRI decoder.
+
+    ``fit`` stores the mean training pattern of each class; a test pattern is assigned the class
+    whose mean pattern it correlates with most (correlation across features, i.e. voxels).
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+    means_ : numpy.ndarray, shape (n_classes, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurosim.decoding import CorrelationClassifier
+    >>> X = np.array([[1.0, 0, 0], [0.9, 0.1, 0], [0, 0, 1.0], [0, 0.2, 0.8]])
+    >>> CorrelationClassifier().fit(X, ["a", "a", "b", "b"]).predict([[0.8, 0.1, 0.1]])
+    array(['a'], dtype='<U1')
+    """
+
+    def fit(self, X, y):
+        """Store the mean pattern of each class.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        self : CorrelationClassifier
+        """
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        Xn, yn = validate_data(self, _unwrap(X), _unwrap(y), dtype=np.float64)
+        check_classification_targets(yn)
+        self.classes_, inverse = np.unique(yn, return_inverse=True)
+        onehot = np.zeros((len(self.classes_), len(Xn)))
+        onehot[inverse, np.arange(len(Xn))] = 1.0
+        self.means_ = (onehot @ Xn) / onehot.sum(axis=1, keepdims=True)
+        return self
+
+    def decision_function(self, X):
+        """Correlation of each sample with each class mean, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
+        from sklearn.utils.validation import validate_data
+
+        check_is_fitted(self, "means_")
+        Xn = validate_data(self, _unwrap(X), reset=False, dtype=np.float64)
+
+        def unit(a):
+            a = a - a.mean(axis=1, keepdims=True)
+            norm = np.linalg.norm(a, axis=1, keepdims=True)
+            return a / np.where(norm > 0, norm, 1.0)
+
+        return unit(Xn) @ unit(self.means_).T
+
+    def predict(self, X):
+        """Predicted classes, shape (n_samples,) (a DataArray for DataArray input).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : numpy.ndarray
+        """
+        return _wrap_like(X, self.classes_[np.argmax(self.decision_function(X), axis=1)])
 
 
 class LinearClassifier(ClassifierMixin, BaseEstimator):

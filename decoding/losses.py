@@ -2,6 +2,8 @@
 
 - :func:`clip_loss`: symmetric CLIP (InfoNCE) loss with a learnable temperature (BrainFLORA).
 - :func:`soft_clip_loss`: SoftCLIP, soft labels from the targets' own similarities (MindBridge).
+- :func:`normalized_mse_loss`: MSE between L2-normalised, flattened predictions and targets
+  (MindBridge's regulariser next to SoftCLIP).
 - :func:`ordinal_cross_entropy` with :func:`gaussian_ordinal_labels`: cross-entropy against
   Gaussian-smoothed ordinal labels (HiSTN).
 
@@ -14,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-__all__ = ["clip_loss", "gaussian_ordinal_labels", "ordinal_cross_entropy", "soft_clip_loss"]
+__all__ = ["clip_loss", "gaussian_ordinal_labels", "normalized_mse_loss", "ordinal_cross_entropy",
+           "soft_clip_loss"]
 
 
 def clip_loss(pred, target, logit_scale, *, normalize=True):
@@ -116,6 +119,47 @@ def soft_clip_loss(pred, target, temperature=0.005):
     loss_fwd = -(logits.log_softmax(-1) * soft).sum(-1).mean()
     loss_bwd = -(logits.T.log_softmax(-1) * soft).sum(-1).mean()
     return (loss_fwd + loss_bwd) / 2
+
+
+def normalized_mse_loss(pred, target):
+    r"""Mean squared error between L2-normalised, flattened predictions and targets (MindBridge).
+
+    .. math::
+
+        L = \frac{1}{B D}\sum_{i=1}^{B}\Big\lVert \frac{p_i}{\lVert p_i\rVert}
+        - \frac{t_i}{\lVert t_i\rVert}\Big\rVert^2 = \frac{2}{B D}\sum_i (1 - \cos(p_i, t_i)),
+
+    with :math:`p_i, t_i` sample :math:`i` flattened to :math:`D` numbers. This is the MSE term of
+    MindBridge's official trainer (``nn.MSELoss()`` on the normalised vectors that SoftCLIP also
+    uses), weighted there by ``mse_mult = 1e4``: with the 257 x 768 image head, ``D = 197,376``,
+    so the weighted term is at most ``4e4 / D = 0.2``.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape (batch, ...)
+        Predictions and targets (any trailing shape, flattened per sample).
+
+    Returns
+    -------
+    loss : torch.Tensor
+        Scalar, in float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurosim.decoding import normalized_mse_loss
+    >>> p = torch.tensor([[3.0, 4.0]])
+    >>> float(normalized_mse_loss(p, 10 * p))  # same direction: 0 whatever the norms
+    0.0
+    >>> float(normalized_mse_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])))
+    1.0
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} "
+                         f"and {tuple(target.shape)}")
+    p = F.normalize(pred.reshape(len(pred), -1).float(), dim=-1)
+    t = F.normalize(target.reshape(len(target), -1).float(), dim=-1)
+    return F.mse_loss(p, t)
 
 
 def gaussian_ordinal_labels(y, n_classes=5, sigma=0.5):

@@ -99,25 +99,40 @@ def round_robin_batches(data, batch_size, *, drop_last=True):
 def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, length=None):
     """Build the batch stream of MindBridge training for :meth:`neurosim.decoding.Trainer.fit`.
 
-    Voxel vectors are pooled once (on the data side, as in the reference code). Each step
-    concatenates ``batch_size`` samples of every subject (bridge training) or, with ``target``, a
-    batch of the target subject and a batch of one source subject, rotating through the sources
-    (reset-tuning). An epoch is one pass over the largest (bridge) or the target (adapt) subject.
+    Follows the official trainer (``src/trainer.py``, ``src/data.py``). Voxel vectors are pooled
+    once (on the data side, as there). Each subject's images are shuffled independently every
+    epoch and served in batches of ``batch_size`` (the last one of an epoch may be smaller):
+
+    - bridge training (``target=None``): every step concatenates the next batch of **every**
+      subject; an epoch ends when the subject with the fewest images runs out (the official
+      ``zip`` over the subjects' loaders);
+    - reset-tuning (``target=subject``): every step concatenates a batch of **one** source
+      subject (``step % n_sources``, rotating) and the next batch of the target; an epoch is one
+      pass over the target's images.
+
+    With repetitions (``voxels[s]`` of shape ``(n_images, n_repeats, n_voxels)``, as in the
+    MindEye1 webdataset: :func:`neurosim.datasets.load_mindeye_webdataset`), step ``i`` of an
+    epoch uses repetition ``i % n_repeats`` of every image in it (the official
+    ``repeat_index = train_i % 3``).
 
     Parameters
     ----------
     model : MindBridge
         Supplies the subject order and the pooling.
-    voxels : dict of str to array, each (n_samples_s, n_voxels[s])
-        Training fMRI per subject (single trials).
+    voxels : dict of str to array
+        Training fMRI per subject: ``(n_images_s, n_voxels[s])`` (one row per trial or image)
+        or ``(n_images_s, n_repeats, n_voxels[s])`` (the repetitions of each image).
     targets : dict of str to dict of str to array
-        Per subject, per head, ``(n_samples_s, *heads[head])`` target embeddings.
+        Per subject, per head, ``(n_images_s, *heads[head])`` target embeddings (one per image).
     batch_size : int
         Samples per subject per step (50 in the paper).
     target : str | None
         The reset-tuned subject, or None for bridge training over all subjects in ``voxels``.
     length : int | None
-        Use only the first ``length`` samples of the target subject (the paper's ``--length``).
+        The paper's data budget (``--length``): only the first ``length`` images of **every**
+        subject, sources included, are used. As in the official data set class, a ``length``
+        larger than a subject's images enlarges its epoch to ``length`` samples, cycling through
+        the images.
 
     Returns
     -------
@@ -141,12 +156,27 @@ def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, le
     from neurosim._utils import check_size
 
     batch_size = check_size("batch_size", batch_size)
+    if length is not None:
+        length = check_size("length", length)
     if not isinstance(voxels, Mapping) or not voxels:
         raise TypeError("voxels must be a non-empty dict of subject -> array")
-    pooled, tgts = {}, {}
+    pooled, tgts, sizes = {}, {}, {}
+    n_repeats = None
     for s, x in voxels.items():
         model.check_input(None, s)
         x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 2:
+            x = x[:, None, :]
+        if x.ndim != 3:
+            raise ValueError(f"voxels[{s!r}] must be (n_images, n_voxels) or (n_images, "
+                             f"n_repeats, n_voxels), got shape {x.shape}")
+        if n_repeats is None:
+            n_repeats = x.shape[1]
+        elif x.shape[1] != n_repeats:
+            raise ValueError(f"every subject needs the same number of repetitions per image: "
+                             f"{s!r} has {x.shape[1]}, others {n_repeats}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"voxels[{s!r}] contain NaN or inf values")
         if s not in targets:
             raise ValueError(f"targets has no entry for subject {s!r}")
         t = {}
@@ -158,11 +188,13 @@ def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, le
                 raise ValueError(f"targets[{s!r}][{name!r}] must have shape "
                                  f"{(len(x), *shape)}, got {arr.shape}")
             t[name] = torch.from_numpy(arr)
-        if s == target and length is not None:
-            length = check_size("length", length)
+        if len(x) == 0:
+            raise ValueError(f"voxels[{s!r}] holds no images")
+        if length is not None:
             x, t = x[:length], {k: v[:length] for k, v in t.items()}
-        pooled[s] = model.pool(torch.from_numpy(x), s)
+        pooled[s] = model.pool(torch.from_numpy(x), s)  # (n_images, n_repeats, pool_size)
         tgts[s] = t
+        sizes[s] = len(x) if length is None else length  # an enlarged epoch cycles the images
     if target is not None:
         if target not in pooled:
             raise ValueError(f"target {target!r} is not among the subjects of voxels "
@@ -172,30 +204,38 @@ def mindbridge_batches(model, voxels, targets, *, batch_size=50, target=None, le
             raise ValueError("reset-tuning needs at least one source subject besides the target")
     index = {s: model.subjects.index(s) for s in pooled}
 
-    def _take(s, idx):
-        return ({"voxels": pooled[s][idx],
+    def _take(s, idx, rep):
+        idx = idx % len(pooled[s])
+        return ({"voxels": pooled[s][idx, rep],
                  "subject": torch.full((len(idx),), index[s], dtype=torch.long)}
                 | {k: v[idx] for k, v in tgts[s].items()})
 
     def _cat(parts):
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
+    def _loader(s, generator):
+        """One shuffled pass over subject s: its batches of indices (last one partial)."""
+        perm = torch.randperm(sizes[s], generator=generator)
+        return [perm[i:i + batch_size] for i in range(0, sizes[s], batch_size)]
+
     def train(epoch, generator):
-        perms = {s: torch.randperm(len(x), generator=generator) for s, x in pooled.items()}
-        if target is None:
-            n_steps = max(1, max(len(x) for x in pooled.values()) // batch_size)
-        else:
-            n_steps = max(1, len(pooled[target]) // batch_size)
+        loaders = {s: _loader(s, generator) for s in pooled}
         batches = []
-        for step in range(n_steps):
-            names = list(pooled) if target is None else [sources[step % len(sources)], target]
-            parts = []
-            for s in names:
-                perm = perms[s]
-                start = (step * batch_size) % max(1, len(perm) - batch_size + 1)
-                idx = perm[start:start + batch_size]
-                parts.append(_take(s, idx))
-            batches.append(_cat(parts))
+        if target is None:
+            n_steps = min(len(b) for b in loaders.values())
+            for step in range(n_steps):
+                rep = step % n_repeats
+                batches.append(_cat([_take(s, loaders[s][step], rep) for s in pooled]))
+            return batches
+        used = dict.fromkeys(sources, 0)
+        for step, idx in enumerate(loaders[target]):
+            rep = step % n_repeats
+            s = sources[step % len(sources)]
+            if used[s] == len(loaders[s]):  # a source ran out: start a new pass over it
+                loaders[s], used[s] = _loader(s, generator), 0
+            src = loaders[s][used[s]]
+            used[s] += 1
+            batches.append(_cat([_take(s, src, rep), _take(target, idx, rep)]))
         return batches
 
     return train

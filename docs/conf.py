@@ -82,3 +82,15 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
+
+
+def _skip_sklearn_request_methods(app, what, name, obj, skip, options):
+    """Skip the ``set_<method>_request`` methods scikit-learn generates on every estimator class
+    (metadata routing); their docstrings refer to scikit-learn's own glossary."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_request_methods)

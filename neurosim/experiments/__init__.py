@@ -410,9 +410,17 @@ _REGISTRY: dict[str, Experiment] = {
         ),
         Experiment(
             "decode-braincorl",
-            "BraInCoRL in-context voxelwise encoding vs ridge on simulated NSD-like data",
+            "BraInCoRL in-context voxelwise encoding vs ridge on simulated NSD-like data "
+            "(512-dim embeddings, <= 100 images)",
             "neurosim.experiments.decode_braincorl:run",
             data="a folder of BraInCoRL-format NSD arrays",
+        ),
+        Experiment(
+            "decode-haxby",
+            "8-way category decoding of Haxby et al. (2001) fMRI by leave-one-run-out: "
+            "correlation, ridge, logistic, MindBridge and BrainFLORA encoders, permutation tests",
+            "neurosim.experiments.decode_haxby:run",
+            data="a Haxby et al. (2001) folder (nilearn's fetch_haxby, PyMVPA or OpenfMRI layout)",
         ),
     ]
 }

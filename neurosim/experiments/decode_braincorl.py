@@ -1,21 +1,28 @@
 """Experiment ``decode-braincorl``: in-context voxelwise encoding (BraInCoRL) vs ridge.
 
-On :func:`neurosim.datasets.make_fmri_visual`, a :class:`~neurosim.decoding.BraInCoRL` transformer is
-meta-trained on the voxels of four subjects (random context sizes, MSE on query responses). On the
-held-out fifth subject, each voxel's encoder is then written from ``n`` in-context images (its own,
-non-shared stimuli, repeat-averaged betas), with no gradient step, for increasing ``n`` (the
-test-time scaling curve). It is compared with cross-validated ridge
-(:class:`~neurosim.decoding.TorchRidgeCV`, penalty per voxel) fitted on the same images, and with
-the simulation's ground-truth weights (the ceiling). The metric is the voxelwise explained
-variance on the shared test stimuli, averaged over voxels and over independent context draws; the
-cosine similarity between written and true weights is also reported.
+On :func:`neurosim.datasets.make_fmri_visual` with **512-dimensional** stimulus embeddings (CLIP's
+size) and at most 100 in-context images - the regime of the paper's claim, where a voxel's
+encoder has more weights than there are images and ridge regression is under-determined - a
+:class:`~neurosim.decoding.BraInCoRL` transformer is meta-trained on the voxels of four subjects
+(their unique images only; random context sizes, MSE on query responses). On the held-out fifth
+subject, each voxel's encoder is then written from ``n`` in-context images (its own, non-shared
+stimuli, repeat-averaged betas), with no gradient step, for increasing ``n`` (the test-time scaling
+curve). It is compared with two ridge baselines fitted on the same images: neurosim's
+:class:`~neurosim.decoding.TorchRidgeCV` (penalty per voxel by cross-validated error, unpenalised
+intercept, refit) and the paper's own baseline :class:`~neurosim.decoding.BraInCoRLRidgeCV`
+(penalised bias, explained-variance-based sequential 5-fold CV, fold-averaged weights), and with the
+simulation's ground-truth weights (the ceiling). The metric is the voxelwise explained variance on
+the shared test stimuli, averaged over voxels and over independent context draws; the cosine
+similarity between written and true weights is also reported.
 
 With ``data=FOLDER`` (``neurosim run decode-braincorl --data FOLDER``) it runs on BraInCoRL-format
-NSD files in that folder instead (layout: :func:`neurosim.datasets.find_nsd_braincorl`). The
-protocols are :func:`neurosim.decoding.meta_train` and :func:`neurosim.decoding.scaling_curve`.
+NSD files in that folder instead (layout: :func:`neurosim.datasets.find_nsd_braincorl`; context
+images in the official test order when ``test_time_icl_idx.json`` is there). The protocols are
+:func:`neurosim.decoding.meta_train` and :func:`neurosim.decoding.scaling_curve`. The model follows
+the official one (``standardize=False``).
 
-- quick: 8-dimensional embeddings, 2 attention blocks of width 32, 400 meta-training steps.
-- full: 16-dimensional embeddings, 4 blocks of width 64, 3,000 steps, more context sizes.
+- quick: 2 attention blocks of width 64, 400 meta-training steps, contexts of 5-100 images.
+- full: 4 blocks of width 128, 3,000 steps, 10 context draws per size.
 """
 
 from __future__ import annotations
@@ -47,17 +54,17 @@ def config(quick=False):
         ``context_sizes``, ``n_draws``.
     """
     if quick:
-        return {"embedding_dim": 8, "model": {"d_model": 32, "n_layers": 2, "n_heads": 4,
-                                              "ffn_dim": 64},
-                "tasks": {"min_context": 2, "max_context": 32, "n_query": 32,
+        return {"embedding_dim": 512, "model": {"d_model": 64, "n_layers": 2, "n_heads": 4,
+                                                "ffn_dim": 128},
+                "tasks": {"min_context": 5, "max_context": 100, "n_query": 32,
                           "voxels_per_batch": 32, "steps_per_epoch": 50},
-                "epochs": 8, "lr": 3e-3, "context_sizes": [2, 5, 10, 20, 50, 100],
+                "epochs": 8, "lr": 3e-3, "context_sizes": [5, 10, 20, 50, 100],
                 "n_draws": 4, "n_subjects": 5}
-    return {"embedding_dim": 16, "model": {"d_model": 64, "n_layers": 4, "n_heads": 4,
-                                           "ffn_dim": 128},
-            "tasks": {"min_context": 2, "max_context": 100, "n_query": 50,
+    return {"embedding_dim": 512, "model": {"d_model": 128, "n_layers": 4, "n_heads": 4,
+                                            "ffn_dim": 256},
+            "tasks": {"min_context": 5, "max_context": 100, "n_query": 50,
                       "voxels_per_batch": 64, "steps_per_epoch": 100},
-            "epochs": 30, "lr": 1e-3, "context_sizes": [2, 5, 10, 20, 50, 100, 200],
+            "epochs": 30, "lr": 1e-3, "context_sizes": [5, 10, 20, 50, 100],
             "n_draws": 10, "n_subjects": 5}
 
 
@@ -80,7 +87,8 @@ def run(config, *, data=None, seed=0, progress=False):
     result : neurosim.experiments.ExperimentResult
         ``dataset``: the curve (see :func:`neurosim.decoding.scaling_curve`) with the
         meta-training loss (``train_loss`` over ``epoch``); ``figures``: ``"scaling"``;
-        ``metrics``: ``ev_braincorl_<n>``, ``ev_ridge_<n>`` per context size ``n``,
+        ``metrics``: ``ev_braincorl_<n>``, ``ev_ridge_<n>`` (TorchRidgeCV),
+        ``ev_ridge_official_<n>`` (the paper's ridge) per context size ``n``,
         ``ev_ground_truth``, ``run_time_s``.
     """
     from neurosim.datasets import find_nsd_braincorl, make_fmri_visual
@@ -114,6 +122,8 @@ def run(config, *, data=None, seed=0, progress=False):
     for n in curve["context_size"].values:
         metrics[f"ev_braincorl_{n}"] = float(mean_ev.sel(encoder="braincorl", context_size=n))
         metrics[f"ev_ridge_{n}"] = float(mean_ev.sel(encoder="ridge", context_size=n))
+        metrics[f"ev_ridge_official_{n}"] = float(mean_ev.sel(encoder="ridge_official",
+                                                              context_size=n))
     metrics["ev_ground_truth"] = float(mean_ev.sel(encoder="ground_truth").mean())
     metrics["run_time_s"] = elapsed
     curve.attrs.update({"data": source, "train_subjects": ",".join(subjects[:-1]),
@@ -139,7 +149,8 @@ def _figure(curve):
     ax_ev, ax_cos = fig.subplots(1, 2)
     n = curve["context_size"].values
     styles = {"braincorl": ("tab:red", "BraInCoRL (in-context)"),
-              "ridge": ("tab:blue", "ridge, CV penalty per voxel"),
+              "ridge": ("tab:blue", "TorchRidgeCV"),
+              "ridge_official": ("tab:cyan", "ridge as in the paper"),
               "ground_truth": ("k", "ground-truth weights")}
     for method, (color, label) in styles.items():
         ev = curve["explained_variance"].sel(encoder=method)
@@ -182,13 +193,15 @@ def _report(curve, metrics, seed):
         f"n in-context images, tested on {curve.attrs['n_test_images']} shared images "
         f"({curve.sizes['draw']} context draws per n).",
         "",
-        "| n | BraInCoRL EV | ridge EV | BraInCoRL weight cos | ridge weight cos |",
-        "|---|---|---|---|---|",
+        "| n | BraInCoRL EV | TorchRidgeCV EV | paper's ridge EV | BraInCoRL weight cos "
+        "| TorchRidgeCV weight cos |",
+        "|---|---|---|---|---|---|",
     ]
     for n in curve["context_size"].values:
         lines.append(
             f"| {n} | {float(mean_ev.sel(encoder='braincorl', context_size=n)):.3f} "
             f"| {float(mean_ev.sel(encoder='ridge', context_size=n)):.3f} "
+            f"| {float(mean_ev.sel(encoder='ridge_official', context_size=n)):.3f} "
             f"| {float(cos.sel(encoder='braincorl', context_size=n)):.3f} "
             f"| {float(cos.sel(encoder='ridge', context_size=n)):.3f} |")
     lines += ["", f"Ground-truth weights: EV {metrics['ev_ground_truth']:.3f}. "

@@ -9,13 +9,18 @@ target-data budgets. All models are evaluated on the shared test stimuli (repeat
 forward and backward top-1 retrieval among all test stimuli and by 2-way retrieval.
 
 With ``data=FOLDER`` (``neurosim run decode-mindbridge --data FOLDER``), the same comparison runs on
-NSD and stimulus embeddings in that folder (layout: :func:`neurosim.datasets.find_nsd`): the last
-subject found is the new one, the others the sources, with target budgets of 500, 1,000 and 4,000
-trials (quick mode reads the first 4 sessions of each subject). The protocol is
-:func:`neurosim.decoding.reset_tuning_curve`.
+NSD and stimulus embeddings in that folder (layout: :func:`neurosim.datasets.find_nsd`; betas
+z-scored per session, as in the MindEye/MindBridge data): the last subject found is the new one,
+the others the sources, with budgets of 500, 1,000 and 4,000 images per subject (the paper's
+``--length``), and the paper's model and recipe (``config="paper"``: 8,192 / 2,048, 600 bridge and
+200 adaptation epochs, batch 50 per subject - a GPU job). Quick mode reads the first 4 sessions of
+each subject and uses the small model.
 
-- quick: pooled size 256, shared width 128, 10 bridge epochs, budgets 30 / 90 / 300 trials.
-- full: pooled size 512, shared width 256, 30 bridge epochs, budgets 30 / 60 / 150 / 300 / 660.
+The protocol is :func:`neurosim.decoding.reset_tuning_curve` (the official scripts' repetitions,
+budget, optimiser and schedule).
+
+- quick: pooled size 256, shared width 128, 30 bridge epochs, budgets of 10 / 30 / 100 images.
+- full: pooled size 512, shared width 256, 60 bridge epochs, budgets 10 / 20 / 50 / 100 / 220.
 """
 
 from __future__ import annotations
@@ -43,17 +48,18 @@ def config(quick=False):
     config : dict
         ``model`` (:class:`~neurosim.decoding.MindBridge` arguments), ``bridge_epochs``,
         ``adapt_steps``, ``budgets`` (simulated data), ``real_budgets`` and ``max_sessions``
-        (NSD), ``batch_size``, ``lr``, ``n_subjects`` (simulated).
+        (NSD), ``real_config`` (``"paper"`` or ``"small"``: the model and recipe on NSD),
+        ``batch_size``, ``lr``, ``n_subjects`` (simulated). Budgets count images per subject.
     """
     if quick:
         return {"model": {"pool_size": 256, "hidden_dim": 128, "adapter_rank": 8, "n_blocks": 2},
-                "bridge_epochs": 10, "adapt_steps": 150, "budgets": [30, 90, 300],
+                "bridge_epochs": 30, "adapt_steps": 150, "budgets": [10, 30, 100],
                 "batch_size": 32, "lr": 2e-3, "n_subjects": 5, "real_budgets": [500, 1000, 4000],
-                "max_sessions": 4}
+                "max_sessions": 4, "real_config": "small"}
     return {"model": {"pool_size": 512, "hidden_dim": 256, "adapter_rank": 32, "n_blocks": 4},
-            "bridge_epochs": 30, "adapt_steps": 600, "budgets": [30, 60, 150, 300, 660],
+            "bridge_epochs": 60, "adapt_steps": 600, "budgets": [10, 20, 50, 100, 220],
             "batch_size": 32, "lr": 1e-3, "n_subjects": 5, "real_budgets": [500, 1000, 4000],
-            "max_sessions": None}
+            "max_sessions": None, "real_config": "paper"}
 
 
 @fill_doc
@@ -64,8 +70,10 @@ def run(config, *, data=None, seed=0, progress=False):
     ----------
     %(experiment_config)s
     data : None | str | path-like
-        None: simulated subjects (:func:`neurosim.datasets.make_fmri_visual`). Otherwise the NSD
-        root folder with ``nsd_embeddings.*`` (:func:`neurosim.datasets.find_nsd`).
+        None: simulated subjects (:func:`neurosim.datasets.make_fmri_visual`, the configuration's
+        model). Otherwise the NSD root folder with ``nsd_embeddings.*``
+        (:func:`neurosim.datasets.find_nsd`, betas z-scored per session), run with
+        ``real_config`` (``"paper"``: the published model and recipe).
     %(experiment_seed)s
         Seed of the simulated data, the models and the training.
     %(progress)s
@@ -75,7 +83,7 @@ def run(config, *, data=None, seed=0, progress=False):
     result : neurosim.experiments.ExperimentResult
         ``dataset``: the curve (see :func:`neurosim.decoding.reset_tuning_curve`);
         ``figures``: ``"reset_tuning"``; ``metrics``: ``top1_reset_<b>``, ``top1_scratch_<b>``
-        for each budget ``b`` and ``source_top1_mean``, ``run_time_s``.
+        for each budget ``b`` (images per subject) and ``source_top1_mean``, ``run_time_s``.
     """
     from neurosim.datasets import find_nsd, make_fmri_visual
     from neurosim.decoding import reset_tuning_curve
@@ -84,15 +92,21 @@ def run(config, *, data=None, seed=0, progress=False):
     t0 = time.perf_counter()
     if data is None:
         data = make_fmri_visual(n_subjects=cfg["n_subjects"], random_state=seed)
-        source, budgets = "make_fmri_visual", cfg["budgets"]
-    else:  # real data: the paper's budgets (500, 1000, 4000 trials), as far as the data go
-        data = find_nsd(data, max_sessions=cfg["max_sessions"], on_missing="raise")
-        source, budgets = "NSD", cfg["real_budgets"]
+        source, budgets, model_config = "make_fmri_visual", cfg["budgets"], "small"
+    else:  # real data: the paper's budgets (500, 1000, 4000 images), as far as the data go
+        data = find_nsd(data, max_sessions=cfg["max_sessions"], on_missing="raise",
+                        zscore_sessions=True)
+        source, budgets, model_config = "NSD", cfg["real_budgets"], cfg["real_config"]
     subjects = sorted(data)
+    if model_config == "paper":  # the published model and the official recipe
+        kwargs = {}
+    else:
+        kwargs = {"model_kwargs": cfg["model"], "bridge_epochs": cfg["bridge_epochs"],
+                  "adapt_steps": cfg["adapt_steps"], "batch_size": cfg["batch_size"],
+                  "lr": cfg["lr"]}
     curve, _ = reset_tuning_curve(
-        data, subjects[:-1], subjects[-1], budgets, model_kwargs=cfg["model"],
-        bridge_epochs=cfg["bridge_epochs"], adapt_steps=cfg["adapt_steps"],
-        batch_size=cfg["batch_size"], lr=cfg["lr"], random_state=seed, progress=progress)
+        data, subjects[:-1], subjects[-1], budgets, config=model_config, random_state=seed,
+        progress=progress, **kwargs)
     elapsed = time.perf_counter() - t0
     metrics = {}
     for b in curve["budget"].values:
@@ -105,7 +119,7 @@ def run(config, *, data=None, seed=0, progress=False):
         {s: int(data[s].sizes["voxel"]) for s in subjects})})
     smallest, chance = int(curve["budget"].min()), curve.attrs["chance_top1"]
     headline = [
-        Headline(f"top-1, reset-tuned on {smallest} trials of the new subject",
+        Headline(f"top-1, reset-tuned on {smallest} images of the new subject",
                  metrics[f"top1_reset_{smallest}"], "trained from scratch on them",
                  metrics[f"top1_scratch_{smallest}"]),
         Headline("top-1 on the source subjects (mean)", metrics["source_top1_mean"], "chance",
@@ -132,7 +146,7 @@ def _figure(curve):
         ax.set_xscale("log")
         ax.minorticks_off()
         ax.set_xticks(budgets, [str(b) for b in budgets])
-        ax.set_xlabel("target-subject training trials")
+        ax.set_xlabel("training images per subject")
         ax.set_title(key.replace("_", " "))
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("retrieval accuracy")
@@ -148,7 +162,7 @@ def _report(curve, data, metrics, seed):
         f"# {NAME}",
         "",
         f"A new subject decoded by reset-tuning a multi-subject MindBridge reaches top-1 retrieval "
-        f"{metrics[f'top1_reset_{smallest}']:.3f} with {smallest} of its trials, against "
+        f"{metrics[f'top1_reset_{smallest}']:.3f} with {smallest} of its images, against "
         f"{metrics[f'top1_scratch_{smallest}']:.3f} for the same model trained from scratch on "
         f"them (chance {curve.attrs['chance_top1']:.3f}). *Top-1 retrieval*: the fraction of test "
         "stimuli whose predicted embedding is closer (cosine) to their own embedding than to any "
@@ -156,15 +170,17 @@ def _report(curve, data, metrics, seed):
         "other). *Reset-tuning*: a fresh per-subject embedder trained while the shared parts "
         "stay frozen.",
         "",
-        f"MindBridge (seed {seed}) trained on {', '.join(curve['source_subject'].values)}"
-        f" of {curve.attrs['data']}, reset-tuned on {curve.attrs['target_subject']} and compared with "
-        "a single-subject model trained from scratch on the same trials. Voxels: "
+        f"MindBridge ({curve.attrs['config']} configuration, seed {seed}) trained on "
+        f"{', '.join(curve['source_subject'].values)} of {curve.attrs['data']}, reset-tuned on "
+        f"{curve.attrs['target_subject']} with the first b images of every subject (the paper's "
+        "--length) and compared with a single-subject model trained from scratch on the target's "
+        "first b images (3 repetitions each). Voxels: "
         + ", ".join(f"{s} {data[s].sizes['voxel']}" for s in sorted(data)) + ".",
         "",
         f"Source subjects, forward top-1 among {curve.attrs['n_test_stimuli']} test stimuli: "
         f"{metrics['source_top1_mean']:.3f} (mean).",
         "",
-        "| target trials | reset-tuning: top-1 fwd / bwd, 2-way "
+        "| images b | reset-tuning: top-1 fwd / bwd, 2-way "
         "| from scratch: top-1 fwd / bwd, 2-way |",
         "|---|---|---|",
     ]

@@ -3,7 +3,13 @@
 
 import numpy as np
 import pytest
-from neurosim.decoding import LinearClassifier, TorchRidgeCV, baselines
+from neurosim.decoding import (
+    BraInCoRLRidgeCV,
+    LinearClassifier,
+    TorchRidgeClassifierCV,
+    TorchRidgeCV,
+    baselines,
+)
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -109,6 +115,68 @@ def test_band_power_features():
         baselines.band_power_features(x, sfreq, {"high": (50, 80)})
 
 
-@parametrize_with_checks([TorchRidgeCV(device="cpu", cv=None), LinearClassifier()])
+def test_ridge_penalty_chosen_by_run_groups_and_split_lists():
+    """cv=LeaveOneGroupOut() with groups = an explicit list of splits = a manual sklearn loop."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+    rng = np.random.default_rng(0)
+    runs = np.repeat(np.arange(4), 15)
+    X = rng.normal(size=(60, 6)) + runs[:, None] * 0.3
+    Y = X @ rng.normal(size=(6, 2)) + rng.normal(size=(60, 2))
+    alphas = [0.1, 1.0, 10.0, 100.0]
+    by_groups = TorchRidgeCV(alphas=alphas, cv=LeaveOneGroupOut(), device="cpu").fit(X, Y,
+                                                                                   groups=runs)
+    splits = list(LeaveOneGroupOut().split(X, Y, runs))
+    by_list = TorchRidgeCV(alphas=alphas, cv=splits, device="cpu").fit(X, Y)
+    manual = np.zeros((len(alphas), 2))
+    for train, test in splits:
+        for i, a in enumerate(alphas):
+            pred = Ridge(alpha=a).fit(X[train], Y[train]).predict(X[test])
+            manual[i] += ((Y[test] - pred) ** 2).sum(0)
+    np.testing.assert_allclose(by_groups.cv_mse_, manual / 60, rtol=1e-8)
+    np.testing.assert_allclose(by_list.cv_mse_, manual / 60, rtol=1e-8)
+    np.testing.assert_array_equal(by_groups.alpha_, np.asarray(alphas)[manual.argmin(0)])
+    # a generator of splits works too, and GroupKFold uses the groups
+    gk = TorchRidgeCV(alphas=alphas, cv=GroupKFold(2), device="cpu").fit(X, Y, groups=runs)
+    assert gk.cv_mse_.shape == (4, 2)
+    with pytest.raises(ValueError, match="groups need a grouped splitter"):
+        TorchRidgeCV(cv=None, device="cpu").fit(X, Y, groups=runs)
+    with pytest.raises(ValueError, match="groups must have one entry per sample"):
+        TorchRidgeCV(cv=LeaveOneGroupOut(), device="cpu").fit(X, Y, groups=runs[:10])
+    with pytest.raises(ValueError, match="out-of-range"):
+        TorchRidgeCV(cv=[(np.arange(10), np.array([99]))], device="cpu").fit(X, Y)
+
+
+def test_ridge_classifier_equals_sklearn():
+    from neurosim.decoding import TorchRidgeClassifierCV
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    rng = np.random.default_rng(1)
+    y = np.tile(np.array(["cat", "face", "house"]), 20)
+    X = (y[:, None] == np.array(["cat", "face", "house"])) @ rng.normal(size=(3, 8)) \
+        + rng.normal(size=(60, 8))
+    runs = np.repeat(np.arange(5), 12)
+    ours = TorchRidgeClassifierCV(alphas=[3.0], cv=LeaveOneGroupOut(), device="cpu").fit(
+        X, y, groups=runs)
+    ref = RidgeClassifier(alpha=3.0).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    assert ours.score(X, y) == pytest.approx(ref.score(X, y))
+    # the shared penalty minimises the leave-one-run-out error summed over the classes
+    alphas = [0.01, 1.0, 100.0, 1e4]
+    cv = TorchRidgeClassifierCV(alphas=alphas, cv=LeaveOneGroupOut(), device="cpu").fit(
+        X, y, groups=runs)
+    assert isinstance(cv.alpha_, float) and cv.alpha_ == alphas[int(cv.cv_mse_.mean(1).argmin())]
+    binary = TorchRidgeClassifierCV(alphas=[1.0], device="cpu").fit(X[y != "cat"], y[y != "cat"])
+    ref2 = RidgeClassifier(alpha=1.0).fit(X[y != "cat"], y[y != "cat"])
+    np.testing.assert_array_equal(binary.predict(X), ref2.predict(X))
+
+
+@parametrize_with_checks([TorchRidgeCV(device="cpu", cv=None), LinearClassifier(),
+                          TorchRidgeClassifierCV(device="cpu", cv=3),
+                          BraInCoRLRidgeCV(device="cpu", n_folds=3)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
