@@ -35,7 +35,10 @@ from threadpoolctl import threadpool_limits
 
 torch.set_num_threads(1)  # tiny models: one thread for torch and BLAS is fastest
 threadpool_limits(1)
-default = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"  # next to the repo
+# the real recordings: $NEUROSIM_REALDATA, else a shared/realdata folder found above this folder
+here = Path.cwd().resolve()
+default = next((p / "shared" / "realdata" for p in (here, *here.parents)
+                if (p / "shared" / "realdata").is_dir()), here / "realdata")
 folder = Path(os.environ.get("NEUROSIM_REALDATA", default)) / "haxby2001"
 ds = load_haxby(folder) if folder.is_dir() else make_fmri_blocks(n_voxels=530, random_state=0)
 X = clean_runs(ds.bold, ds.run)                      # detrend + z-score within each run
