@@ -49,10 +49,12 @@ def test_digits_fallback_structure(monkeypatch):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_dendrites_beat_mlp_on_permuted_mnist_subset():
-    """10 permuted tasks of the MNIST subset, one seed: dendrites > MLP, and far less forgetting.
+    """10 permuted tasks of the MNIST subset, one seed: the dendrites forget far less than the MLP.
 
-    Measured (seed 0, under load): dendrites 0.617 (BWT -0.061), k-WTA only 0.605 (-0.082),
-    MLP 0.597 (-0.333), MLP + context 0.580 (-0.288).
+    Over seeds 0-2 (``--quick --config '{"seeds": 3}'``) the mean accuracy does *not* order as the
+    paper's: dendrites 0.604 +/- 0.012, k-WTA only 0.591 +/- 0.013, MLP 0.625 +/- 0.037, MLP +
+    context 0.597 +/- 0.020; what holds is the forgetting: BWT -0.059 (dendrites), -0.087 (k-WTA
+    only), -0.277 (MLP), -0.252 (MLP + context). So only the BWT ordering is asserted.
     """
     from neurosim.experiments import get_experiment
 
@@ -62,6 +64,5 @@ def test_dendrites_beat_mlp_on_permuted_mnist_subset():
            "hidden_sizes": (256, 256), "n_epochs": 1, "batch_size": 128, "learning_rate": 1e-3}
     m = exp.run(config=cfg, quick=True, seed=0, data=path).metrics
     assert m["on_mnist_subset"] == 1.0
-    assert m["acc_dendrites"] > m["acc_mlp"] + 0.01
     assert m["bwt_dendrites"] > m["bwt_mlp"] + 0.2
     assert m["bwt_kwta_only"] > m["bwt_mlp"] + 0.1  # sparsity alone already forgets less
