@@ -293,6 +293,27 @@ class Experiment:
         return result
 
 
+def settings_name(cfg, config):
+    """``"quick"`` or ``"full"`` when ``cfg`` equals ``config(True)`` or ``config(False)``, else
+    ``"custom"`` (for a report's wording; :meth:`Experiment.run` records the settings themselves).
+
+    Parameters
+    ----------
+    cfg : dict
+        The settings an experiment runs with.
+    config : callable
+        The experiment's ``config(quick)``.
+
+    Returns
+    -------
+    name : str
+    """
+    for name, quick in (("quick", True), ("full", False)):
+        if cfg == config(quick):
+            return name
+    return "custom"
+
+
 _REGISTRY: dict[str, Experiment] = {
     e.name: e for e in [
         Experiment(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult, Headline
+from . import ExperimentResult, Headline, settings_name
 
 NAME = "spiking-brette2007"
 DT = 0.1
@@ -44,11 +44,7 @@ def config(quick=False):
     return {"n": 4000, "p": 0.02, "duration": 10000.0, "peer_target": "cython"}
 
 
-def _mode(cfg):
-    for name, quick in (("quick", True), ("full", False)):
-        if cfg == config(quick):
-            return name
-    return "custom"
+_default_config = config  # run's argument `config` shadows the function
 
 
 def run(config, *, data=None, seed=0, progress=False, backend="numba"):
@@ -84,7 +80,7 @@ def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     from neurosim.spiking import coba_network, cuba_network
 
     cfg = dict(config)
-    mode = _mode(cfg)
+    mode = settings_name(cfg, _default_config)
     metrics, rates, runs = {}, {}, {}
     for model, build in (("cuba", cuba_network), ("coba", coba_network)):
         net = build(cfg["n"], p=cfg["p"], random_state=seed)

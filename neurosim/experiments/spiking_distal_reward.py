@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult, Headline
+from . import ExperimentResult, Headline, settings_name
 
 NAME = "spiking-distal-reward"
 
@@ -39,11 +39,7 @@ def config(quick=False):
     return {"duration": 120_000.0 if quick else 3_600_000.0, "dt": 0.5}
 
 
-def _mode(cfg):
-    for name, quick in (("quick", True), ("full", False)):
-        if cfg == config(quick):
-            return name
-    return "custom"
+_default_config = config  # run's argument `config` shadows the function
 
 
 def run(config, *, data=None, seed=0, progress=False, backend="numba"):
@@ -77,7 +73,7 @@ def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     from neurosim.spiking import distal_reward_network, run_distal_reward
 
     cfg = dict(config)
-    mode = _mode(cfg)
+    mode = settings_name(cfg, _default_config)
     results = {}
     for condition, reward in (("reward", True), ("control", False)):
         net = distal_reward_network(dt=cfg["dt"], random_state=seed)

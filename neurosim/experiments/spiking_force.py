@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExperimentResult, Headline
+from . import ExperimentResult, Headline, settings_name
 
 NAME = "spiking-force"
 
@@ -38,11 +38,7 @@ def config(quick=False):
     return {"n": 2000, "dt": 0.05, "duration": 15000.0, "train": (5000.0, 10000.0)}
 
 
-def _mode(cfg):
-    for name, quick in (("quick", True), ("full", False)):
-        if cfg == config(quick):
-            return name
-    return "custom"
+_default_config = config  # run's argument `config` shadows the function
 
 
 def run(config, *, data=None, seed=0, progress=False, backend="numba"):
@@ -74,7 +70,7 @@ def run(config, *, data=None, seed=0, progress=False, backend="numba"):
     from neurosim.spiking import force_network
 
     cfg = dict(config)
-    mode = _mode(cfg)
+    mode = settings_name(cfg, _default_config)
     net = force_network(cfg["n"], duration=cfg["duration"], train=cfg["train"], dt=cfg["dt"],
                         random_state=seed)
     ds = run_network(net, cfg["duration"], cfg["dt"], backend=backend, random_state=seed,
