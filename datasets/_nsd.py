@@ -328,7 +328,7 @@ def load_nsd(
     sessions_of_trials = trial_idx // TRIALS_PER_SESSION + 1
     units = "percent signal change"
     if zscore_sessions:
-        from neurosim.decoding.preprocessing import clean_runs
+        from neurosim.datasets._signal import clean_runs
 
         betas_f = clean_runs(betas_f, sessions_of_trials, detrend=False, ddof=0)
         units = "z-score within session"
