@@ -70,6 +70,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
+    # run the examples in joblib workers when Sphinx is given -j (CI: -j auto); True follows -j
+    "parallel": True,
 }
 
 # -- HTML ----------------------------------------------------------------------------------------

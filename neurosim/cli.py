@@ -5,7 +5,7 @@
     neurosim list
     neurosim run NAME [--quick] [--backend numba|brian2] [--seed N] [--out DIR] [--overwrite]
                       [--data PATH] [--config JSON]
-    neurosim demo [--out DIR] [--backend numba|brian2] [--seed N] [--overwrite]
+    neurosim demo [--out DIR] [--backend numba|brian2] [--seed N] [--overwrite] [--jobs N]
     neurosim sweep NAME --param KEY=V1,V2 [--param ...] [--seeds 0:10] [--quick]
                         [--scheduler ADDRESS | --workers N | --serial] [--out DIR]
 
@@ -18,7 +18,9 @@ a preset, ``--config paper`` meaning ``'{"preset": "paper"}'``), and
 ``--backend`` picks the simulator of the experiments that run a simulation (it is refused by the
 others). ``demo`` runs every experiment in quick mode, each into ``DIR/NAME``, and writes
 ``DIR/report.md``: per experiment its headline numbers next to what they are compared with
-(default ``./neurosim-demo``). ``sweep`` runs one experiment at every combination of the
+(default ``./neurosim-demo``); ``--jobs N`` runs N experiments at once, each in its own process
+(default: one per CPU core, at most 4; ``--jobs 1`` runs them one after another with progress
+bars). ``sweep`` runs one experiment at every combination of the
 ``--param`` values and every seed on Dask (:func:`neurosim.sweep`) and writes each point, then
 the combined ``sweep.nc``, into ``--out`` (default ``./neurosim-sweep/NAME``); run again, it
 computes only the points that are missing.
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +67,16 @@ def _seed(text):
                                          f"got {text!r}") from None
     if not 0 <= value <= _MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be an integer from 0 to {_MAX_SEED}, got {value}")
+    return value
+
+
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return value
 
 
@@ -132,6 +145,9 @@ def _build_parser():
                     "DIR/report.md summarising them.")
     demo.add_argument("--out", type=Path, default=Path("neurosim-demo"), metavar="DIR",
                       help="output folder (default: ./neurosim-demo)")
+    demo.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                      help="experiments run at once, each in its own process (default: one per "
+                           "CPU core, at most 4; 1: one after another, with progress bars)")
     add_common(demo)
     _add_sweep_parser(sub, names)
     return parser
@@ -263,28 +279,154 @@ def _cmd_demo(args):
     out = args.out
     _check_out(out, args.overwrite)
     experiments = list_experiments()
-    done, failed = [], []
-    for k, experiment in enumerate(experiments, 1):
+    plan = []
+    for experiment in experiments:
         backend = args.backend if experiment.backends else None
         if backend is not None and backend not in experiment.backends:
             backend = None  # this experiment's default backend
-        print(f"[{k}/{len(experiments)}] {experiment.name} "
-              f"(quick{_backend_text(experiment, backend)}, seed {args.seed})")
-        result = _run_experiment(experiment, quick=True, backend=backend, seed=args.seed)
-        if result is None:
-            failed.append(experiment)
-            continue
-        command = _command_line(["run", experiment.name, "--quick",
-                                 *(["--backend", backend] if backend is not None else []),
-                                 "--seed", str(args.seed)])
-        files = _write_result(result, out / experiment.name, command=command)
-        _print_metrics(result.metrics)
-        done.append((experiment, result, files))
+        plan.append((experiment, backend))
+    jobs = min(args.jobs if args.jobs is not None else _default_jobs(), len(plan))
+    if jobs <= 1:
+        outcomes = _demo_serial(plan, out, args.seed)
+    else:
+        outcomes = _demo_parallel(plan, out, args.seed, jobs)
+    done = [(e, o) for (e, _), o in zip(plan, outcomes) if o is not None]
+    failed = [e for (e, _), o in zip(plan, outcomes) if o is None]
     report = _demo_report(done, failed, backend=args.backend, seed=args.seed)
     _write_bytes(out / "report.md", report.encode("utf-8"))
     print(f"Wrote {out / 'report.md'}"
           + (f"; {len(failed)} experiment(s) failed" if failed else ""))
     return 1 if failed else 0
+
+
+class _DemoOutcome:
+    """What the demo keeps of one experiment's run: its numbers, report and file names (a
+    result's figures and dataset stay in the process that ran it)."""
+
+    def __init__(self, result, files, seconds):
+        self.metrics = dict(result.metrics)
+        self.headline = list(result.headline or [])
+        self.report = result.report
+        self.files = files
+        self.seconds = seconds
+
+
+def _demo_label(experiment, backend, seed):
+    return f"{experiment.name} (quick{_backend_text(experiment, backend)}, seed {seed})"
+
+
+def _demo_one(experiment, backend, seed, out, *, progress):
+    """Run one experiment in quick mode and write it into ``out/NAME``; None if it failed."""
+    import time
+
+    t0 = time.perf_counter()
+    result = _run_experiment(experiment, quick=True, backend=backend, seed=seed,
+                             progress=progress)
+    if result is None:
+        return None
+    command = _command_line(["run", experiment.name, "--quick",
+                             *(["--backend", backend] if backend is not None else []),
+                             "--seed", str(seed)])
+    files = _write_result(result, out / experiment.name, command=command)
+    outcome = _DemoOutcome(result, files, time.perf_counter() - t0)
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    return outcome
+
+
+def _demo_serial(plan, out, seed):
+    outcomes = []
+    for k, (experiment, backend) in enumerate(plan, 1):
+        print(f"[{k}/{len(plan)}] {_demo_label(experiment, backend, seed)}")
+        outcome = _demo_one(experiment, backend, seed, out, progress=True)
+        if outcome is not None:
+            _print_metrics(outcome.metrics)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _default_jobs():
+    """One process per CPU core, at most 4 and at most one per 3 GB of available memory."""
+    from neurosim._utils import available_memory
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    memory = available_memory()
+    by_memory = cores if memory is None else max(1, memory // (3 * 1024**3))
+    return max(1, min(cores, 4, by_memory))
+
+
+def _demo_worker_init(threads):
+    """Share the cores between the demo's processes: set before numpy, numba or torch load."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def _demo_worker(experiment, backend, seed, out):
+    return _demo_one(experiment, backend, seed, out, progress=False)
+
+
+def _by_name(experiment):
+    """Whether a fresh process can load ``experiment``: its function and settings are given
+    as ``"module:function"`` (a callable may live in a script or a test that a new process
+    cannot import)."""
+    return all(spec is None or isinstance(spec, str)
+               for spec in (experiment.function, experiment.config))
+
+
+def _demo_parallel(plan, out, seed, jobs):
+    """Run the experiments ``jobs`` at a time, each in a fresh process (spawned: no state of
+    this one is shared); report each as it finishes, keep the results in ``plan``'s order.
+    An experiment given as callables rather than ``"module:function"`` names runs in this
+    process afterwards."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    threads = max(1, cores // jobs)
+    print(f"Running {len(plan)} experiments, {jobs} at a time ({threads} thread(s) each; "
+          "--jobs 1 runs them one by one with progress bars)")
+    outcomes = [None] * len(plan)
+    finished = 0
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_demo_worker_init, initargs=(threads,))
+    try:
+        local = [k for k, (e, _) in enumerate(plan) if not _by_name(e)]
+        pending = {pool.submit(_demo_worker, e, b, seed, out): k
+                   for k, (e, b) in enumerate(plan) if k not in local}
+        while pending:
+            ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in ready:
+                k = pending.pop(future)
+                experiment, backend = plan[k]
+                outcome = future.result()  # an unexpected error stops the demo, as with --jobs 1
+                finished += 1
+                label = _demo_label(experiment, backend, seed)
+                if outcome is None:
+                    print(f"[{finished}/{len(plan)}] {label}: failed")
+                    continue
+                print(f"[{finished}/{len(plan)}] {label}: {outcome.seconds:.0f} s")
+                _print_metrics(outcome.metrics)
+                outcomes[k] = outcome
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    for k in local:
+        experiment, backend = plan[k]
+        finished += 1
+        print(f"[{finished}/{len(plan)}] {_demo_label(experiment, backend, seed)} (in this "
+              "process)")
+        outcomes[k] = _demo_one(experiment, backend, seed, out, progress=True)
+        if outcomes[k] is not None:
+            _print_metrics(outcomes[k].metrics)
+    return outcomes
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,8 +510,9 @@ def _run_experiment(experiment, **kwargs):
     any ValueError or missing file, is the user's: a usage error (exit status 2)."""
     _use_agg()
     data = kwargs.get("data")
+    kwargs.setdefault("progress", True)
     try:
-        return experiment.run(progress=True, **kwargs)
+        return experiment.run(**kwargs)
     except (ValueError, FileNotFoundError, KeyError) as err:
         if data is None and not _is_data_format_error(err):
             raise
@@ -461,7 +604,7 @@ def _demo_report(done, failed, *, backend, seed):
         "| experiment | number | value | compared with | value |",
         "|---|---|---|---|---|",
     ]
-    for experiment, result, _ in done:
+    for experiment, result in done:
         link = f"[{experiment.name}]({experiment.name}/report.md)"
         rows = result.headline or []
         if not rows:
@@ -472,12 +615,12 @@ def _demo_report(done, failed, *, backend, seed):
     for experiment in failed:
         lines.append(f"| {experiment.name} | failed (see the log) | | | |")
     lines.append("")
-    for experiment, result, files in done:
+    for experiment, result in done:
         body = result.report.strip().splitlines()
         # demote the experiment's headings one level under this report's title
         body = [f"#{line}" if line.startswith("#") else line for line in body]
         lines += [*body, ""]
-        for f in files:
+        for f in result.files:
             if f.endswith(".png"):
                 lines += [f"![{f[:-4]}]({experiment.name}/{f})", ""]
     return "\n".join(lines)

@@ -159,7 +159,7 @@ def test_help_and_version(capsys):
 # --------------------------------------------------------------------------------------------
 # The demo's own machinery on two real experiments; the whole `neurosim demo` (every experiment)
 # runs once in CI as the README's first set-up command (.ci/run), not again here.
-_DEMO_SUBSET = (NAME, "decode-histn")
+_DEMO_SUBSET = (NAME, "dendrites-continual")
 
 
 def test_demo_default_out(tmp_path, monkeypatch):
@@ -175,10 +175,45 @@ def test_demo_default_out(tmp_path, monkeypatch):
         assert (out / e.name / "results.nc").is_file()
         assert (out / e.name / "report.md").is_file()
         assert f"{e.name}/report.md" in report
-    # headline numbers next to their reference, e.g. HiSTN against the band-power baseline
-    assert "band-power logistic regression" in report and "| chance |" in report
+    # headline numbers next to their reference, e.g. active dendrites against a plain MLP
+    assert "| plain MLP |" in report and "| MLP given the task context |" in report
     assert (out / NAME / "raster.png").read_bytes()[:8] == PNG_MAGIC
     assert main(["demo"]) == 2  # the folder is no longer empty
+
+
+def test_demo_parallel_matches_serial_and_reports_failures(tmp_path, capfd, monkeypatch):
+    """--jobs 1 runs in this process; --jobs 2 spawns fresh processes, runs there what can be
+    sent (a failure there is reported, the others still run), the rest (functions of this test
+    module) here, and writes the same numbers."""
+    monkeypatch.setattr(experiments, "_REGISTRY", dict(experiments._REGISTRY))
+    for name in list(experiments._REGISTRY):
+        if name != "dendrites-theory":
+            del experiments._REGISTRY[name]
+    experiments.register(Experiment("tiny", "a tiny one", _tiny, _tiny_config))
+    experiments.register(Experiment("broken", "always fails", _broken))
+    assert main(["demo", "--jobs", "1", "--out", str(tmp_path / "serial")]) == 1
+    captured = capfd.readouterr()
+    assert "[1/3] broken" in captured.out and "1 experiment(s) failed" in captured.out
+    assert "simulator missing" in captured.err
+    report = (tmp_path / "serial" / "report.md").read_text()
+    assert "| broken | failed (see the log) |" in report and "[tiny](tiny/report.md)" in report
+    assert not (tmp_path / "serial" / "broken").exists()
+
+    del experiments._REGISTRY["broken"]
+    experiments.register(Experiment("broken", "fails", "neurosim.no_such_module:run"))
+    assert main(["demo", "--jobs", "2", "--out", str(tmp_path / "parallel")]) == 1
+    captured = capfd.readouterr()
+    assert "2 at a time" in captured.out and "broken" in captured.out
+    assert "tiny (quick, seed 0) (in this process)" in captured.out
+    assert "no_such_module" in captured.err and "1 experiment(s) failed" in captured.out
+    assert (tmp_path / "parallel" / "tiny" / "results.nc").is_file()
+    serial = load(tmp_path / "serial" / "dendrites-theory" / "results.nc")
+    parallel = load(tmp_path / "parallel" / "dendrites-theory" / "results.nc")
+    for var in serial.data_vars:
+        np.testing.assert_array_equal(serial[var].values, parallel[var].values)
+    capfd.readouterr()
+    assert main(["demo", "--jobs", "0"]) == 2
+    _one_line_error(capfd, "--jobs", "'0'")
 
 
 # --------------------------------------------------------------------------------------------
