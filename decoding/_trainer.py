@@ -61,6 +61,9 @@ def _as_tensor(name, a):
     if hasattr(a, "values") and hasattr(a, "dims"):  # xarray.DataArray
         a = a.values
     if isinstance(a, np.ndarray):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric (class labels as integers 0..n_classes-1, "
+                            f"e.g. from sklearn.preprocessing.LabelEncoder), got dtype {a.dtype}")
         if a.dtype == np.float64:
             a = a.astype(np.float32)
         t = torch.from_numpy(np.ascontiguousarray(a))

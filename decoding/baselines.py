@@ -52,6 +52,19 @@ def _wrap_like(X, values, name="target"):
     return xr.DataArray(values, dims=dims, coords=coords)
 
 
+def _check_numeric_y(estimator, y):
+    """``y`` unwrapped; a regressor refuses text targets with a message naming the classifier
+    to use instead (scikit-learn converts object arrays to float, numpy strings it passes on)."""
+    y = _unwrap(y)
+    dtype = getattr(y, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(y).dtype
+    if getattr(dtype, "kind", "f") in "US":
+        raise ValueError(f"{type(estimator).__name__} is a regressor: y must be numeric, got "
+                         f"dtype {dtype}; for class labels use TorchRidgeClassifierCV")
+    return y
+
+
 class TorchRidgeCV(RegressorMixin, BaseEstimator):
     r"""Ridge regression with the penalty chosen by cross-validation, closed form, in torch.
 
@@ -195,8 +208,8 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
         from sklearn.utils.validation import validate_data
 
         torch, device, dtype, alphas = self._setup()
-        Xn, Yn = validate_data(self, _unwrap(X), _unwrap(y), multi_output=True, y_numeric=True,
-                               dtype=np.float64)
+        Xn, Yn = validate_data(self, _unwrap(X), _check_numeric_y(self, y), multi_output=True,
+                               y_numeric=True, dtype=np.float64)
         return self._fit_arrays(torch, device, dtype, alphas, Xn, Yn, groups)
 
     def _fit_arrays(self, torch, device, dtype, alphas, Xn, Yn, groups):
@@ -213,6 +226,9 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
         a = torch.as_tensor(alphas, dtype=dtype, device=device)
         splits = self._splits(n, Xn, Yn, groups)
         if splits is None:
+            if n < 2:
+                raise ValueError(f"{type(self).__name__} with cv=None (leave-one-out) needs at "
+                                 f"least 2 samples, got {n}")
             err = self._loo_mse(torch, Xt, Yt, a)
         else:
             err = torch.zeros(len(alphas), Yt.shape[1], dtype=dtype, device=device)
@@ -520,8 +536,8 @@ class BraInCoRLRidgeCV(RegressorMixin, BaseEstimator):
 
         torch, device, dtype, alphas = TorchRidgeCV._setup(self)
         n_folds = check_size("n_folds", self.n_folds, minimum=2)
-        Xn, Yn = validate_data(self, _unwrap(X), _unwrap(y), multi_output=True, y_numeric=True,
-                               dtype=np.float64)
+        Xn, Yn = validate_data(self, _unwrap(X), _check_numeric_y(self, y), multi_output=True,
+                               y_numeric=True, dtype=np.float64)
         y_1d = Yn.ndim == 1
         Yn = Yn[:, None] if y_1d else Yn
         n = Xn.shape[0]

@@ -301,6 +301,10 @@ class SparseyMemory(TransformerMixin, BaseEstimator):
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != n:
             raise ValueError(f"y must have shape ({n},) (one label per item), got {y.shape}")
+        if y.dtype.kind in "fc" and not np.isfinite(y).all():
+            bad = int(np.sum(~np.isfinite(y)))
+            raise ValueError(f"y holds {bad} NaN or infinite label(s) of {n}: every item needs a "
+                             "label (or pass y=None for unlabelled items)")
         if self.labels_ is None and self.codes_.shape[0] > 0:
             raise ValueError("this SparseyMemory stores unlabelled items: y cannot be given "
                              "now; refit with labels for every item")
