@@ -29,8 +29,9 @@ files of the same names and leaves other files alone.
 
 Exit status: 0 on success, 2 for a usage error or a refused output folder (nothing written),
 1 when an experiment fails, 130 when interrupted. A seed outside 0..2**32-1, an output folder
-that cannot be written, a `--data` path that does not exist or cannot be read, and a data file
-the readers refuse are usage errors (status 2, one line, checked before the run where possible).
+that cannot be written, a `--data` path that does not exist or cannot be read, a data file
+the readers refuse and settings of `--config` the experiment refuses are usage errors (status
+2, one line, checked before the run where possible).
 """
 
 from __future__ import annotations
@@ -506,19 +507,24 @@ def _quote_json(value):
 def _run_experiment(experiment, **kwargs):
     """Run ``experiment``; on an expected failure print one line and return None.
 
-    A file the readers refuse (:class:`~neurosim.datasets.DataFormatError`), and with ``--data``
-    any ValueError or missing file, is the user's: a usage error (exit status 2)."""
+    A file the readers refuse (:class:`~neurosim.datasets.DataFormatError`), with ``--data``
+    any ValueError or missing file, and with ``--config`` any ValueError, are the user's: a
+    usage error (exit status 2). Without either, a ValueError is a bug: its traceback is
+    printed."""
     _use_agg()
-    data = kwargs.get("data")
+    data, config = kwargs.get("data"), kwargs.get("config")
     kwargs.setdefault("progress", True)
     try:
         return experiment.run(**kwargs)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        if data is None and not _is_data_format_error(err):
-            raise
-        where = f" with --data {str(data)!r}" if data is not None else ""
-        raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot use its "
-                          f"data{where}: {_one_line(err)}") from None
+        if _is_data_format_error(err) or data is not None:
+            where = f" with --data {str(data)!r}" if data is not None else ""
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot use its "
+                              f"data{where}: {_one_line(err)}") from None
+        if config is not None and isinstance(err, ValueError):
+            raise _UsageError(f"{_PROG}: error: experiment {experiment.name!r} cannot run with "
+                              f"--config {_quote_json(config)}: {_one_line(err)}") from None
+        raise
     except (ImportError, NotImplementedError, OSError, MemoryError) as err:
         print(f"{_PROG}: error: experiment {experiment.name!r} failed: "
               f"{type(err).__name__}: {err}", file=sys.stderr)

@@ -319,3 +319,10 @@ def test_run_data_option(tmp_path, capsys, monkeypatch):
     assert main(["run", "tiny", "--config", '{"size": 5}', "--out", str(tmp_path / "c")]) == 0
     assert load(tmp_path / "c" / "results.nc").sizes["i"] == 5
     assert "--config" in (tmp_path / "c" / "report.md").read_text()
+    # settings the experiment itself refuses (the paper preset without the paper's data): one
+    # line, exit 2, nothing written
+    capsys.readouterr()
+    assert main(["run", "decode-histn", "--quick", "--config", "paper",
+                 "--out", str(tmp_path / "p")]) == 2
+    _one_line_error(capsys, "'decode-histn'", "--config", "preset 'paper'")
+    assert not (tmp_path / "p").exists()
