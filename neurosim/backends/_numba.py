@@ -387,7 +387,7 @@ class _Layout:
             indptrs.append(indptr)
             idx_all.append(j)
             w_all.append(w)
-            i_local.append(np.repeat(np.arange(s.pre.n, dtype=np.int64), np.diff(indptr)))
+            i_local.append(indptr)  # the presynaptic index of each synapse, when plastic
             if np.ndim(steps) == 0:
                 pw["homog"].append(1)
                 pw["delay"].append(steps)
@@ -465,7 +465,8 @@ class _Layout:
             csc_n += ptr.size
             csc_e += j.size
             csc_syn.append(syn_off + by_post)
-            csc_pre.append(i_local[p][by_post])
+            pre_of = np.repeat(np.arange(s.pre.n, dtype=np.int64), np.diff(i_local[p]))
+            csc_pre.append(pre_of[by_post])
             if reward:
                 every = 1 if rule.every is None else int(round(rule.every / dt))
                 P["mod"].append(modulators.index(rule.modulator))

@@ -8,14 +8,18 @@ several times faster. Streams are seeded with splitmix64 from a NumPy Generator,
 ``random_state`` gives the same numbers, bit for bit.
 """
 
+import functools
+
 import numpy as np
 
 _ZIG_R = 3.6541528853610088  # rightmost layer edge for 256 layers
 _ZIG_V = 0.00492867323399  # area of each layer
 
 
+@functools.cache
 def ziggurat_tables():
-    """Return ``(k, w, f)`` tables for the 256-layer normal ziggurat.
+    """Return ``(k, w, f)`` tables for the 256-layer normal ziggurat (computed once per process;
+    the kernels only read them).
 
     Layer ``i`` covers ``x in [0, X[i])``; a 52-bit integer ``r`` gives ``x = r * w[i]`` and is
     accepted at once when ``r < k[i]``. ``f[i] = exp(-X[i]**2 / 2)``.
