@@ -7,6 +7,8 @@ variables), so a description is never modified, and it persists between the segm
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -14,6 +16,24 @@ import numpy as np
 from ._base import ALL_FEATURES, Backend, RawResult
 
 _NEVER = -(2**40)
+_COMPILE_NOTICE_SHOWN = []
+
+
+def _compile_notice(kernel):
+    """Say once per process that numba is compiling the kernel, when it has no cached copy for
+    this installation (the first run takes about a minute; later runs load it in about a
+    second)."""
+    if _COMPILE_NOTICE_SHOWN or kernel.signatures:
+        return
+    try:
+        index = kernel._cache._cache_file._index_path  # numba's cache index of the kernel
+    except AttributeError:  # another numba version: say nothing rather than guess
+        return
+    if os.path.exists(index):
+        return
+    _COMPILE_NOTICE_SHOWN.append(True)
+    print("neurosim: numba is compiling the simulation kernel for this installation (about a "
+          f"minute, once; cached in {os.path.dirname(index)})", file=sys.stderr, flush=True)
 _MODEL_CODES = {"Izhikevich": 0, "LIF": 1, "Izhikevich2007": 2, "AdEx": 3}
 
 
@@ -853,6 +873,7 @@ class _Layout:
         """Advance ``n_steps`` steps from the current one; returns the run time (s)."""
         from ._numba_kernels import simulate as kernel
 
+        _compile_notice(kernel)
         self.begin_segment(n_steps)
         n, stop_all = self.step, self.step + n_steps
         t0 = time.perf_counter()

@@ -204,3 +204,31 @@ def test_progress_chunks_give_identical_results():
     b = run(net, 200.0, 0.5, random_state=3, progress=True, chunk_ms=7.5)
     np.testing.assert_array_equal(a.spike_time.values, b.spike_time.values)
     np.testing.assert_array_equal(a.spike_neuron.values, b.spike_neuron.values)
+
+
+def test_compile_notice_once_and_only_without_a_cached_kernel(tmp_path, capsys, monkeypatch):
+    """The first run of an installation compiles for about a minute: say so once, and only when
+    numba's cache has no index for the kernel."""
+    from types import SimpleNamespace
+
+    from neurosim.backends import _numba
+
+    def fake_kernel(index, signatures=()):
+        cache_file = SimpleNamespace(_index_path=str(index))
+        return SimpleNamespace(signatures=list(signatures),
+                               _cache=SimpleNamespace(_cache_file=cache_file))
+
+    monkeypatch.setattr(_numba, "_COMPILE_NOTICE_SHOWN", [])
+    cached = tmp_path / "simulate.nbi"
+    cached.write_bytes(b"")
+    _numba._compile_notice(fake_kernel(cached))  # cached on disk: silent
+    _numba._compile_notice(fake_kernel(tmp_path / "missing.nbi", signatures=["sig"]))  # in memory
+    assert capsys.readouterr().err == ""
+    _numba._compile_notice(fake_kernel(tmp_path / "missing.nbi"))
+    err = capsys.readouterr().err
+    assert "numba is compiling the simulation kernel" in err and str(tmp_path) in err
+    _numba._compile_notice(fake_kernel(tmp_path / "missing.nbi"))  # once per process
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(_numba, "_COMPILE_NOTICE_SHOWN", [])
+    _numba._compile_notice(SimpleNamespace(signatures=[]))  # another numba: no guess
+    assert capsys.readouterr().err == ""
