@@ -228,7 +228,7 @@ class TorchRidgeCV(RegressorMixin, BaseEstimator):
         if splits is None:
             if n < 2:
                 raise ValueError(f"{type(self).__name__} with cv=None (leave-one-out) needs at "
-                                 f"least 2 samples, got {n}")
+                                 f"least 2 samples, got n_samples={n}")
             err = self._loo_mse(torch, Xt, Yt, a)
         else:
             err = torch.zeros(len(alphas), Yt.shape[1], dtype=dtype, device=device)

@@ -66,7 +66,7 @@ def test_ridge_regressors_refuse_text_targets_and_loo_on_one_sample():
         with pytest.raises(ValueError, match=r"is a regressor: y must be numeric, got dtype "
                                              r"<U1; for class labels use TorchRidgeClassifierCV"):
             est.fit(X, labels)
-    with pytest.raises(ValueError, match="leave-one-out.*at least 2 samples, got 1"):
+    with pytest.raises(ValueError, match="leave-one-out.*at least 2 samples, got n_samples=1"):
         TorchRidgeCV(cv=None).fit(X[:1], np.ones(1))
     assert np.isfinite(TorchRidgeCV(cv=None).fit(X[:2], np.array([0.0, 1.0])).coef_).all()
 
