@@ -700,8 +700,6 @@ def histn_subject_dependent(eeg, labels, sfreq, *, config="paper", subjects=None
         Per decoder of :data:`HISTN_DECODERS`, one
         :func:`~neurosim.decoding.metrics.classification_scores` dict per run (subject x fold).
     """
-    from .baselines import band_power_scores
-    from .metrics import classification_scores, stratified_chance_scores
     from .model_selection import _int_seed
 
     r = _recipe(config, "sd", settings)
@@ -723,23 +721,36 @@ def histn_subject_dependent(eeg, labels, sfreq, *, config="paper", subjects=None
                                        random_state=rng, **crop)
             Xte, yte = class_balanced_crops(eeg[s], labels[s], starts["test"], r["n_test"],
                                             random_state=rng, **crop)
-            stream = crop_batches(eeg[s], labels[s], starts["train"], batch_size=r["batch_size"],
-                                  steps_per_epoch=r["steps_per_epoch"], device=device, **crop)
-            drop = _step_schedule(r["lr_drop_epoch"] * stream.steps_per_epoch,
-                                  r["lr_after"] / r["lr"])
-            for sigma, name in ((label_sigma, "histn_smoothed"), (None, "histn_onehot")):
-                model = fit_histn(stream, label_sigma=sigma, epochs=r["epochs"], lr=r["lr"],
-                                  val=val, scheduler=drop, weight_decay=0.0, grad_clip=None,
-                                  model_config=r["model"], random_state=run_seed, device=device,
-                                  progress=progress)
-                results[name].append(classification_scores(model.predict_proba(Xte), yte,
-                                                           topk_classes="present"))
-            n_fit = min(20_000, stream.steps_per_epoch * r["batch_size"])
-            Xtr, ytr = class_balanced_crops(eeg[s], labels[s], starts["train"], n_fit,
-                                            random_state=rng, **crop)
-            results["logreg"].append(band_power_scores(Xtr, ytr, Xte, yte, sfreq))
-            results["chance"].append(stratified_chance_scores(ytr, yte))
+            _score_run(results, eeg[s], labels[s], starts["train"], val, Xte, yte, r, crop=crop,
+                       rng=rng, sfreq=sfreq, label_sigma=label_sigma, run_seed=run_seed,
+                       device=device, progress=progress)
     return results
+
+
+def _score_run(results, eeg, labels, train_starts, val, Xte, yte, r, *, crop, rng, sfreq,
+               label_sigma, run_seed, device, progress):
+    """One run (subject x fold) of the subject-dependent protocols, scores appended to
+    ``results``: HiSTN with smoothed and one-hot labels on the official crop stream from
+    ``train_starts`` (the learning rate dropped once), then the band-power baseline on as many
+    class-balanced crops as HiSTN saw in an epoch (at most 20,000, drawn from ``rng``) and
+    chance."""
+    from .baselines import band_power_scores
+    from .metrics import classification_scores, stratified_chance_scores
+
+    stream = crop_batches(eeg, labels, train_starts, batch_size=r["batch_size"],
+                          steps_per_epoch=r["steps_per_epoch"], device=device, **crop)
+    drop = _step_schedule(r["lr_drop_epoch"] * stream.steps_per_epoch, r["lr_after"] / r["lr"])
+    for sigma, name in ((label_sigma, "histn_smoothed"), (None, "histn_onehot")):
+        model = fit_histn(stream, label_sigma=sigma, epochs=r["epochs"], lr=r["lr"], val=val,
+                          scheduler=drop, weight_decay=0.0, grad_clip=None,
+                          model_config=r["model"], random_state=run_seed, device=device,
+                          progress=progress)
+        results[name].append(classification_scores(model.predict_proba(Xte), yte,
+                                                   topk_classes="present"))
+    n_fit = min(20_000, stream.steps_per_epoch * r["batch_size"])
+    Xtr, ytr = class_balanced_crops(eeg, labels, train_starts, n_fit, random_state=rng, **crop)
+    results["logreg"].append(band_power_scores(Xtr, ytr, Xte, yte, sfreq))
+    results["chance"].append(stratified_chance_scores(ytr, yte))
 
 
 def histn_leave_one_subject_out(eeg, labels, sfreq, *, config="paper", subjects=None,
@@ -865,8 +876,6 @@ def histn_held_out_films(eeg, labels, sfreq, *, config="small", subjects=None, n
         Per decoder of :data:`HISTN_DECODERS`, one score dict per run (subject x fold); classes
         absent from a fold's training films are scored but cannot be predicted.
     """
-    from .baselines import band_power_scores
-    from .metrics import classification_scores, stratified_chance_scores
     from .model_selection import _int_seed
 
     r = _recipe(config, "sd", settings)
@@ -892,21 +901,7 @@ def histn_held_out_films(eeg, labels, sfreq, *, config="small", subjects=None, n
             val = class_balanced_crops(eeg[s][train], labels[s][train],
                                        np.arange(cut, n_times - 128), r["n_val"],
                                        random_state=rng, **crop)
-            stream = crop_batches(eeg[s][train], labels[s][train], np.arange(cut - 128),
-                                  batch_size=r["batch_size"], steps_per_epoch=r["steps_per_epoch"],
-                                  device=device, **crop)
-            drop = _step_schedule(r["lr_drop_epoch"] * stream.steps_per_epoch,
-                                  r["lr_after"] / r["lr"])
-            for sigma, name in ((label_sigma, "histn_smoothed"), (None, "histn_onehot")):
-                model = fit_histn(stream, label_sigma=sigma, epochs=r["epochs"], lr=r["lr"],
-                                  val=val, scheduler=drop, weight_decay=0.0, grad_clip=None,
-                                  model_config=r["model"], random_state=run_seed, device=device,
-                                  progress=progress)
-                results[name].append(classification_scores(model.predict_proba(Xte), yte,
-                                                           topk_classes="present"))
-            Xtr, ytr = class_balanced_crops(eeg[s][train], labels[s][train], np.arange(cut - 128),
-                                            min(20_000, stream.steps_per_epoch * r["batch_size"]),
-                                            random_state=rng, **crop)
-            results["logreg"].append(band_power_scores(Xtr, ytr, Xte, yte, sfreq))
-            results["chance"].append(stratified_chance_scores(ytr, yte))
+            _score_run(results, eeg[s][train], labels[s][train], np.arange(cut - 128), val, Xte,
+                       yte, r, crop=crop, rng=rng, sfreq=sfreq, label_sigma=label_sigma,
+                       run_seed=run_seed, device=device, progress=progress)
     return results
