@@ -98,6 +98,15 @@ def seed_from(random_state):
     return int(check_random_state(random_state).integers(2**62))
 
 
+def n_cores():
+    """The number of CPU cores this process may run on (its affinity mask where the system has
+    one, else ``os.cpu_count()``, at least 1)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def available_memory():
     """Bytes of memory a new allocation can use now, as the operating system reports it.
 

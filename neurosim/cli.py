@@ -348,12 +348,9 @@ def _demo_serial(plan, out, seed):
 
 def _default_jobs():
     """One process per CPU core, at most 4 and at most one per 3 GB of available memory."""
-    from neurosim._utils import available_memory
+    from neurosim._utils import available_memory, n_cores
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
+    cores = n_cores()
     memory = available_memory()
     by_memory = cores if memory is None else max(1, memory // (3 * 1024**3))
     return max(1, min(cores, 4, by_memory))
@@ -386,11 +383,9 @@ def _demo_parallel(plan, out, seed, jobs):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    threads = max(1, cores // jobs)
+    from neurosim._utils import n_cores
+
+    threads = max(1, n_cores() // jobs)
     print(f"Running {len(plan)} experiments, {jobs} at a time ({threads} thread(s) each; "
           "--jobs 1 runs them one by one with progress bars)")
     outcomes = [None] * len(plan)

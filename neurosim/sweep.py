@@ -346,21 +346,16 @@ def _load_point(path):
 # --------------------------------------------------------------------------------------------
 # the cluster
 # --------------------------------------------------------------------------------------------
-def _n_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def _connect(client, timeout):
     """Return ``(client, owned)``: a Dask client, and whether this sweep must close it."""
     from dask.distributed import Client, LocalCluster
 
+    from neurosim._utils import n_cores
+
     if isinstance(client, Client):
         return client, False
     if client is None:
-        cluster = LocalCluster(n_workers=_n_cores(), threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=n_cores(), threads_per_worker=1, processes=True,
                                dashboard_address=":0")
         return Client(cluster), True
     if isinstance(client, str):

@@ -94,8 +94,6 @@ def pytest_configure(config):
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (the default, see pyproject.toml): one worker per core, at most 4, each
     worker loading numba, torch and Brian2 (about 1.5 GB each). ``-n 0`` runs in this process."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+    from neurosim._utils import n_cores
+
+    return min(n_cores(), 4)
